@@ -1,0 +1,109 @@
+"""The ``qwentrade`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import qwentrade
+from qwentrade.app.settings import SETTING_HELP, Settings, SettingsError
+
+DESCRIPTION = """\
+qwentrade: low-frequency quantitative trading of OKX perpetual swaps.
+
+Settings come from QWENTRADE_* environment variables (see `qwentrade settings`).
+With none set it runs in sim mode on a SQLite file in the working directory:
+no keys, no network, no database server."""
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"qwentrade {qwentrade.__version__}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = _settings()
+    described = settings.describe()
+    width = max(len(k) for k in described) + len("QWENTRADE_")
+    for name, value in described.items():
+        print(f"{('QWENTRADE_' + name.upper()).ljust(width)}  {value or '-'}")
+        if args.verbose:
+            print(f"{'':{width}}  {SETTING_HELP[name]}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qwentrade.app.logging import configure_logging
+    from qwentrade.app.runtime import serve
+
+    settings = _settings()
+    if args.host or args.port is not None:
+        import attrs
+
+        settings = attrs.evolve(
+            settings,
+            http_host=args.host or settings.http_host,
+            http_port=settings.http_port if args.port is None else args.port,
+        )
+    configure_logging(settings)
+    serve(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qwentrade",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("version", help="print the version", description="Print the version.")
+    p.set_defaults(func=cmd_version)
+
+    p = sub.add_parser(
+        "settings",
+        help="show the effective settings (secrets hidden)",
+        description="Show every QWENTRADE_* setting and its effective value; secrets are "
+        "shown only as 'set (hidden)' or 'not set'.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="explain each setting")
+    p.set_defaults(func=cmd_settings)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Run the HTTP service (OpenAPI at /docs, /redoc, /openapi.json) until "
+        "Ctrl-C or SIGTERM; it stops within QWENTRADE_SHUTDOWN_GRACE seconds.",
+    )
+    p.add_argument("--host", help="bind address (default QWENTRADE_HTTP_HOST or 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, help="port (default QWENTRADE_HTTP_PORT or 8000; 0 = any free port)"
+    )
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except SettingsError as e:
+        print(f"qwentrade: configuration error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Settings: one frozen object built from ``QWENTRADE_*`` environment variables.
+
+``Settings.from_env(os.environ)`` is the only way in. A bad value stops the start with a
+:class:`SettingsError` that names the variable and says what is allowed. Secrets are held in
+:class:`Secret`, whose ``repr`` and ``str`` never show the value; only ``reveal()`` does.
+
+Secrets may also come from a file named by ``QWENTRADE_SECRETS_FILE`` (``NAME=value`` lines,
+``#`` comments); a variable set in the environment wins over the file.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+PREFIX = "QWENTRADE_"
+DEFAULT_SYMBOLS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT-SWAP")
+DEFAULT_DATABASE_URL = "sqlite:///qwentrade.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{1,15}-[A-Z]{2,8}-SWAP$")
+# Variables read elsewhere (the test suite), not by the service: not "unknown".
+FOREIGN_VARIABLES = frozenset({"QWENTRADE_TEST_DATABASE_URL"})
+
+
+class SettingsError(ValueError):
+    """A setting has a value that is not allowed; ``variable`` names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A secret string: masked in ``repr``/``str``; ``reveal()`` gives the value."""
+
+    _value: str = attrs.field(alias="value")
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class Mode(enum.Enum):
+    """sim: simulated market and exchange; paper: OKX prices, simulated orders; live: OKX."""
+
+    SIM = "sim"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+@attrs.frozen
+class Settings:
+    """Everything the process needs to start, typed and validated."""
+
+    mode: Mode = Mode.SIM
+    database_url: str = DEFAULT_DATABASE_URL
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_file: Path | None = Path("qwentrade.log")
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+    shutdown_grace: float = 5.0
+    api_key: Secret | None = None
+    okx_api_key: Secret | None = None
+    okx_secret: Secret | None = None
+    okx_passphrase: Secret | None = None
+    okx_rest_url: str = "https://www.okx.com"
+    okx_ws_url: str = "wss://ws.okx.com:8443/ws/v5/private"
+    coinglass_api_key: Secret | None = None
+    coinglass_url: str = "https://open-api-v4.coinglass.com"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ`` (normally ``os.environ``); raise SettingsError."""
+        values = dict(_read_secrets_file(environ))
+        values.update({k: v for k, v in environ.items() if k.startswith(PREFIX)})
+        known = {_variable(name) for name in _PARSERS} | {f"{PREFIX}SECRETS_FILE"}
+        for variable in sorted(values):
+            if variable not in known and variable not in FOREIGN_VARIABLES:
+                raise SettingsError(
+                    variable,
+                    "is not a qwentrade setting (a typo?); known settings: "
+                    + ", ".join(sorted(known)),
+                )
+        kwargs: dict[str, Any] = {}
+        for name, parse in _PARSERS.items():
+            raw = values.get(_variable(name))
+            if raw is not None:
+                kwargs[name] = parse(_variable(name), raw.strip())
+        settings = cls(**kwargs)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field rules: live mode needs the three OKX credentials."""
+        if self.mode is Mode.LIVE:
+            missing = [
+                _variable(name)
+                for name in ("okx_api_key", "okx_secret", "okx_passphrase")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise SettingsError(
+                    missing[0],
+                    "live mode needs an OKX API key, secret and passphrase; missing: "
+                    + ", ".join(missing),
+                )
+
+    def secrets(self) -> list[str]:
+        """The revealed values of every configured secret (for the log masking filter)."""
+        return [
+            value.reveal()
+            for value in attrs.asdict(self, recurse=False).values()
+            if isinstance(value, Secret) and value
+        ]
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text, secrets masked: safe to print or return from an API."""
+        out = {}
+        for name, value in attrs.asdict(self, recurse=False).items():
+            if name in SECRET_FIELDS:
+                out[name] = "set (hidden)" if value else "not set"
+            elif name == "database_url":
+                out[name] = _safe_url(value)
+            elif isinstance(value, Mode):
+                out[name] = value.value
+            elif isinstance(value, tuple):
+                out[name] = ",".join(value)
+            else:
+                out[name] = "" if value is None else str(value)
+        return out
+
+
+SECRET_FIELDS = frozenset(
+    {"api_key", "okx_api_key", "okx_secret", "okx_passphrase", "coinglass_api_key"}
+)
+
+
+def _variable(name: str) -> str:
+    return PREFIX + name.upper()
+
+
+def _read_secrets_file(environ: Mapping[str, str]) -> dict[str, str]:
+    path = environ.get(f"{PREFIX}SECRETS_FILE")
+    if not path:
+        return {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SettingsError(f"{PREFIX}SECRETS_FILE", f"cannot read {path}: {e.strerror}") from None
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip().startswith(PREFIX):
+            raise SettingsError(
+                f"{PREFIX}SECRETS_FILE",
+                f"line {number} of {path} is not QWENTRADE_NAME=value",
+            )
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _mode(variable: str, raw: str) -> Mode:
+    try:
+        return Mode(raw.lower())
+    except ValueError:
+        raise SettingsError(variable, f"{raw!r} is not one of sim, paper, live") from None
+
+
+def _database_url(variable: str, raw: str) -> str:
+    if not raw.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise SettingsError(
+            variable,
+            f"{_safe_url(raw)!r} is not supported: use sqlite:///path/file.db "
+            "or postgresql+psycopg://user@host:5432/database",
+        )
+    if raw.startswith("postgresql:"):
+        raw = "postgresql+psycopg:" + raw.removeprefix("postgresql:")
+    return raw
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password replaced, for error messages."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _symbols(variable: str, raw: str) -> tuple[str, ...]:
+    symbols = tuple(s.strip().upper() for s in raw.split(",") if s.strip())
+    if not symbols:
+        raise SettingsError(variable, "needs at least one symbol, e.g. BTC-USDT-SWAP")
+    for symbol in symbols:
+        if not SYMBOL_PATTERN.match(symbol):
+            raise SettingsError(
+                variable, f"{symbol!r} is not an OKX perpetual swap id like BTC-USDT-SWAP"
+            )
+    if len(set(symbols)) != len(symbols):
+        raise SettingsError(variable, f"lists a symbol twice: {raw}")
+    return symbols
+
+
+def _int_in(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(variable: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(variable, f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise SettingsError(variable, f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(variable: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(variable, f"{raw!r} is not a number") from None
+        if not low <= value <= high:
+            raise SettingsError(variable, f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def _log_level(variable: str, raw: str) -> str:
+    if raw.upper() not in LOG_LEVELS:
+        raise SettingsError(variable, f"{raw!r} is not one of {', '.join(LOG_LEVELS)}")
+    return raw.upper()
+
+
+def _optional_path(variable: str, raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _host(variable: str, raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise SettingsError(variable, f"{raw!r} is not a host name or address")
+    return raw
+
+
+def _url(variable: str, raw: str) -> str:
+    if not re.match(r"^(https?|wss?)://[^\s/]+", raw):
+        raise SettingsError(variable, f"{raw!r} is not an http(s):// or ws(s):// URL")
+    return raw.rstrip("/")
+
+
+def _secret(variable: str, raw: str) -> Secret | None:
+    return Secret(raw) if raw else None
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "mode": _mode,
+    "database_url": _database_url,
+    "symbols": _symbols,
+    "http_host": _host,
+    "http_port": _int_in(0, 65535),
+    "log_level": _log_level,
+    "log_file": _optional_path,
+    "log_max_bytes": _int_in(1024, 2**40),
+    "log_backups": _int_in(0, 1000),
+    "shutdown_grace": _float_in(0.1, 300.0),
+    "api_key": _secret,
+    "okx_api_key": _secret,
+    "okx_secret": _secret,
+    "okx_passphrase": _secret,
+    "okx_rest_url": _url,
+    "okx_ws_url": _url,
+    "coinglass_api_key": _secret,
+    "coinglass_url": _url,
+}
+
+SETTING_HELP: dict[str, str] = {
+    "mode": "sim (default: simulated market, no network), paper (OKX prices, simulated "
+    "orders) or live (real orders on OKX)",
+    "database_url": "sqlite:///qwentrade.db (default, embedded) or postgresql+psycopg://...",
+    "symbols": "comma-separated OKX swap ids (default BTC-USDT-SWAP,ETH-USDT-SWAP,SOL-USDT-SWAP)",
+    "http_host": "address the HTTP service binds (default 127.0.0.1)",
+    "http_port": "port of the HTTP service (default 8000; 0 picks a free one)",
+    "log_level": "DEBUG, INFO (default), WARNING, ERROR or CRITICAL",
+    "log_file": "rotating log file (default qwentrade.log; empty disables the file)",
+    "log_max_bytes": "size at which the log file rotates (default 10485760 = 10 MB)",
+    "log_backups": "rotated log files kept (default 5)",
+    "shutdown_grace": "seconds allowed for a clean stop (default 5)",
+    "api_key": "secret: key required by mutating HTTP endpoints (header X-API-Key)",
+    "okx_api_key": "secret: OKX API key (live mode)",
+    "okx_secret": "secret: OKX API secret (live mode)",
+    "okx_passphrase": "secret: OKX API passphrase (live mode)",
+    "okx_rest_url": "OKX REST base URL (default https://www.okx.com)",
+    "okx_ws_url": "OKX private WebSocket URL",
+    "coinglass_api_key": "secret: CoinGlass v4 key; CoinGlass jobs are disabled without it",
+    "coinglass_url": "CoinGlass API base URL",
+}
