@@ -80,9 +80,7 @@ VIOLATIONS = {
     "sql imports okx": {"adapters/sql/bad.py": "from qwentrade.adapters.okx import exchange\n"},
     "sim imports app": {"adapters/sim/bad.py": "from qwentrade.app import services\n"},
     "memory imports http": {"adapters/memory/bad.py": "from qwentrade.adapters.http import app\n"},
-    "http imports the container": {
-        "adapters/http/bad.py": "from qwentrade.app import container\n"
-    },
+    "http imports the container": {"adapters/http/bad.py": "from qwentrade.app import container\n"},
 }
 
 

@@ -1,1 +1,1 @@
-"""The pure core: value objects, indicators, detector, lifecycles. stdlib, attrs, numpy, polars only."""
+"""The pure core: values, indicators, detector, lifecycles (stdlib, attrs, numpy, polars)."""

@@ -6,9 +6,7 @@ import pytest
 import qwentrade
 from qwentrade.app.cli import build_parser, main
 
-SUBCOMMANDS = sorted(
-    name for name in build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
-)
+SUBCOMMANDS = sorted(name for name in build_parser()._subparsers._group_actions[0].choices)
 
 
 def run(*args, env=None):

@@ -17,10 +17,14 @@ def test_defaults_need_nothing():
     settings = Settings.from_env({"PATH": "/bin", "HOME": "/root"})
     assert settings.mode is Mode.SIM
     assert settings.database_url == "sqlite:///qwentrade.db"
-    assert settings.symbols == DEFAULT_SYMBOLS == (
-        "BTC-USDT-SWAP",
-        "ETH-USDT-SWAP",
-        "SOL-USDT-SWAP",
+    assert (
+        settings.symbols
+        == DEFAULT_SYMBOLS
+        == (
+            "BTC-USDT-SWAP",
+            "ETH-USDT-SWAP",
+            "SOL-USDT-SWAP",
+        )
     )
     assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8000)
     assert settings.log_level == "INFO"
