@@ -1,0 +1,290 @@
+"""Pending trigger orders: open a position when price crosses a level, or expire.
+
+States and the only moves between them (:data:`TRANSITIONS`)::
+
+    PENDING --trigger--> TRIGGERED
+    PENDING --cancel---> CANCELLED
+    PENDING --expire---> EXPIRED
+
+TRIGGERED, CANCELLED and EXPIRED are terminal: every action on them is refused. A new
+pending order for a symbol cancels the older pending one (:func:`supersede`), as in the
+original system. The monitor asks :meth:`PendingOrder.evaluate` with each new price and the
+time; expiry wins over a trigger at the same instant (an expired order never opens a
+position).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from qwentrade.domain.errors import InvalidInput, InvalidTransition
+from qwentrade.domain.events import (
+    PendingCancelled,
+    PendingCreated,
+    PendingEvent,
+    PendingExpired,
+    PendingTriggered,
+)
+from qwentrade.domain.instruments import Instrument
+from qwentrade.domain.market import require_utc
+from qwentrade.domain.numbers import to_decimal
+from qwentrade.domain.position import Side, normalize_price, normalize_size
+
+DEFAULT_PENDING_TTL = timedelta(hours=1)
+
+
+class PendingState(enum.Enum):
+    PENDING = "pending"
+    TRIGGERED = "triggered"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Crossing(enum.Enum):
+    """UP triggers at a price at or above the level; DOWN at or below it."""
+
+    UP = "up"
+    DOWN = "down"
+
+
+PENDING, TRIGGERED = PendingState.PENDING, PendingState.TRIGGERED
+CANCELLED, EXPIRED = PendingState.CANCELLED, PendingState.EXPIRED
+TRANSITIONS: dict[tuple[PendingState, str], PendingState] = {
+    (PENDING, "trigger"): TRIGGERED,
+    (PENDING, "cancel"): CANCELLED,
+    (PENDING, "expire"): EXPIRED,
+}
+TERMINAL_STATES = frozenset({TRIGGERED, CANCELLED, EXPIRED})
+ACTIONS = ("trigger", "cancel", "expire")
+
+
+@attrs.frozen
+class PendingOrder:
+    """A trigger order waiting for price to cross ``trigger_price``; build it with :meth:`create`.
+
+    ``size`` is in contracts; ``stop_loss``/``take_profit`` (optional) are the protection
+    to attach when it triggers. ``closed_at`` is when it left PENDING, ``fill_price`` the
+    price that triggered it and ``reason`` why it was cancelled.
+    """
+
+    id: str
+    symbol: str
+    side: Side
+    trigger_price: Decimal
+    crossing: Crossing
+    size: Decimal
+    leverage: int
+    created_at: datetime
+    expires_at: datetime
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    state: PendingState = PENDING
+    closed_at: datetime | None = None
+    fill_price: Decimal | None = None
+    reason: str = ""
+
+    @classmethod
+    def create(
+        cls,
+        id: str,
+        instrument: Instrument,
+        side: Side,
+        trigger_price: object,
+        size: object,
+        leverage: int,
+        created_at: datetime,
+        *,
+        current_price: object | None = None,
+        crossing: Crossing | None = None,
+        ttl: timedelta = DEFAULT_PENDING_TTL,
+        stop_loss: object | None = None,
+        take_profit: object | None = None,
+    ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
+        """A new PENDING order expiring ``ttl`` (default 1 h) after ``created_at``.
+
+        The crossing is ``crossing`` if given, else derived from the price now: a level above
+        ``current_price`` triggers on the way UP, one below on the way DOWN. ``stop_loss``
+        must be on the losing side of the trigger price for ``side`` (below for a LONG),
+        ``take_profit`` on the winning side. Prices round to the tick, the size down to the lot.
+        """
+        if not isinstance(id, str) or not id.strip():
+            raise InvalidInput("id", f"must be a non-empty string, got {id!r}")
+        if not isinstance(side, Side):
+            raise InvalidInput("side", f"expected Side.LONG or Side.SHORT, got {side!r}")
+        created_at = require_utc(created_at, "created_at")
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise InvalidInput("ttl", f"must be a positive timedelta, got {ttl!r}")
+        level = normalize_price(instrument, trigger_price, "trigger_price")
+        size_ = instrument.check_size(normalize_size(instrument, size))
+        lever = instrument.check_leverage(leverage)
+        crossing = _crossing(level, current_price, crossing)
+        stop = _protection(instrument, side, level, stop_loss, "stop_loss", below=True)
+        target = _protection(instrument, side, level, take_profit, "take_profit", below=False)
+        order = cls(
+            id,
+            instrument.inst_id,
+            side,
+            level,
+            crossing,
+            size_,
+            lever,
+            created_at,
+            created_at + ttl,
+            stop,
+            target,
+        )
+        event = PendingCreated(
+            id, order.symbol, side, level, crossing, size_, order.expires_at, created_at
+        )
+        return order, (event,)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def triggers(self, price: object) -> bool:
+        """True when ``price`` has crossed the level in this order's direction (PENDING only)."""
+        if self.state is not PENDING:
+            return False
+        value = to_decimal(price, "price")
+        if self.crossing is Crossing.UP:
+            return value >= self.trigger_price
+        return value <= self.trigger_price
+
+    def expired(self, now: datetime) -> bool:
+        """True when a PENDING order has reached its expiry at ``now`` (``now >= expires_at``)."""
+        return self.state is PENDING and require_utc(now, "now") >= self.expires_at
+
+    def apply(
+        self, action: str, now: datetime, price: object | None = None, reason: str = ""
+    ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
+        """Apply ``trigger`` (needs the crossing ``price``), ``cancel`` or ``expire`` at ``now``.
+
+        Refused with :class:`InvalidTransition` when the table has no such move (a terminal
+        order never changes), when triggering an order that has expired at ``now``, or when
+        expiring one before its expiry.
+        """
+        if action not in ACTIONS:
+            raise InvalidInput("action", f"{action!r} is not one of {', '.join(ACTIONS)}")
+        now = require_utc(now, "now")
+        target = TRANSITIONS.get((self.state, action))
+        if target is None:
+            raise InvalidTransition(
+                f"cannot {action} pending order {self.id}: it is {self.state.name}, a final "
+                "state; create a new pending order instead"
+            )
+        if action == "trigger":
+            return self._trigger(price, now)
+        if action == "expire":
+            if now < self.expires_at:
+                raise InvalidTransition(
+                    f"cannot expire pending order {self.id} at {now.isoformat()}: it expires at "
+                    f"{self.expires_at.isoformat()}; cancel it to stop it earlier"
+                )
+            new = attrs.evolve(self, state=EXPIRED, closed_at=now)
+            return new, (PendingExpired(self.id, self.symbol, self.expires_at, now),)
+        text = reason or "cancelled"
+        new = attrs.evolve(self, state=CANCELLED, closed_at=now, reason=text)
+        return new, (PendingCancelled(self.id, self.symbol, text, now),)
+
+    def evaluate(
+        self, price: object | None, now: datetime
+    ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
+        """The monitor's step: expire if due, else trigger if ``price`` crosses, else nothing."""
+        if self.state is not PENDING:
+            return self, ()
+        if self.expired(now):
+            return self.apply("expire", now)
+        if price is not None and self.triggers(price):
+            return self.apply("trigger", now, price)
+        return self, ()
+
+    def _trigger(
+        self, price: object | None, now: datetime
+    ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
+        if price is None:
+            raise InvalidInput("price", "triggering needs the price that crossed the level")
+        value = to_decimal(price, "price")
+        if not self.triggers(value):
+            side = "at or above" if self.crossing is Crossing.UP else "at or below"
+            raise InvalidInput(
+                "price",
+                f"{value} has not crossed the level: pending order {self.id} triggers {side} "
+                f"{self.trigger_price}",
+            )
+        if now >= self.expires_at:
+            raise InvalidTransition(
+                f"cannot trigger pending order {self.id}: it expired at "
+                f"{self.expires_at.isoformat()}; expire it instead"
+            )
+        new = attrs.evolve(self, state=TRIGGERED, closed_at=now, fill_price=value)
+        event = PendingTriggered(
+            self.id, self.symbol, self.side, self.trigger_price, value, self.size, now
+        )
+        return new, (event,)
+
+
+def supersede(
+    existing: Iterable[PendingOrder], new: PendingOrder
+) -> tuple[tuple[PendingOrder, ...], tuple[PendingEvent, ...]]:
+    """Cancel every still-PENDING order of ``new``'s symbol: one pending order per symbol.
+
+    Returns the cancelled orders and their events, at ``new.created_at``. Orders of other
+    symbols, terminal orders and ``new`` itself are left alone.
+    """
+    cancelled: list[PendingOrder] = []
+    events: list[PendingEvent] = []
+    for order in existing:
+        if order.symbol != new.symbol or order.state is not PENDING or order.id == new.id:
+            continue
+        done, more = order.apply("cancel", new.created_at, reason=f"superseded by {new.id}")
+        cancelled.append(done)
+        events.extend(more)
+    return tuple(cancelled), tuple(events)
+
+
+def _crossing(level: Decimal, current_price: object | None, crossing: Crossing | None) -> Crossing:
+    if crossing is not None:
+        if not isinstance(crossing, Crossing):
+            raise InvalidInput(
+                "crossing", f"expected Crossing.UP or Crossing.DOWN, got {crossing!r}"
+            )
+        return crossing
+    if current_price is None:
+        raise InvalidInput("crossing", "give the current price or the crossing direction")
+    now = to_decimal(current_price, "current_price")
+    if now == level:
+        raise InvalidInput(
+            "trigger_price",
+            f"{level} equals the current price: it would trigger at once; place an order now "
+            "or give the crossing explicitly",
+        )
+    return Crossing.UP if level > now else Crossing.DOWN
+
+
+def _protection(
+    instrument: Instrument,
+    side: Side,
+    level: Decimal,
+    value: object | None,
+    field: str,
+    below: bool,
+) -> Decimal | None:
+    if value is None:
+        return None
+    price = normalize_price(instrument, value, field)
+    want_below = below if side is Side.LONG else not below
+    if want_below and price >= level:
+        raise InvalidInput(
+            field, f"{price} must be below the trigger price {level} for a {side.name}"
+        )
+    if not want_below and price <= level:
+        raise InvalidInput(
+            field, f"{price} must be above the trigger price {level} for a {side.name}"
+        )
+    return price
