@@ -1,0 +1,478 @@
+"""SimEngine: one in-memory OKX-like exchange for paper trading, demos, backtests and
+the fake OKX server.
+
+The market moves along an injected price path (:mod:`.prices`) as an injected clock
+(:mod:`.clock`) says; inside each base candle it walks open -> low -> high -> close for a
+green candle and open -> high -> low -> close for a red one (:mod:`.tape`), and every
+resting order, stop and liquidation level is met in the order the price reaches it
+(:mod:`.matching`). Orders (:mod:`.trading`), algo orders (:mod:`.algos`) and the margin
+model (:mod:`.ledger`) are documented in their modules.
+
+Time: every call first brings the market up to ``clock.now()``; ``advance(to)`` and
+``step()`` move it further (a backtest may drive it with a ``SteppedClock`` or with
+``advance`` alone). Funding settles at 00:00, 08:00 and 16:00 UTC on open positions.
+
+Threads: one re-entrant lock guards everything. ``subscribe(callback)`` receives every
+changed ``Order``, ``AlgoOrder``, ``ExchangePosition`` (size 0 when closed) and ``Balance``
+in the order they happened, called while the lock is held: hand them to a queue and
+return. Mark-price moves alone do not produce updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import wraps
+
+from qwentrade.adapters.sim import account, algos, market, matching, trading
+from qwentrade.adapters.sim.candles import candles_at
+from qwentrade.adapters.sim.clock import RealClock
+from qwentrade.adapters.sim.codes import ORDER_NOT_FOUND
+from qwentrade.adapters.sim.market import FUNDING_MS
+from qwentrade.adapters.sim.prices import GeneratedPath, PricePath, tick_decimals
+from qwentrade.adapters.sim.state import FeeRates, SimState
+from qwentrade.adapters.sim.tape import Tape
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS, Instrument
+from qwentrade.domain.market import (
+    BookSnapshot,
+    Candle,
+    FundingRate,
+    Timeframe,
+    TimeRange,
+    from_ms,
+    require_utc,
+    to_ms,
+)
+from qwentrade.domain.numbers import to_decimal
+from qwentrade.domain.records import OrderRecord, PositionRecord
+from qwentrade.domain.venue import (
+    AlgoOrder,
+    AlgoRequest,
+    Balance,
+    ExchangePosition,
+    Order,
+    OrderRequest,
+    PositionMode,
+    PosSide,
+    TdMode,
+)
+from qwentrade.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+
+EngineEvent = Order | AlgoOrder | ExchangePosition | Balance
+DEFAULT_HISTORY = timedelta(days=30)
+MAX_HISTORY_LIMIT = 100
+
+
+def _locked(method):
+    @wraps(method)
+    def wrapper(self: SimEngine, *args, **kwargs):
+        with self._lock:
+            try:
+                self._sync()
+                return method(self, *args, **kwargs)
+            finally:
+                self._dispatch()
+
+    return wrapper
+
+
+class SimEngine:
+    """The simulated exchange. See the module docstring for time, threads and events.
+
+    ``instruments`` default to BTC/ETH/SOL-USDT-SWAP; ``balance`` is the starting USDT;
+    ``clock`` defaults to real time and ``price_path`` to a generated path (seed 0)
+    starting 30 days before the clock's time. ``default_leverage`` applies until
+    ``set_leverage``; ``maintenance_margin_rate`` is the flat rate of the liquidation
+    rule (one Decimal, or one per symbol).
+    """
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument] | Mapping[str, Instrument] | None = None,
+        balance: Decimal | int | str = Decimal(10000),
+        clock: Clock | None = None,
+        price_path: PricePath | None = None,
+        fee_rates: FeeRates | None = None,
+        position_mode: PositionMode = PositionMode.NET_MODE,
+        default_leverage: int = 10,
+        maintenance_margin_rate: Decimal | Mapping[str, Decimal] = Decimal("0.004"),
+    ) -> None:
+        if instruments is None:
+            instruments = DEFAULT_INSTRUMENTS
+        if isinstance(instruments, Mapping):
+            instruments = instruments.values()
+        table = {i.inst_id: i for i in instruments}
+        if not table:
+            raise InvalidInput("instruments", "give at least one instrument")
+        cash = to_decimal(balance, "balance")
+        if cash < 0:
+            raise InvalidInput("balance", f"must not be negative, got {cash}")
+        if isinstance(default_leverage, bool) or not isinstance(default_leverage, int):
+            raise InvalidInput(
+                "default_leverage", f"must be a whole number, got {default_leverage!r}"
+            )
+        if default_leverage < 1:
+            raise InvalidInput("default_leverage", f"must be at least 1, got {default_leverage}")
+        self._clock: Clock = clock or RealClock()
+        now = require_utc(self._clock.now(), "clock.now()")
+        if price_path is None:
+            price_path = GeneratedPath(tuple(table), seed=0, start=now - DEFAULT_HISTORY)
+        missing = [s for s in table if s not in price_path.symbols]
+        if missing:
+            raise InvalidInput("price_path", f"has no prices for {', '.join(missing)}")
+        for symbol in table:
+            if now < price_path.first_time(symbol):
+                raise InvalidInput(
+                    "clock",
+                    f"{now.isoformat()} is before the price path of {symbol} begins "
+                    f"({price_path.first_time(symbol).isoformat()}); start the clock later",
+                )
+        rates = self._rates(maintenance_margin_rate, table)
+        self._path = price_path
+        self._base_ms = int(price_path.base.duration.total_seconds() * 1000)
+        self._tapes = {
+            s: Tape(price_path, s, tick_decimals(s, {s: i.tick_sz})) for s, i in table.items()
+        }
+        self._overrides: dict[str, tuple[int, Decimal]] = {}
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._state = SimState(
+            instruments=table,
+            cash=cash,
+            fees=fee_rates or FeeRates(),
+            mode=PositionMode(position_mode),
+            default_leverage=default_leverage,
+            maintenance_rates=rates,
+            price_of=self._price_of,
+            now=now,
+        )
+
+    @staticmethod
+    def _rates(rate, table) -> dict[str, Decimal]:
+        if isinstance(rate, Mapping):
+            rates = {
+                s: to_decimal(rate.get(s, Decimal("0.004")), "maintenance_margin_rate")
+                for s in table
+            }
+        else:
+            rates = {s: to_decimal(rate, "maintenance_margin_rate") for s in table}
+        for symbol, value in rates.items():
+            if not 0 <= value < 1:
+                raise InvalidInput("maintenance_margin_rate", f"{symbol}: {value} not in [0, 1)")
+        return rates
+
+    # -- listeners and time ------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Call ``callback`` with every change, in order; returns an unsubscribe function."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _dispatch(self) -> None:
+        events = self._state.drain()
+        for event in events:
+            for listener in list(self._listeners):
+                try:
+                    listener(event)
+                except Exception:  # a broken listener must not break the exchange
+                    log.exception("sim engine listener failed on %s", type(event).__name__)
+
+    @property
+    def now(self) -> datetime:
+        """The engine's market time (never behind the clock after any call)."""
+        with self._lock:
+            return self._state.now
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def price_path(self) -> PricePath:
+        return self._path
+
+    @_locked
+    def sync(self) -> datetime:
+        """Bring the market up to the clock's time; returns the engine time."""
+        return self._state.now
+
+    @_locked
+    def advance(self, to: datetime) -> datetime:
+        """Move the market to ``to`` (a time in the past is ignored); returns the time."""
+        self._advance(require_utc(to, "to"))
+        return self._state.now
+
+    @_locked
+    def step(self) -> datetime:
+        """Move the market to the next base-candle boundary; returns the new time."""
+        now_ms = to_ms(self._state.now)
+        self._advance(from_ms((now_ms // self._base_ms + 1) * self._base_ms))
+        return self._state.now
+
+    def run(self, stop_event: threading.Event, poll_seconds: float = 0.25) -> None:
+        """Keep the market in step with the clock until ``stop_event`` is set.
+
+        For live/accelerated clocks, so stops fire (and are pushed) without waiting for
+        the next call; polls every ``poll_seconds`` of REAL time.
+        """
+        while not stop_event.is_set():
+            self.sync()
+            stop_event.wait(poll_seconds)
+
+    def _sync(self) -> None:
+        now = self._clock.now()
+        if now > self._state.now:
+            self._advance(now)
+
+    def _advance(self, to: datetime) -> None:
+        state = self._state
+        cursor, end = to_ms(state.now), to_ms(to)
+        while cursor < end:
+            active = state.active_symbols()
+            if not active:
+                break
+            boundary = min(end, (cursor // self._base_ms + 1) * self._base_ms)
+            pieces = []
+            for rank, symbol in enumerate(active):
+                for n, segment in enumerate(self._tapes[symbol].segments(cursor, boundary)):
+                    pieces.append((segment.end_ms, rank, n, symbol, segment))
+            pieces.sort(key=lambda piece: piece[:3])
+            for _, _, _, symbol, segment in pieces:
+                matching.run_segment(state, symbol, segment, self._set_price)
+            state.now = max(state.now, from_ms(boundary))
+            if boundary % FUNDING_MS == 0:
+                self._settle_funding(boundary)
+            cursor = boundary
+        if to > state.now:
+            state.now = to
+
+    def _settle_funding(self, at_ms: int) -> None:
+        when = from_ms(at_ms)
+        held = {key[0] for key in self._state.positions}
+        for symbol in [s for s in self._state.instruments if s in held]:  # a stable order
+            rate = self._path.funding_rate(symbol, when)
+            matching.apply_funding(self._state, symbol, rate, self._price_of(symbol))
+
+    def _set_price(self, symbol: str, price: Decimal) -> None:
+        self._overrides[symbol] = (to_ms(self._state.now), price)
+
+    def _price_of(self, symbol: str) -> Decimal:
+        now_ms = to_ms(self._state.now)
+        override = self._overrides.get(symbol)
+        if override is not None and override[0] == now_ms:
+            return override[1]
+        return self._tapes[symbol].price(now_ms)
+
+    # -- market data -------------------------------------------------------------------
+
+    @_locked
+    def instruments(self) -> list[Instrument]:
+        """Every instrument, in the order given."""
+        return list(self._state.instruments.values())
+
+    @_locked
+    def server_time(self) -> datetime:
+        """The engine's current time."""
+        return self._state.now
+
+    @_locked
+    def last_price(self, symbol: str) -> Decimal:
+        """The last (and mark) price of ``symbol`` now."""
+        self._state.instrument(symbol)
+        return self._price_of(symbol)
+
+    @_locked
+    def candles(
+        self, symbol: str, timeframe: Timeframe, span: TimeRange | None = None, limit: int = 100
+    ) -> list[Candle]:
+        """Candles oldest first, the forming one last with ``confirmed=False`` (see port)."""
+        self._state.instrument(symbol)
+        return candles_at(
+            self._tapes[symbol],
+            symbol,
+            self._path.base,
+            Timeframe(timeframe),
+            self._state.now,
+            span,
+            limit,
+        )
+
+    @_locked
+    def funding_rate(self, symbol: str) -> FundingRate:
+        """The predicted rate (the last settled one) with the next settlement time."""
+        self._state.instrument(symbol)
+        return market.current_funding(self._path, symbol, self._state.now)
+
+    @_locked
+    def funding_history(self, symbol: str, span: TimeRange) -> list[FundingRate]:
+        """Settlements in ``span`` up to now, oldest first (``realized_rate`` set)."""
+        self._state.instrument(symbol)
+        return market.funding_settlements(self._path, symbol, span, self._state.now)
+
+    @_locked
+    def order_book(self, symbol: str, depth: int = 5) -> BookSnapshot:
+        """A synthetic book one tick apart around the last price (sizes in contracts)."""
+        instrument = self._state.instrument(symbol)
+        return market.synthetic_book(instrument, self._price_of(symbol), self._state.now, depth)
+
+    # -- account -----------------------------------------------------------------------
+
+    @_locked
+    def balance(self) -> Balance:
+        """The USDT balance now."""
+        return self._state.balance()
+
+    @_locked
+    def positions(self, symbol: str | None = None) -> list[ExchangePosition]:
+        """Open positions, oldest first."""
+        if symbol is not None:
+            self._state.instrument(symbol)
+        held = [
+            p
+            for p in self._state.positions.values()
+            if p.contracts and (symbol is None or p.symbol == symbol)
+        ]
+        held.sort(key=lambda p: int(p.pos_id))
+        return [self._state.snapshot(p) for p in held]
+
+    @_locked
+    def set_leverage(
+        self, symbol: str, leverage: int, margin_mode: TdMode, pos_side: PosSide | None = None
+    ) -> None:
+        """Set leverage (see ``account.set_leverage``)."""
+        account.set_leverage(self._state, symbol, leverage, margin_mode, pos_side)
+
+    @_locked
+    def leverage(self, symbol: str, margin_mode: TdMode, pos_side: PosSide = PosSide.NET) -> int:
+        """The leverage new orders of ``symbol`` in ``margin_mode`` would use."""
+        self._state.instrument(symbol)
+        return self._state.leverage_for(symbol, TdMode(margin_mode), PosSide(pos_side))
+
+    @_locked
+    def position_mode(self) -> PositionMode:
+        """The account's position mode."""
+        return self._state.mode
+
+    @_locked
+    def set_position_mode(self, mode: PositionMode) -> None:
+        """Switch position mode; refused (59000) while anything is open."""
+        account.set_position_mode(self._state, mode)
+
+    # -- orders ------------------------------------------------------------------------
+
+    @_locked
+    def place_order(self, request: OrderRequest) -> Order:
+        """Place an order (see ``trading``); raises with OKX codes on refusal."""
+        return trading.place(self._state, request)
+
+    @_locked
+    def cancel_order(
+        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """Cancel an open order; OrderNotFound (51400) when not open."""
+        return trading.cancel(self._state, symbol, order_id, client_order_id)
+
+    @_locked
+    def get_order(
+        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """An order by id or (latest) client id; OrderNotFound (51603) when unknown."""
+        return trading.find(self._state, symbol, order_id, client_order_id, ORDER_NOT_FOUND)
+
+    @_locked
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders, oldest first."""
+        if symbol is not None:
+            self._state.instrument(symbol)
+        found = list(self._state.iter_open_orders(symbol))
+        found.sort(key=lambda o: int(o.order_id))
+        return found
+
+    @_locked
+    def order_history(
+        self, symbol: str | None = None, span: TimeRange | None = None, limit: int = 100
+    ) -> list[OrderRecord]:
+        """Filled and canceled orders created in ``span``, newest first."""
+        _check_limit(limit)
+        if symbol is not None:
+            self._state.instrument(symbol)
+        out = []
+        for order_id in reversed(self._state.order_sequence):
+            order = self._state.orders[order_id]
+            if order.is_open or (symbol is not None and order.symbol != symbol):
+                continue
+            if span is not None and order.created_at not in span:
+                continue
+            out.append(order.to_record())
+            if len(out) == limit:
+                break
+        return out
+
+    @_locked
+    def position_history(
+        self, symbol: str | None = None, span: TimeRange | None = None, limit: int = 100
+    ) -> list[PositionRecord]:
+        """Position history rows (one per close event), newest first."""
+        _check_limit(limit)
+        if symbol is not None:
+            self._state.instrument(symbol)
+        out = []
+        for record in reversed(self._state.history):
+            if symbol is not None and record.symbol != symbol:
+                continue
+            if span is not None and record.updated_at not in span:
+                continue
+            out.append(record)
+            if len(out) == limit:
+                break
+        return out
+
+    # -- algo orders -------------------------------------------------------------------
+
+    @_locked
+    def place_algo(self, request: AlgoRequest) -> AlgoOrder:
+        """Place a standalone TP/SL algo order (see ``algos``)."""
+        return algos.place(self._state, request)
+
+    @_locked
+    def cancel_algos(self, pairs: Sequence[tuple[str, str]]) -> list[AlgoOrder]:
+        """Cancel live algos given as (symbol, algo_id) pairs; all or nothing."""
+        return algos.cancel(self._state, pairs)
+
+    @_locked
+    def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
+        """Live algo orders, oldest first."""
+        if symbol is not None:
+            self._state.instrument(symbol)
+        found = list(self._state.iter_live_algos(symbol))
+        found.sort(key=lambda a: int(a.algo_id))
+        return found
+
+    @_locked
+    def get_algo(
+        self, symbol: str, algo_id: str | None = None, algo_client_order_id: str | None = None
+    ) -> AlgoOrder:
+        """One algo order by id or client id, in any state; OrderNotFound when unknown."""
+        if not algo_id and not algo_client_order_id:
+            raise InvalidInput("algo_id", "give algo_id or algo_client_order_id")
+        return algos.find(self._state, symbol, algo_id, algo_client_order_id)
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_LIMIT:
+        raise InvalidInput(
+            "limit", f"must be a whole number in 1..{MAX_HISTORY_LIMIT}, got {limit!r}"
+        )
