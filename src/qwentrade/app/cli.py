@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 import qwentrade
+from qwentrade.app.cli_data import add_commands, report_error
 from qwentrade.app.settings import SETTING_HELP, Settings, SettingsError
+from qwentrade.domain.errors import DomainError
 
 DESCRIPTION = """\
 qwentrade: low-frequency quantitative trading of OKX perpetual swaps.
@@ -38,14 +40,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import attrs
+
     from qwentrade.app.logging import configure_logging
     from qwentrade.app.runtime import serve
 
-    settings = _settings()
     if args.host or args.port is not None:
-        import attrs
-
         settings = attrs.evolve(
             settings,
             http_host=args.host or settings.http_host,
@@ -86,8 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=int, help="port (default QWENTRADE_HTTP_PORT or 8000; 0 = any free port)"
     )
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=_with_settings(cmd_serve))
+    add_commands(sub, _with_settings)
     return parser
+
+
+def _with_settings(handler):
+    """Wrap a ``handler(args, settings)``: settings from the environment, logging set up,
+    domain and schema errors printed as one clear line (exit status 1)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from qwentrade.adapters.sql import SchemaVersionError
+        from qwentrade.app.logging import configure_logging
+
+        settings = _settings()
+        configure_logging(settings, stream=False)
+        try:
+            return handler(args, settings)
+        except (DomainError, SchemaVersionError) as e:
+            return report_error(e)
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

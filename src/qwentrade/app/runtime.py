@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from qwentrade.app.container import build
+from qwentrade.app.container import build, prepare_database
 from qwentrade.app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
     seconds for requests in flight.
     """
     container = build(settings)
+    revision = prepare_database(container)
+    log.info("database schema at revision %s", revision)
     app = container.http_app()
     config = uvicorn.Config(
         app,

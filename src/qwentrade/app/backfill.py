@@ -1,0 +1,130 @@
+"""KlineBackfill: fill the candle tables from the exchange, with their indicators.
+
+For each symbol and stored timeframe it asks the repository which closed candles are
+missing over the requested days (``domain.series`` does the arithmetic), fetches them in
+pages of at most 300 (OKX's page size), keeps closed candles only (OKX ``confirm = 1``),
+recomputes the indicators over the stored history joined with the new candles (so values
+after a filled gap are exact, TA-Lib style) and upserts from the first new candle on.
+Re-running it is cheap and changes nothing: only missing candles are fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+import attrs
+import polars as pl
+
+from qwentrade.domain.indicators import IndicatorParams, compute
+from qwentrade.domain.market import Candle, Timeframe
+from qwentrade.domain.series import (
+    OHLCV_COLUMNS,
+    closed_span,
+    missing_ranges,
+    plan_pages,
+    require_stored_timeframe,
+)
+from qwentrade.ports.clock import Clock
+from qwentrade.ports.exchange import Exchange
+from qwentrade.ports.repositories import KlineRepository
+
+PAGE_SIZE = 300
+
+
+@attrs.frozen
+class BackfillReport:
+    """What one (symbol, timeframe) backfill did; ``still_missing`` are closes the venue
+    did not have (maintenance windows)."""
+
+    symbol: str
+    timeframe: Timeframe
+    fetched: int
+    written: int
+    still_missing: int
+    first: datetime | None
+    last: datetime | None
+
+
+def candles_to_frame(candles: Sequence[Candle]) -> pl.DataFrame:
+    """Closed candles as a frame with ``time`` and OHLCV (Float64), oldest first."""
+    return pl.DataFrame(
+        {
+            "time": [c.time for c in candles],
+            **{name: [float(getattr(c, name)) for c in candles] for name in OHLCV_COLUMNS},
+        },
+        schema={"time": pl.Datetime("us", "UTC"), **dict.fromkeys(OHLCV_COLUMNS, pl.Float64)},
+    )
+
+
+class KlineBackfill:
+    """Backfills klines tables from an :class:`Exchange` into a :class:`KlineRepository`."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        klines: KlineRepository,
+        clock: Clock,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._exchange = exchange
+        self._klines = klines
+        self._clock = clock
+        self._page_size = page_size
+
+    def plan(self, symbol: str, timeframe: Timeframe, days: float) -> list:
+        """The pages (TimeRanges of open times) still to fetch for the last ``days`` days."""
+        timeframe = require_stored_timeframe(timeframe)
+        now = self._clock.now()
+        span = closed_span(timeframe, now - timedelta(days=days), now)
+        missing = self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+        return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
+
+    def run(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        days: float,
+        on_page: Callable[[int], None] | None = None,
+    ) -> BackfillReport:
+        """Fetch and store every missing closed candle of the last ``days`` days.
+
+        ``on_page(candles_in_page)`` is called after each page (for progress bars).
+        """
+        timeframe = require_stored_timeframe(timeframe)
+        pages = self.plan(symbol, timeframe, days)
+        fetched: list[Candle] = []
+        for page in pages:
+            candles = self._exchange.candles(symbol, timeframe, span=page, limit=self._page_size)
+            fetched.extend(c for c in candles if c.confirmed and c.time in page)
+            if on_page is not None:
+                on_page(len(candles))
+        written = self._store(symbol, timeframe, fetched) if fetched else 0
+        still_missing = len(self._missing(symbol, timeframe, days))
+        return BackfillReport(
+            symbol=symbol,
+            timeframe=timeframe,
+            fetched=len(fetched),
+            written=written,
+            still_missing=still_missing,
+            first=min((c.time for c in fetched), default=None),
+            last=max((c.time for c in fetched), default=None),
+        )
+
+    def _missing(self, symbol: str, timeframe: Timeframe, days: float) -> list[datetime]:
+        now = self._clock.now()
+        span = closed_span(timeframe, now - timedelta(days=days), now)
+        return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+
+    def _store(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
+        new = candles_to_frame(candles)
+        stored = self._klines.range(symbol, timeframe).select("time", *OHLCV_COLUMNS)
+        history = (
+            pl.concat([stored, new], how="vertical_relaxed")
+            .unique(subset="time", keep="last")
+            .sort("time")
+        )
+        computed = compute(history, IndicatorParams.for_timeframe(timeframe))
+        first_new = new["time"].min()
+        changed = computed.filter(pl.col("time") >= first_new)
+        return self._klines.upsert(timeframe, changed, symbol=symbol)

@@ -1,0 +1,239 @@
+"""CLI commands over the database: db, config, backfill, sync, detect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from qwentrade.app.settings import Settings
+from qwentrade.domain.errors import DomainError
+from qwentrade.domain.market import Timeframe
+
+STORED = ("15m", "4h", "1d")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain aligned text table."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _container(settings: Settings, migrate: bool = True):
+    from qwentrade.app.container import build, prepare_database
+
+    container = build(settings)
+    if migrate:
+        prepare_database(container)
+    return container
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from qwentrade.adapters.sql import current_revision, upgrade
+
+    before = current_revision(settings.database_url)
+    after = upgrade(settings.database_url, args.revision)
+    print(f"database schema: {before or 'empty'} -> {after}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
+    from qwentrade.adapters.sql import current_revision, head_revision
+
+    current = current_revision(settings.database_url)
+    print(f"database schema revision: {current or 'empty'} (this qwentrade: {head_revision()})")
+    return 0
+
+
+def cmd_config_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _container(settings).repositories().config
+    rows = [
+        (e.key, e.type, _text(e.value), "" if e.is_default else "*", e.description)
+        for e in store.all()
+    ]
+    print(table(("key", "type", "value", "set", "description"), rows))
+    return 0
+
+
+def cmd_config_get(args: argparse.Namespace, settings: Settings) -> int:
+    print(_text(_container(settings).repositories().config.get(args.key)))
+    return 0
+
+
+def cmd_config_set(args: argparse.Namespace, settings: Settings) -> int:
+    value = _container(settings).repositories().config.set(args.key, args.value)
+    print(f"{args.key} = {_text(value)}")
+    return 0
+
+
+def cmd_config_reset(args: argparse.Namespace, settings: Settings) -> int:
+    value = _container(settings).repositories().config.reset(args.key)
+    print(f"{args.key} = {_text(value)} (default)")
+    return 0
+
+
+def _text(value: object) -> str:
+    return json.dumps(value) if isinstance(value, bool) else str(value)
+
+
+def _symbols(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
+    if not args.symbol:
+        return settings.symbols
+    unknown = [s for s in args.symbol if s not in settings.symbols]
+    if unknown:
+        raise DomainError(
+            f"symbol {', '.join(unknown)} is not configured; configured: "
+            f"{', '.join(settings.symbols)} (set QWENTRADE_SYMBOLS)"
+        )
+    return tuple(args.symbol)
+
+
+def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    container = _container(settings)
+    backfill = container.backfill()
+    timeframes = [Timeframe.parse(t) for t in (args.timeframe or STORED)]
+    symbols = _symbols(args, settings)
+    reports = []
+    jobs = [(s, t) for s in symbols for t in timeframes]
+    with tqdm(
+        total=len(jobs), desc="backfill", unit="series", disable=True if args.quiet else None
+    ) as bar:
+        for symbol, timeframe in jobs:
+            bar.set_postfix_str(f"{symbol} {timeframe.value}")
+            reports.append(backfill.run(symbol, timeframe, args.days))
+            bar.update()
+    rows = [
+        (r.symbol, r.timeframe.value, r.fetched, r.written, r.still_missing, r.first, r.last)
+        for r in reports
+    ]
+    print(table(("symbol", "tf", "fetched", "written", "missing", "first", "last"), rows))
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    detection = _container(settings).detection()
+    results = [detection.detect(s, store=not args.dry_run) for s in _symbols(args, settings)]
+    if args.json:
+        print(json.dumps([d.result.to_details() | {"symbol": d.symbol} for d in results]))
+        return 0
+    rows = []
+    for d in results:
+        r = d.result
+        parts = " ".join(f"{k}={v}" for k, v in r.parts.items() if v)
+        rows.append((d.symbol, r.time, r.score, r.signal_type.value if r.signal else "-", parts))
+    print(table(("symbol", "candle", "score", "signal", "points"), rows))
+    for d in results:
+        if not d.result.signal:
+            print(f"{d.symbol}: {d.result.reason}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction, run) -> None:
+    """Register the database commands; ``run(handler)`` wraps a handler for argparse."""
+    db = sub.add_parser(
+        "db",
+        help="database schema: upgrade, current",
+        description="Manage the database schema (Alembic migrations). The service upgrades "
+        "automatically at start; a database newer than this qwentrade is refused.",
+    )
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    p = db_sub.add_parser(
+        "upgrade",
+        help="migrate the schema up to the newest revision",
+        description="Create or migrate the schema of QWENTRADE_DATABASE_URL.",
+    )
+    p.add_argument("revision", nargs="?", default="head", help="target revision (default head)")
+    p.set_defaults(func=run(cmd_db_upgrade))
+    p = db_sub.add_parser(
+        "current", help="show the schema revision", description="Show the schema revision."
+    )
+    p.set_defaults(func=run(cmd_db_current))
+
+    config = sub.add_parser(
+        "config",
+        help="runtime settings stored in the database: list, get, set, reset",
+        description="Typed runtime settings kept in the config table (rate limits, detector "
+        "thresholds, intervals). A change is seen by a running service at once. Secrets "
+        "are never stored here: they come from the environment.",
+    )
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = config_sub.add_parser(
+        "list", help="every key with value, type and description", description="List keys."
+    )
+    p.set_defaults(func=run(cmd_config_list))
+    p = config_sub.add_parser("get", help="print one value", description="Print one value.")
+    p.add_argument("key")
+    p.set_defaults(func=run(cmd_config_get))
+    p = config_sub.add_parser(
+        "set",
+        help="check and store a value",
+        description="Check a value against the key's type and range, then store it; a bad "
+        "value is refused and the old one stays.",
+    )
+    p.add_argument("key")
+    p.add_argument("value")
+    p.set_defaults(func=run(cmd_config_set))
+    p = config_sub.add_parser(
+        "reset", help="go back to the default", description="Forget a stored value."
+    )
+    p.add_argument("key")
+    p.set_defaults(func=run(cmd_config_reset))
+
+    for name, help_text, description in (
+        (
+            "backfill",
+            "fetch missing closed candles of the last N days, with indicators",
+            "Fetch every missing closed candle of the last --days days for each symbol and "
+            "timeframe, compute the indicators over the stored history and upsert them. "
+            "Only missing candles are fetched: running it again is cheap and changes nothing.",
+        ),
+        (
+            "sync",
+            "bring every candle series up to the last close",
+            "Bring each symbol's 15m, 4h and 1d candles (with indicators) up to the last "
+            "closed candle: fills the gaps of the last --days days (default 2) and stores new "
+            "closes, once, then exits. Idempotent. (Candles only: the other market-data "
+            "kinds arrive with the sync engine.)",
+        ),
+    ):
+        p = sub.add_parser(name, help=help_text, description=description)
+        p.add_argument(
+            "--days",
+            type=float,
+            default=30.0 if name == "backfill" else 2.0,
+            help="how far back to look (default %(default)s)",
+        )
+        p.add_argument(
+            "--symbol", action="append", help="a configured symbol (repeatable; default all)"
+        )
+        p.add_argument(
+            "--timeframe",
+            action="append",
+            choices=STORED,
+            help="15m, 4h or 1d (repeatable; default all three)",
+        )
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=run(cmd_backfill))
+
+    p = sub.add_parser(
+        "detect",
+        help="run the signal detector at the last stored 15m close",
+        description="Judge each symbol's last stored 15m close with the three-layer detector "
+        "and print the score and its parts; a signal (score >= 15) is stored in market_signal "
+        "unless --dry-run. Needs stored candles: run `qwentrade backfill` first.",
+    )
+    p.add_argument("--symbol", action="append", help="a configured symbol (default all)")
+    p.add_argument("--dry-run", action="store_true", help="do not store signals")
+    p.add_argument("--json", action="store_true", help="print the full explanation as JSON")
+    p.set_defaults(func=run(cmd_detect))
+
+
+def report_error(e: Exception) -> int:
+    print(f"qwentrade: {e}", file=sys.stderr)
+    return 1

@@ -1,0 +1,90 @@
+"""The data commands of the `qwentrade` CLI, run as a user runs them, on a SQLite file."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def cli(tmp_path):
+    def run(*args, **env):
+        result = subprocess.run(
+            [sys.executable, "-m", "qwentrade.app.cli", *args],
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "QWENTRADE_LOG_FILE": "", **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return result
+
+    return run
+
+
+def test_db_upgrade_creates_the_schema_and_is_idempotent(cli, tmp_path):
+    first = cli("db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "empty ->" in first.stdout
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "qwentrade.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
+    for table in ("klines_15m", "klines_4h", "klines_1d", "market_signal", "order_intent"):
+        assert table in tables
+    again = cli("db", "upgrade")
+    assert again.returncode == 0 and "empty" not in again.stdout
+
+
+def test_a_database_newer_than_the_code_is_refused_clearly(cli, tmp_path):
+    assert cli("db", "upgrade").returncode == 0
+    with sqlite3.connect(tmp_path / "qwentrade.db") as db:
+        db.execute("update alembic_version set version_num = 'fffffff'")
+    result = cli("db", "upgrade")
+    assert result.returncode == 1
+    assert "newer than this qwentrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_set_checks_values_and_keeps_the_old_one(cli):
+    assert cli("config", "set", "api.max_retries", "5").returncode == 0
+    bad = cli("config", "set", "api.max_retries", "lots")
+    assert bad.returncode == 1 and "api.max_retries" in bad.stderr
+    assert cli("config", "get", "api.max_retries").stdout.strip() == "5"
+    listing = cli("config", "list").stdout
+    assert "api.max_retries" in listing and "description" in listing
+    assert cli("config", "reset", "api.max_retries").returncode == 0
+    assert cli("config", "get", "api.max_retries").stdout.strip() == "3"
+    secret = cli("config", "set", "okx.secret", "x")
+    assert secret.returncode == 1
+
+
+def test_backfill_then_detect_on_the_simulated_market(cli):
+    result = cli("backfill", "--days", "12", "--symbol", "BTC-USDT-SWAP", "--quiet")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["symbol", "tf", "fetched", "written", "missing", "first", "last"]
+    rows = {(r.split()[0], r.split()[1]): r.split() for r in lines[2:]}
+    assert int(rows[("BTC-USDT-SWAP", "15m")][2]) == 12 * 96 - 1
+    assert int(rows[("BTC-USDT-SWAP", "4H")][2]) >= 71
+    again = cli("sync", "--symbol", "BTC-USDT-SWAP", "--quiet")
+    assert again.returncode == 0
+    assert all(r.split()[3] == "0" for r in again.stdout.splitlines()[2:])
+
+    detected = cli("detect", "--symbol", "BTC-USDT-SWAP", "--json", "--dry-run")
+    assert detected.returncode == 0, detected.stderr
+    [details] = json.loads(detected.stdout)
+    assert details["symbol"] == "BTC-USDT-SWAP"
+    assert details["score"] == sum(details["parts"].values())
+    assert 0 <= details["score"] <= 30
+
+
+def test_unconfigured_symbol_and_unsupported_mode_are_clear_errors(cli):
+    unknown = cli("detect", "--symbol", "DOGE-USDT-SWAP")
+    assert unknown.returncode == 1 and "QWENTRADE_SYMBOLS" in unknown.stderr
+    paper = cli("backfill", QWENTRADE_MODE="paper")
+    assert paper.returncode == 2
+    assert "QWENTRADE_MODE" in paper.stderr and "OKX adapter" in paper.stderr
