@@ -43,7 +43,7 @@ def world():
 
 
 def test_backfill_stores_every_closed_candle_with_exact_indicators(world):
-    clock, exchange, klines, backfill = world
+    _clock, exchange, klines, backfill = world
     report = backfill.run(SYMBOL, Timeframe.M15, days=10)
     assert report.fetched == report.written == 10 * 96 - 1  # the open candle is not stored
     assert report.still_missing == 0
@@ -56,7 +56,7 @@ def test_backfill_stores_every_closed_candle_with_exact_indicators(world):
 
 
 def test_backfill_again_fetches_nothing_and_changes_nothing(world):
-    clock, exchange, klines, backfill = world
+    _clock, exchange, klines, backfill = world
     backfill.run(SYMBOL, Timeframe.H4, days=30)
     before = klines.range(SYMBOL, Timeframe.H4)
     calls = exchange.candle_calls
@@ -86,7 +86,7 @@ def test_a_gap_is_filled_and_later_indicators_recomputed_exactly(world):
 
 
 def test_time_moving_on_fetches_only_the_new_closes(world):
-    clock, exchange, klines, backfill = world
+    clock, _exchange, klines, backfill = world
     backfill.run(SYMBOL, Timeframe.M15, days=3)
     clock.advance(timedelta(hours=2))
     report = backfill.run(SYMBOL, Timeframe.M15, days=3)
@@ -95,7 +95,7 @@ def test_time_moving_on_fetches_only_the_new_closes(world):
 
 
 def test_detection_service_agrees_with_detect_history_and_stores_signals(world):
-    clock, exchange, klines, backfill = world
+    clock, _exchange, klines, backfill = world
     backfill.run(SYMBOL, Timeframe.M15, days=20)
     backfill.run(SYMBOL, Timeframe.H4, days=40)
     signals = MemorySignalRepository()
@@ -121,7 +121,7 @@ def test_detection_service_agrees_with_detect_history_and_stores_signals(world):
 
 
 def test_detection_without_enough_candles_explains_itself(world):
-    clock, exchange, klines, backfill = world
+    clock, _exchange, klines, backfill = world
     backfill.run(SYMBOL, Timeframe.M15, days=2)
     detection = DetectionService(klines, MemorySignalRepository(), clock).detect(SYMBOL)
     assert not detection.result.signal and detection.signal is None
@@ -129,7 +129,7 @@ def test_detection_without_enough_candles_explains_itself(world):
 
 
 def test_indicator_params_follow_the_timeframe(world):
-    clock, exchange, klines, backfill = world
+    _clock, _exchange, klines, backfill = world
     backfill.run(SYMBOL, Timeframe.H4, days=20)
     frame = klines.range(SYMBOL, Timeframe.H4)
     assert "rsi_14" in frame.columns and frame["rsi_14"].drop_nulls().len() > 0

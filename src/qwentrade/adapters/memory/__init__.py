@@ -1,1 +1,26 @@
-"""adapters/memory"""
+"""In-memory repositories and config store (unit tests, notebooks, the sim demo)."""
+
+from qwentrade.adapters.memory.config_store import MemoryConfigStore
+from qwentrade.adapters.memory.repositories import (
+    MemoryHistoryRepository,
+    MemoryIntentRepository,
+    MemoryPendingRepository,
+    MemoryRelationRepository,
+    MemoryRepositories,
+    MemorySignalRepository,
+    MemoryStatusRepository,
+)
+from qwentrade.adapters.memory.series import MemoryKlineRepository, MemoryMarketSeriesRepository
+
+__all__ = [
+    "MemoryConfigStore",
+    "MemoryHistoryRepository",
+    "MemoryIntentRepository",
+    "MemoryKlineRepository",
+    "MemoryMarketSeriesRepository",
+    "MemoryPendingRepository",
+    "MemoryRelationRepository",
+    "MemoryRepositories",
+    "MemorySignalRepository",
+    "MemoryStatusRepository",
+]
