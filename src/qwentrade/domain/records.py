@@ -1,7 +1,10 @@
-"""Row value objects: what the system stores about orders, positions, signals and intents.
+"""Row value objects: what the system stores about orders, positions, signals, pending
+orders, intents, trading relations and component status, plus the per-symbol statistics
+and the query-argument checks every repository implementation shares.
 
-These mirror the database tables (order_history, position_history, ...) in domain types:
-prices and amounts are ``Decimal``, times are aware UTC ``datetime``s.
+These mirror the database tables (order_history, position_history, market_signal, ...) in
+domain types: prices and amounts are ``Decimal``, times are aware UTC ``datetime``s, and
+enum-like fields hold the domain enums' NAMES (``LONG``, ``PENDING``, ``OUTCOME_UNKNOWN``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,18 @@
 """In-memory repositories and config store (unit tests, notebooks, the sim demo)."""
 
 from qwentrade.adapters.memory.config_store import MemoryConfigStore
-from qwentrade.adapters.memory.repositories import (
+from qwentrade.adapters.memory.history import (
     MemoryHistoryRepository,
-    MemoryIntentRepository,
-    MemoryPendingRepository,
-    MemoryRelationRepository,
-    MemoryRepositories,
     MemorySignalRepository,
     MemoryStatusRepository,
 )
+from qwentrade.adapters.memory.repositories import MemoryRepositories
 from qwentrade.adapters.memory.series import MemoryKlineRepository, MemoryMarketSeriesRepository
+from qwentrade.adapters.memory.trading import (
+    MemoryIntentRepository,
+    MemoryPendingRepository,
+    MemoryRelationRepository,
+)
 
 __all__ = [
     "MemoryConfigStore",

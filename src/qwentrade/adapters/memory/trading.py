@@ -1,0 +1,218 @@
+"""In-memory pending orders, order intents and trading relations (compare-and-set under
+one lock, like the SQL rows)."""
+
+from __future__ import annotations
+
+import threading
+
+from qwentrade.adapters.memory._common import choice, select, symbol_ok, typed
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.records import (
+    INTENT_STATES,
+    PENDING_STATES,
+    RELATION_STATUSES,
+    SIDES,
+    UNRESOLVED_INTENT_STATES,
+    IntentRecord,
+    PendingOrderRecord,
+    RelationRecord,
+    check_text,
+)
+
+INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
+
+
+class MemoryPendingRepository:
+    """PendingRepository in memory (see ``ports.repositories``)."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, PendingOrderRecord] = {}
+        self._lock = threading.Lock()
+
+    def save(self, order: PendingOrderRecord, expected_state: str | None = None) -> bool:
+        (order,) = typed([order], PendingOrderRecord)
+        if expected_state is not None:
+            choice(expected_state, PENDING_STATES, "expected_state")
+        with self._lock:
+            if expected_state is not None:
+                stored = self._orders.get(order.id)
+                if stored is None or stored.state != expected_state:
+                    return False
+            self._orders[order.id] = order
+            return True
+
+    def get(self, order_id: str) -> PendingOrderRecord | None:
+        with self._lock:
+            return self._orders.get(order_id)
+
+    def find(
+        self,
+        symbol: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[PendingOrderRecord]:
+        symbol = symbol_ok(symbol)
+        if state is not None:
+            choice(state, PENDING_STATES, "state")
+        with self._lock:
+            items = list(self._orders.values())
+        return select(
+            items,
+            lambda o: (
+                (symbol is None or o.symbol == symbol) and (state is None or o.state == state)
+            ),
+            lambda o: (o.created_at, o.id),
+            True,
+            limit,
+            offset,
+        )
+
+    def open(self, symbol: str | None = None) -> list[PendingOrderRecord]:
+        found = self.find(symbol, "PENDING", limit=None)
+        return sorted(found, key=lambda o: (o.created_at, o.id))
+
+
+class MemoryIntentRepository:
+    """IntentRepository in memory (see ``ports.repositories``)."""
+
+    def __init__(self) -> None:
+        self._intents: dict[str, IntentRecord] = {}
+        self._lock = threading.Lock()
+
+    def add(self, intent: IntentRecord) -> IntentRecord:
+        (intent,) = typed([intent], IntentRecord)
+        with self._lock:
+            stored = self._intents.get(intent.intent_id)
+            if stored is None:
+                for other in self._intents.values():
+                    if other.client_order_id == intent.client_order_id:
+                        raise InvalidInput(
+                            "client_order_id",
+                            f"{intent.client_order_id} is already used by intent "
+                            f"{other.intent_id!r}: derive a new key for a new intent",
+                        )
+                self._intents[intent.intent_id] = stored = intent
+        _check_identity(stored, intent)
+        return stored
+
+    def get(self, intent_id: str) -> IntentRecord | None:
+        with self._lock:
+            return self._intents.get(intent_id)
+
+    def by_client_order_id(self, client_order_id: str) -> IntentRecord | None:
+        with self._lock:
+            for intent in self._intents.values():
+                if intent.client_order_id == client_order_id:
+                    return intent
+        return None
+
+    def update(self, intent: IntentRecord, expected_state: str) -> bool:
+        (intent,) = typed([intent], IntentRecord)
+        choice(expected_state, INTENT_STATES, "expected_state")
+        with self._lock:
+            stored = self._intents.get(intent.intent_id)
+            if stored is None:
+                return False
+            _check_identity(stored, intent)
+            if stored.state != expected_state:
+                return False
+            self._intents[intent.intent_id] = intent
+            return True
+
+    def unresolved(self, symbol: str | None = None) -> list[IntentRecord]:
+        symbol = symbol_ok(symbol)
+        with self._lock:
+            items = list(self._intents.values())
+        return select(
+            items,
+            lambda i: i.state in UNRESOLVED_INTENT_STATES and symbol in (None, i.symbol),
+            lambda i: (i.created_at, i.intent_id),
+            False,
+            None,
+            0,
+        )
+
+    def find(
+        self,
+        symbol: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[IntentRecord]:
+        symbol = symbol_ok(symbol)
+        if state is not None:
+            choice(state, INTENT_STATES, "state")
+        with self._lock:
+            items = list(self._intents.values())
+        return select(
+            items,
+            lambda i: symbol in (None, i.symbol) and state in (None, i.state),
+            lambda i: (i.created_at, i.intent_id),
+            True,
+            limit,
+            offset,
+        )
+
+
+def _check_identity(stored: IntentRecord, given: IntentRecord) -> None:
+    for name in INTENT_IDENTITY:
+        if getattr(stored, name) != getattr(given, name):
+            raise InvalidInput(
+                "intent_id",
+                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
+                f"not {getattr(given, name)!r}: a different order needs a different key",
+            )
+
+
+class MemoryRelationRepository:
+    """RelationRepository in memory (see ``ports.repositories``)."""
+
+    def __init__(self) -> None:
+        self._relations: dict[str, RelationRecord] = {}
+        self._lock = threading.Lock()
+
+    def save(self, relation: RelationRecord) -> None:
+        (relation,) = typed([relation], RelationRecord)
+        with self._lock:
+            self._relations[relation.client_order_id] = relation
+
+    def get(self, client_order_id: str) -> RelationRecord | None:
+        with self._lock:
+            return self._relations.get(client_order_id)
+
+    def by_algo_id(self, algo_id: str) -> RelationRecord | None:
+        check_text(algo_id, "algo_id")
+        with self._lock:
+            found = [
+                r
+                for r in self._relations.values()
+                if algo_id in (r.stop_loss_algo_id, r.take_profit_algo_id)
+            ]
+        return max(found, key=lambda r: r.created_at, default=None)
+
+    def find(
+        self,
+        symbol: str | None = None,
+        side: str | None = None,
+        status: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[RelationRecord]:
+        symbol = symbol_ok(symbol)
+        if side is not None:
+            choice(side, SIDES, "side")
+        if status is not None:
+            choice(status, RELATION_STATUSES, "status")
+        with self._lock:
+            items = list(self._relations.values())
+        return select(
+            items,
+            lambda r: (
+                symbol in (None, r.symbol) and side in (None, r.side) and status in (None, r.status)
+            ),
+            lambda r: (r.created_at, r.client_order_id),
+            True,
+            limit,
+            offset,
+        )

@@ -1,0 +1,132 @@
+"""Schema migrations, run from code: ``qwentrade db upgrade`` and every service start.
+
+Alembic's script location is inside the package (``migrations/``) and configured here, so
+no ``alembic.ini`` is needed. Each command runs in one transaction; on PostgreSQL an
+advisory lock and on SQLite ``BEGIN IMMEDIATE`` keep two processes starting at once from
+migrating twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, Engine
+
+from qwentrade.adapters.sql.engine import make_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_ADVISORY_LOCK = 0x71777472  # "qwtr": serialises concurrent upgrades on one PostgreSQL
+
+
+class SchemaVersionError(RuntimeError):
+    """The database's schema revision is one this qwentrade does not know."""
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def script_directory() -> ScriptDirectory:
+    """Alembic's view of the packaged revision scripts."""
+    return ScriptDirectory.from_config(_config())
+
+
+def head_revision() -> str:
+    """The newest revision this qwentrade ships."""
+    head = script_directory().get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+@contextmanager
+def _engine(target: str | URL | Engine) -> Iterator[Engine]:
+    if isinstance(target, Engine):
+        yield target
+        return
+    engine = make_engine(target)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[sa.Connection]:
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": _ADVISORY_LOCK})
+            yield connection
+
+
+def _run(connection: sa.Connection, action, *args: str) -> None:
+    config = _config()
+    config.attributes["connection"] = connection
+    action(config, *args)
+
+
+def current_revision(target: str | URL | Engine) -> str | None:
+    """The database's schema revision, or None when it has none (an empty database)."""
+    with _engine(target) as engine, engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_revision(target: str | URL | Engine) -> str | None:
+    """The database's revision; raises :class:`SchemaVersionError` when it is newer than
+    (unknown to) this qwentrade."""
+    revision = current_revision(target)
+    _check_known(revision)
+    return revision
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    scripts = script_directory()
+    try:
+        known = scripts.get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        known = False
+    if not known:
+        raise SchemaVersionError(
+            f"database schema revision {revision} is newer than this qwentrade "
+            f"(head {head_revision()}): upgrade qwentrade"
+        )
+
+
+def upgrade(target: str | URL | Engine, revision: str = "head") -> str:
+    """Migrate the database up to ``revision`` (default: head); returns the new revision.
+
+    Refuses (SchemaVersionError) a database that is ahead of this code.
+    """
+    with _engine(target) as engine:
+        with _locked(engine) as connection:
+            _check_known(MigrationContext.configure(connection).get_current_revision())
+            _run(connection, command.upgrade, revision)
+        return current_revision(engine) or ""
+
+
+def downgrade(target: str | URL | Engine, revision: str = "-1") -> str | None:
+    """Migrate the database down to ``revision`` (default: one step); returns the new one."""
+    with _engine(target) as engine:
+        with _locked(engine) as connection:
+            _run(connection, command.downgrade, revision)
+        return current_revision(engine)
+
+
+def ensure_schema(target: str | URL | Engine) -> str:
+    """Service start: refuse a newer database, else upgrade to head; returns the head."""
+    return upgrade(target, "head")

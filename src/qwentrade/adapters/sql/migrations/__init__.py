@@ -1,0 +1,1 @@
+"""Alembic migrations of the qwentrade schema (run through ``adapters.sql.migrate``)."""

@@ -1,0 +1,109 @@
+"""SqlKlineRepository: candles with indicators in klines_15m / klines_4h / klines_1d."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from qwentrade.adapters.sql.pgcopy import upsert_klines_postgres
+from qwentrade.adapters.sql.repositories._query import paged, within
+from qwentrade.adapters.sql.schema import kline_table
+from qwentrade.adapters.sql.upsert import upsert_klines_sqlite
+from qwentrade.domain.market import Timeframe, TimeRange
+from qwentrade.domain.records import SeriesStats, check_text
+from qwentrade.domain.series import (
+    from_epoch_us,
+    kline_schema,
+    missing_opens_us,
+    normalize_klines,
+    require_stored_timeframe,
+    step_us,
+    to_epoch_us,
+)
+
+
+class SqlKlineRepository:
+    """KlineRepository on PostgreSQL or SQLite (see ``ports.repositories``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def upsert(self, timeframe: Timeframe, frame: pl.DataFrame, symbol: str | None = None) -> int:
+        timeframe = require_stored_timeframe(timeframe)
+        rows = normalize_klines(timeframe, frame, symbol)
+        if rows.is_empty():
+            return 0
+        table = kline_table(timeframe)
+        if self._engine.dialect.name == "postgresql":
+            with self._engine.begin() as connection:
+                return upsert_klines_postgres(connection, table, rows, step_us(timeframe))
+        return upsert_klines_sqlite(self._engine, table, rows)
+
+    def range(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> pl.DataFrame:
+        timeframe = require_stored_timeframe(timeframe)
+        table = kline_table(timeframe)
+        order = table.c.time.desc() if newest_first else table.c.time
+        statement = sa.select(*table.c).where(table.c.symbol == check_text(symbol, "symbol"))
+        statement = paged(
+            within(statement, table.c.time, start, end).order_by(order), limit, offset
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return pl.DataFrame(rows, schema=kline_schema(timeframe), orient="row")
+
+    def latest(self, symbol: str, timeframe: Timeframe, count: int = 1) -> pl.DataFrame:
+        return self.range(symbol, timeframe, limit=count, newest_first=True).reverse()
+
+    def latest_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        table = kline_table(timeframe)
+        statement = sa.select(sa.func.max(table.c.time)).where(
+            table.c.symbol == check_text(symbol, "symbol")
+        )
+        with self._engine.connect() as connection:
+            value = connection.execute(statement).scalar()
+        return value
+
+    def missing_closes(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> list[datetime]:
+        timeframe = require_stored_timeframe(timeframe)
+        span = TimeRange(start, end)
+        table = kline_table(timeframe)
+        statement = within(
+            sa.select(table.c.time).where(table.c.symbol == check_text(symbol, "symbol")),
+            table.c.time,
+            span.start,
+            span.end,
+        )
+        with self._engine.connect() as connection:
+            present = [to_epoch_us(t) for t in connection.execute(statement).scalars()]
+        missing = missing_opens_us(timeframe, span, np.asarray(present, dtype=np.int64))
+        return [from_epoch_us(v) for v in missing.tolist()]
+
+    def stats(self, timeframe: Timeframe) -> list[SeriesStats]:
+        table = kline_table(timeframe)
+        statement = (
+            sa.select(
+                table.c.symbol,
+                sa.func.count(),
+                sa.func.min(table.c.time),
+                sa.func.max(table.c.time),
+            )
+            .group_by(table.c.symbol)
+            .order_by(table.c.symbol)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [SeriesStats(s, n, lo, hi) for s, n, lo, hi in rows]

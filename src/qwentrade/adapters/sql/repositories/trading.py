@@ -1,0 +1,251 @@
+"""Trading state: pending orders (pending_order), order intents (order_intent) and the
+relations between entries, their protection, signals and pending orders
+(trading_relations). State changes are compare-and-set, so two workers never both win."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from qwentrade.adapters.sql.repositories._query import paged
+from qwentrade.adapters.sql.schema import order_intent, pending_order, trading_relations
+from qwentrade.adapters.sql.upsert import upsert_rows
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.records import (
+    INTENT_STATES,
+    PENDING_STATES,
+    RELATION_STATUSES,
+    SIDES,
+    UNRESOLVED_INTENT_STATES,
+    IntentRecord,
+    PendingOrderRecord,
+    RelationRecord,
+    check_text,
+)
+
+INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
+
+
+def check_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    """``value`` if it is one of ``allowed``, else InvalidInput naming ``field``."""
+    if value not in allowed:
+        raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _values(record: object, kind: type) -> dict[str, Any]:
+    if not isinstance(record, kind):
+        raise InvalidInput(kind.__name__, f"expected a {kind.__name__}, got {record!r}")
+    return attrs.asdict(record, recurse=False)
+
+
+def _select(engine: sa.Engine, statement: sa.Select, kind: type) -> list[Any]:
+    with engine.connect() as connection:
+        rows = connection.execute(statement).mappings().all()
+    return [kind(**row) for row in rows]
+
+
+def _writer(engine: sa.Engine) -> sa.Connection:
+    """A connection whose transactions take SQLite's write lock at BEGIN (read-then-write)."""
+    return engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+
+class SqlPendingRepository:
+    """PendingRepository on PostgreSQL or SQLite (see ``ports.repositories``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def save(self, order: PendingOrderRecord, expected_state: str | None = None) -> bool:
+        values = _values(order, PendingOrderRecord)
+        with self._engine.begin() as connection:
+            if expected_state is None:
+                upsert_rows(connection, pending_order, [values])
+                return True
+            check_choice(expected_state, PENDING_STATES, "expected_state")
+            t = pending_order
+            statement = (
+                sa.update(t)
+                .where(t.c.id == order.id, t.c.state == expected_state)
+                .values({k: v for k, v in values.items() if k != "id"})
+            )
+            return connection.execute(statement).rowcount == 1
+
+    def get(self, order_id: str) -> PendingOrderRecord | None:
+        statement = sa.select(pending_order).where(pending_order.c.id == order_id)
+        found = _select(self._engine, statement, PendingOrderRecord)
+        return found[0] if found else None
+
+    def find(
+        self,
+        symbol: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[PendingOrderRecord]:
+        t = pending_order
+        statement = sa.select(t)
+        if symbol is not None:
+            statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
+        if state is not None:
+            statement = statement.where(t.c.state == check_choice(state, PENDING_STATES, "state"))
+        statement = paged(statement.order_by(t.c.created_at.desc(), t.c.id.desc()), limit, offset)
+        return _select(self._engine, statement, PendingOrderRecord)
+
+    def open(self, symbol: str | None = None) -> list[PendingOrderRecord]:
+        t = pending_order
+        statement = sa.select(t).where(t.c.state == "PENDING")
+        if symbol is not None:
+            statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
+        statement = statement.order_by(t.c.created_at, t.c.id)
+        return _select(self._engine, statement, PendingOrderRecord)
+
+
+class SqlIntentRepository:
+    """IntentRepository on PostgreSQL or SQLite (see ``ports.repositories``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def add(self, intent: IntentRecord) -> IntentRecord:
+        values = _values(intent, IntentRecord)
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(order_intent)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["intent_id"])
+        )
+        try:
+            with _writer(self._engine) as connection, connection.begin():
+                connection.execute(statement)
+                stored = self._get(connection, intent.intent_id)
+        except sa.exc.IntegrityError:
+            other = self.by_client_order_id(intent.client_order_id)
+            raise InvalidInput(
+                "client_order_id",
+                f"{intent.client_order_id} is already used by intent "
+                f"{other.intent_id if other else '?'!r}: derive a new key for a new intent",
+            ) from None
+        assert stored is not None
+        _check_identity(stored, intent)
+        return stored
+
+    def get(self, intent_id: str) -> IntentRecord | None:
+        with self._engine.connect() as connection:
+            return self._get(connection, intent_id)
+
+    @staticmethod
+    def _get(connection: sa.Connection, intent_id: str) -> IntentRecord | None:
+        statement = sa.select(order_intent).where(order_intent.c.intent_id == intent_id)
+        row = connection.execute(statement).mappings().one_or_none()
+        return None if row is None else IntentRecord(**row)
+
+    def by_client_order_id(self, client_order_id: str) -> IntentRecord | None:
+        t = order_intent
+        statement = sa.select(t).where(t.c.client_order_id == client_order_id)
+        found = _select(self._engine, statement, IntentRecord)
+        return found[0] if found else None
+
+    def update(self, intent: IntentRecord, expected_state: str) -> bool:
+        values = _values(intent, IntentRecord)
+        check_choice(expected_state, INTENT_STATES, "expected_state")
+        t = order_intent
+        with _writer(self._engine) as connection, connection.begin():
+            stored = self._get(connection, intent.intent_id)
+            if stored is None:
+                return False
+            _check_identity(stored, intent)
+            statement = (
+                sa.update(t)
+                .where(t.c.intent_id == intent.intent_id, t.c.state == expected_state)
+                .values({k: v for k, v in values.items() if k != "intent_id"})
+            )
+            return connection.execute(statement).rowcount == 1
+
+    def unresolved(self, symbol: str | None = None) -> list[IntentRecord]:
+        t = order_intent
+        statement = sa.select(t).where(t.c.state.in_(UNRESOLVED_INTENT_STATES))
+        if symbol is not None:
+            statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
+        statement = statement.order_by(t.c.created_at, t.c.intent_id)
+        return _select(self._engine, statement, IntentRecord)
+
+    def find(
+        self,
+        symbol: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[IntentRecord]:
+        t = order_intent
+        statement = sa.select(t)
+        if symbol is not None:
+            statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
+        if state is not None:
+            statement = statement.where(t.c.state == check_choice(state, INTENT_STATES, "state"))
+        statement = statement.order_by(t.c.created_at.desc(), t.c.intent_id.desc())
+        return _select(self._engine, paged(statement, limit, offset), IntentRecord)
+
+
+def _check_identity(stored: IntentRecord, given: IntentRecord) -> None:
+    for name in INTENT_IDENTITY:
+        if getattr(stored, name) != getattr(given, name):
+            raise InvalidInput(
+                "intent_id",
+                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
+                f"not {getattr(given, name)!r}: a different order needs a different key",
+            )
+
+
+class SqlRelationRepository:
+    """RelationRepository on PostgreSQL or SQLite (see ``ports.repositories``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def save(self, relation: RelationRecord) -> None:
+        values = _values(relation, RelationRecord)
+        with self._engine.begin() as connection:
+            upsert_rows(connection, trading_relations, [values])
+
+    def get(self, client_order_id: str) -> RelationRecord | None:
+        t = trading_relations
+        statement = sa.select(t).where(t.c.client_order_id == client_order_id)
+        found = _select(self._engine, statement, RelationRecord)
+        return found[0] if found else None
+
+    def by_algo_id(self, algo_id: str) -> RelationRecord | None:
+        t = trading_relations
+        check_text(algo_id, "algo_id")
+        statement = (
+            sa.select(t)
+            .where(sa.or_(t.c.stop_loss_algo_id == algo_id, t.c.take_profit_algo_id == algo_id))
+            .order_by(t.c.created_at.desc())
+            .limit(1)
+        )
+        found = _select(self._engine, statement, RelationRecord)
+        return found[0] if found else None
+
+    def find(
+        self,
+        symbol: str | None = None,
+        side: str | None = None,
+        status: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[RelationRecord]:
+        t = trading_relations
+        statement = sa.select(t)
+        if symbol is not None:
+            statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
+        if side is not None:
+            statement = statement.where(t.c.side == check_choice(side, SIDES, "side"))
+        if status is not None:
+            statement = statement.where(
+                t.c.status == check_choice(status, RELATION_STATUSES, "status")
+            )
+        statement = statement.order_by(t.c.created_at.desc(), t.c.client_order_id.desc())
+        return _select(self._engine, paged(statement, limit, offset), RelationRecord)

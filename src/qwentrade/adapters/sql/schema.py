@@ -1,0 +1,289 @@
+"""The database schema as SQLAlchemy Core tables, with the original system's names.
+
+Prices and amounts of orders and positions are :class:`ExactDecimal` (NUMERIC); candles,
+indicators and market series are doubles; every time is :class:`UtcDateTime`. Alembic
+migrations (``migrations/``) create exactly this; a test proves autogenerate finds no
+difference.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from qwentrade.adapters.sql.types import ExactDecimal, UtcDateTime
+from qwentrade.domain.market import Timeframe
+from qwentrade.domain.series import (
+    OHLCV_COLUMNS,
+    STORED_TIMEFRAMES,
+    indicator_columns,
+    require_stored_timeframe,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=NAMING)
+
+SYMBOL = 32
+ID = 64
+
+
+def _symbol() -> sa.Column:
+    return sa.Column("symbol", sa.String(SYMBOL), primary_key=True)
+
+
+def _time(name: str = "time", **kw) -> sa.Column:
+    return sa.Column(name, UtcDateTime(), **kw)
+
+
+def _kline_table(timeframe: Timeframe) -> sa.Table:
+    return sa.Table(
+        timeframe.table,
+        metadata,
+        _symbol(),
+        _time(primary_key=True),
+        *(sa.Column(name, sa.Double(), nullable=False) for name in OHLCV_COLUMNS),
+        *(sa.Column(name, sa.Double()) for name in indicator_columns(timeframe)),
+    )
+
+
+KLINE_TABLES: dict[Timeframe, sa.Table] = {tf: _kline_table(tf) for tf in STORED_TIMEFRAMES}
+
+
+def kline_table(timeframe: Timeframe | str) -> sa.Table:
+    """The klines table of a stored timeframe."""
+    return KLINE_TABLES[require_stored_timeframe(timeframe)]
+
+
+funding_rate = sa.Table(
+    "funding_rate",
+    metadata,
+    _symbol(),
+    _time(primary_key=True),
+    sa.Column("funding_rate", ExactDecimal(), nullable=False),
+    sa.Column("realized_rate", ExactDecimal()),
+)
+
+open_interest = sa.Table(
+    "open_interest",
+    metadata,
+    _symbol(),
+    _time(primary_key=True),
+    *(sa.Column(name, sa.Double(), nullable=False) for name in ("open", "high", "low", "close")),
+)
+
+market_sentiment = sa.Table(
+    "market_sentiment",
+    metadata,
+    _symbol(),
+    _time(primary_key=True),
+    sa.Column("long_ratio", sa.Double(), nullable=False),
+    sa.Column("short_ratio", sa.Double(), nullable=False),
+    sa.Column("long_short_ratio", sa.Double(), nullable=False),
+)
+
+order_book = sa.Table(
+    "order_book",
+    metadata,
+    _symbol(),
+    _time(primary_key=True),
+    sa.Column("bids", sa.JSON(), nullable=False),  # [[price, size], ...] as strings, best first
+    sa.Column("asks", sa.JSON(), nullable=False),
+)
+
+etf_flow = sa.Table(
+    "etf_flow",
+    metadata,
+    _symbol(),
+    sa.Column("date", sa.Date(), primary_key=True),
+    sa.Column("net_flow_usd", sa.Double(), nullable=False),
+    sa.Column("price_usd", sa.Double()),
+)
+
+fear_greed = sa.Table(
+    "fear_greed",
+    metadata,
+    _time(primary_key=True),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("classification", sa.String(32), nullable=False, server_default=""),
+)
+
+liquidation = sa.Table(
+    "liquidation",
+    metadata,
+    _symbol(),
+    _time(primary_key=True),
+    sa.Column("long_usd", sa.Double(), nullable=False),
+    sa.Column("short_usd", sa.Double(), nullable=False),
+)
+
+MARKET_TABLES = {
+    t.name: t
+    for t in (
+        funding_rate,
+        open_interest,
+        market_sentiment,
+        order_book,
+        etf_flow,
+        fear_greed,
+        liquidation,
+    )
+}
+
+order_history = sa.Table(
+    "order_history",
+    metadata,
+    sa.Column("order_id", sa.String(ID), primary_key=True),
+    sa.Column("client_order_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    sa.Column("side", sa.String(8), nullable=False),
+    sa.Column("pos_side", sa.String(8), nullable=False),
+    sa.Column("order_type", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("size", ExactDecimal(), nullable=False),
+    sa.Column("filled_size", ExactDecimal(), nullable=False),
+    sa.Column("price", ExactDecimal()),
+    sa.Column("avg_price", ExactDecimal()),
+    sa.Column("leverage", sa.Integer(), nullable=False),
+    sa.Column("fee", ExactDecimal(), nullable=False),
+    sa.Column("pnl", ExactDecimal(), nullable=False),
+    sa.Column("reduce_only", sa.Boolean(), nullable=False),
+    sa.Column("td_mode", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    _time("c_time", nullable=False, index=True),
+    _time("u_time", nullable=False, index=True),
+    sa.Index(None, "symbol", "c_time"),
+)
+
+position_history = sa.Table(
+    "position_history",
+    metadata,
+    sa.Column("pos_id", sa.String(ID), primary_key=True),
+    _time("u_time", primary_key=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    sa.Column("pos_side", sa.String(8), nullable=False),
+    sa.Column("margin_mode", sa.String(16), nullable=False),
+    sa.Column("leverage", sa.Integer(), nullable=False),
+    sa.Column("open_avg_price", ExactDecimal(), nullable=False),
+    sa.Column("close_avg_price", ExactDecimal(), nullable=False),
+    sa.Column("open_max_size", ExactDecimal(), nullable=False),
+    sa.Column("close_total_size", ExactDecimal(), nullable=False),
+    sa.Column("pnl", ExactDecimal(), nullable=False),
+    sa.Column("realized_pnl", ExactDecimal(), nullable=False),
+    sa.Column("fee", ExactDecimal(), nullable=False),
+    sa.Column("funding_fee", ExactDecimal(), nullable=False),
+    sa.Column("close_type", sa.Integer(), nullable=False),
+    _time("c_time", nullable=False),
+    sa.Index(None, "u_time"),
+    sa.Index(None, "symbol", "u_time"),
+)
+
+market_signal = sa.Table(
+    "market_signal",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    _time(nullable=False),
+    sa.Column("signal_type", sa.String(8), nullable=False),
+    sa.Column("score", sa.Double(), nullable=False),
+    sa.Column("price", ExactDecimal(), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    _time("created_at", nullable=False),
+    _time("expires_at", nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.UniqueConstraint("symbol", "time", "signal_type"),
+    sa.Index(None, "time"),
+    sa.Index(None, "status", "expires_at"),
+)
+
+pending_order = sa.Table(
+    "pending_order",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    sa.Column("side", sa.String(8), nullable=False),
+    sa.Column("trigger_price", ExactDecimal(), nullable=False),
+    sa.Column("crossing", sa.String(8), nullable=False),
+    sa.Column("size", ExactDecimal(), nullable=False),
+    sa.Column("leverage", sa.Integer(), nullable=False),
+    sa.Column("stop_loss", ExactDecimal()),
+    sa.Column("take_profit", ExactDecimal()),
+    sa.Column("state", sa.String(16), nullable=False),
+    _time("created_at", nullable=False, index=True),
+    _time("expires_at", nullable=False),
+    _time("updated_at", nullable=False),
+    _time("closed_at"),
+    sa.Column("fill_price", ExactDecimal()),
+    sa.Column("reason", sa.Text(), nullable=False, server_default=""),
+    sa.Index(None, "state", "symbol"),
+)
+
+order_intent = sa.Table(
+    "order_intent",
+    metadata,
+    sa.Column("intent_id", sa.String(200), primary_key=True),
+    sa.Column("client_order_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("side", sa.String(8), nullable=False),
+    sa.Column("size", ExactDecimal(), nullable=False),
+    sa.Column("price", ExactDecimal()),
+    sa.Column("trigger_price", ExactDecimal()),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("order_id", sa.String(ID), index=True),
+    sa.Column("error", sa.Text(), nullable=False, server_default=""),
+    _time("created_at", nullable=False, index=True),
+    _time("updated_at", nullable=False),
+)
+
+trading_relations = sa.Table(
+    "trading_relations",
+    metadata,
+    sa.Column("client_order_id", sa.String(32), primary_key=True),
+    sa.Column("symbol", sa.String(SYMBOL), nullable=False),
+    sa.Column("side", sa.String(8), nullable=False),
+    sa.Column("order_id", sa.String(ID)),
+    sa.Column("pos_id", sa.String(ID)),
+    sa.Column("stop_loss_algo_id", sa.String(ID), index=True),
+    sa.Column("stop_loss_price", ExactDecimal()),
+    sa.Column("take_profit_algo_id", sa.String(ID), index=True),
+    sa.Column("take_profit_price", ExactDecimal()),
+    sa.Column("signal_id", sa.Integer()),
+    sa.Column("pending_order_id", sa.String(ID)),
+    sa.Column("status", sa.String(16), nullable=False),
+    _time("created_at", nullable=False, index=True),
+    _time("updated_at", nullable=False),
+    sa.Index(None, "symbol", "side", "status"),
+)
+
+config = sa.Table(
+    "config",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+    sa.Column("value_type", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False, server_default=""),
+    _time("updated_at", nullable=False),
+)
+
+system_status = sa.Table(
+    "system_status",
+    metadata,
+    sa.Column("component", sa.String(100), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    _time("last_run_at"),
+    _time("last_success_at"),
+    _time("last_error_at"),
+    sa.Column("last_error", sa.Text(), nullable=False, server_default=""),
+    sa.Column("runs", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("successes", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("failures", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("consecutive_failures", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("rows", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("note", sa.Text(), nullable=False, server_default=""),
+    _time("updated_at", nullable=False),
+)

@@ -1,0 +1,188 @@
+"""Pending orders, order intents and trading relations: round trips and compare-and-set."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+from storage_samples import BTC, ETH, T0, intent, pending, relation
+
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.orders import IntentAction, IntentState
+from qwentrade.domain.records import IntentRecord, PendingOrderRecord
+from qwentrade.testing import builders
+
+M = timedelta(minutes=1)
+
+
+def race(count: int, attempt) -> list[bool]:
+    """Run ``attempt`` on ``count`` threads released together; their results."""
+    results: list[bool] = []
+    barrier = threading.Barrier(count)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(attempt())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+# -- pending orders ----------------------------------------------------------------------
+
+
+def test_pending_orders_round_trip_from_the_domain_object(repos):
+    domain = builders.pending(id="p-42")
+    record = PendingOrderRecord.from_pending(domain, updated_at=T0)
+    assert repos.pending.save(record)
+    back = repos.pending.get("p-42")
+    assert back == record
+    assert back.to_pending() == domain
+    assert repos.pending.get("nope") is None
+
+
+def test_pending_save_is_an_upsert_and_compare_and_set(repos):
+    order = pending()
+    repos.pending.save(order)
+    repos.pending.save(order)
+    assert repos.pending.find() == [order]
+    triggered = attrs.evolve(order, state="TRIGGERED", fill_price=Decimal("43000.2"))
+    assert not repos.pending.save(triggered, expected_state="CANCELLED")
+    assert repos.pending.save(triggered, expected_state="PENDING")
+    cancelled = attrs.evolve(order, state="CANCELLED", reason="superseded")
+    assert not repos.pending.save(cancelled, expected_state="PENDING")
+    assert repos.pending.get(order.id) == triggered
+    assert not repos.pending.save(pending("never-stored"), expected_state="PENDING")
+    assert repos.pending.get("never-stored") is None
+
+
+def test_pending_queries(repos):
+    for i in range(5):
+        state = "PENDING" if i < 3 else "EXPIRED"
+        repos.pending.save(pending(f"p{i}", BTC if i != 1 else ETH, T0 + i * M, state))
+    assert [o.id for o in repos.pending.open()] == ["p0", "p1", "p2"]
+    assert [o.id for o in repos.pending.open(BTC)] == ["p0", "p2"]
+    assert [o.id for o in repos.pending.find(state="EXPIRED")] == ["p4", "p3"]
+    assert [o.id for o in repos.pending.find(limit=2, offset=1)] == ["p3", "p2"]
+    with pytest.raises(InvalidInput) as info:
+        repos.pending.find(state="pending")
+    assert info.value.field == "state"
+
+
+def test_only_one_worker_triggers_a_pending_order(repos):
+    order = pending()
+    repos.pending.save(order)
+    triggered = attrs.evolve(order, state="TRIGGERED")
+    wins = race(4, lambda: repos.pending.save(triggered, expected_state="PENDING"))
+    assert sorted(wins) == [False, False, False, True]
+
+
+# -- order intents -----------------------------------------------------------------------
+
+
+def test_intents_round_trip_from_the_domain_object(repos):
+    domain = builders.intent(key="sl-1", action=IntentAction.STOP_LOSS)
+    record = IntentRecord.from_intent(domain, updated_at=T0)
+    assert repos.intents.add(record) == record
+    assert repos.intents.get("sl-1").to_intent() == domain
+    assert repos.intents.by_client_order_id(domain.client_order_id) == record
+    assert repos.intents.by_client_order_id("qtxxxx") is None
+
+
+def test_adding_an_intent_twice_returns_what_was_decided_first(repos):
+    first = intent()
+    repos.intents.add(first)
+    sent = attrs.evolve(first, state="SENT", updated_at=T0 + M)
+    assert repos.intents.update(sent, expected_state="NEW")
+    retry = repos.intents.add(attrs.evolve(first, size=Decimal("9")))  # e.g. after a restart
+    assert retry == sent
+    assert len(repos.intents.find()) == 1
+
+
+def test_an_intent_key_cannot_be_reused_for_another_order(repos):
+    repos.intents.add(intent("k1", BTC))
+    with pytest.raises(InvalidInput) as info:
+        repos.intents.add(intent("k1", ETH))
+    assert info.value.field == "intent_id"
+    clash = attrs.evolve(intent("k2"), client_order_id=intent("k1").client_order_id)
+    with pytest.raises(InvalidInput) as info:
+        repos.intents.add(clash)
+    assert info.value.field == "client_order_id"
+    assert repos.intents.get("k2") is None
+
+
+def test_intent_updates_are_compare_and_set(repos):
+    record = repos.intents.add(intent())
+    domain = record.to_intent().apply("send")
+    sent = IntentRecord.from_intent(domain, updated_at=T0 + M)
+    assert not repos.intents.update(sent, expected_state="SENT")
+    assert repos.intents.update(sent, expected_state="NEW")
+    lost = IntentRecord.from_intent(domain.apply("answer_lost", error="timeout"), T0 + 2 * M)
+    assert repos.intents.update(lost, expected_state="SENT")
+    acked = domain.apply("answer_lost", error="timeout").apply("acknowledge", order_id="778899")
+    assert repos.intents.update(IntentRecord.from_intent(acked, T0 + 3 * M), "OUTCOME_UNKNOWN")
+    back = repos.intents.get(record.intent_id)
+    assert (back.state, back.order_id, back.error) == ("ACKNOWLEDGED", "778899", "timeout")
+    assert back.to_intent().state is IntentState.ACKNOWLEDGED
+    assert not repos.intents.update(intent("never-added"), expected_state="NEW")
+    with pytest.raises(InvalidInput) as info:
+        repos.intents.update(attrs.evolve(sent, symbol=ETH), expected_state="ACKNOWLEDGED")
+    assert info.value.field == "intent_id"
+
+
+def test_unresolved_intents_are_the_ones_to_reconcile(repos):
+    states = ["NEW", "SENT", "OUTCOME_UNKNOWN", "ACKNOWLEDGED", "REJECTED", "NOT_FOUND"]
+    for i, state in enumerate(states):
+        repos.intents.add(attrs.evolve(intent(f"k{i}", at=T0 + i * M), state=state))
+    assert [i.state for i in repos.intents.unresolved()] == states[:3]
+    assert repos.intents.unresolved(ETH) == []
+    assert [i.intent_id for i in repos.intents.find(limit=2)] == ["k5", "k4"]
+    assert [i.intent_id for i in repos.intents.find(state="REJECTED")] == ["k4"]
+
+
+def test_only_one_worker_moves_an_intent(repos):
+    record = repos.intents.add(intent())
+    sent = attrs.evolve(record, state="SENT")
+    assert sorted(race(4, lambda: repos.intents.update(sent, "NEW"))) == [False, False, False, True]
+
+
+def test_concurrent_adds_of_one_intent_store_it_once(repos):
+    record = intent()
+    results: list[IntentRecord] = []
+    race(4, lambda: results.append(repos.intents.add(record)) or True)
+    assert results == [record] * 4
+    assert repos.intents.find() == [record]
+
+
+# -- relations ---------------------------------------------------------------------------
+
+
+def test_relations_round_trip_and_are_found_by_algo_id(repos):
+    link = relation()
+    repos.relations.save(link)
+    repos.relations.save(link)
+    assert repos.relations.get(link.client_order_id) == link
+    assert repos.relations.by_algo_id(link.stop_loss_algo_id) == link
+    assert repos.relations.by_algo_id(link.take_profit_algo_id) == link
+    assert repos.relations.by_algo_id("other") is None
+    closed = attrs.evolve(link, status="CLOSED", pos_id="pos-9", updated_at=T0 + M)
+    repos.relations.save(closed)
+    assert repos.relations.find(status="CLOSED") == [closed]
+    assert repos.relations.find(status="OPEN") == []
+
+
+def test_relation_queries(repos):
+    for i in range(4):
+        repos.relations.save(relation(f"qt{i}", BTC if i < 3 else ETH, T0 + i * M))
+    assert [r.client_order_id for r in repos.relations.find(BTC, "LONG")] == ["qt2", "qt1", "qt0"]
+    assert [r.client_order_id for r in repos.relations.find(limit=1, offset=1)] == ["qt2"]
+    with pytest.raises(InvalidInput) as info:
+        repos.relations.find(side="long")
+    assert info.value.field == "side"
