@@ -111,6 +111,14 @@ def test_market_order_opens_a_position_and_pays_the_fee(venue):
     assert after.cash_balance == before.cash_balance + filled.fee
 
 
+def test_an_order_tag_is_echoed_and_defaults_to_empty(venue):
+    exchange = venue.exchange
+    tagged = exchange.place_order(OrderRequest(venue.symbol, "buy", "1", "ctTag1", tag="ctStrat1"))
+    plain = exchange.place_order(OrderRequest(venue.symbol, "sell", "1", "ctTag2"))
+    assert tagged.tag == "ctStrat1" and plain.tag == ""
+    assert exchange.get_order(venue.symbol, client_order_id="ctTag1").tag == "ctStrat1"
+
+
 def test_attached_stop_and_target_are_live_algos_after_the_fill(venue):
     exchange = venue.exchange
     stop, target = offset(venue, "-0.05"), offset(venue, "0.05")

@@ -33,6 +33,7 @@ from qwentrade.domain.numbers import to_decimal
 from qwentrade.domain.records import OrderRecord
 
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+TAG = re.compile(r"^[A-Za-z0-9]{0,16}$")
 
 
 class Side(enum.StrEnum):
@@ -229,6 +230,13 @@ def _optional_client_id(instance: object, attribute: attrs.Attribute, value: str
         check_client_order_id(value, attribute.name)
 
 
+def _tag(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if not isinstance(value, str) or not TAG.match(value):
+        raise InvalidInput(
+            attribute.name, f"{value!r} must be up to 16 letters or digits (OKX tag), or empty"
+        )
+
+
 # -- orders ------------------------------------------------------------------------------
 
 
@@ -281,7 +289,8 @@ class OrderRequest:
     be ``None`` for a market order. ``client_order_id`` is required (1-32 alphanumerics):
     it is how an order whose answer was lost is found again. In long/short mode give
     ``pos_side`` ``long``/``short`` (open long = buy+long, close long = sell+long);
-    ``reduce_only`` is for net mode.
+    ``reduce_only`` is for net mode. ``tag`` is OKX's free order tag (up to 16
+    alphanumerics, ``""`` for none); the venue echoes it on the order.
     """
 
     symbol: str
@@ -296,6 +305,7 @@ class OrderRequest:
     td_mode: TdMode = attrs.field(default=TdMode.CROSS, converter=TdMode)
     reduce_only: bool = False
     attached_algos: tuple[AttachedAlgo, ...] = attrs.field(default=(), converter=tuple)
+    tag: str = attrs.field(default="", validator=_tag)
 
     def __attrs_post_init__(self) -> None:
         if not self.symbol:
@@ -355,6 +365,7 @@ class Order:
     ``attached_algos`` (present once the parent fills on the simulator). ``last_fill`` is
     the fill that produced this version of the order, when one did (OKX ``fill*`` fields
     on the WebSocket). ``source`` is OKX's ``source`` (e.g. an algo-triggered order).
+    ``tag`` is the request's tag (``""`` when none was given).
     """
 
     order_id: str
@@ -380,6 +391,7 @@ class Order:
     last_fill: Fill | None = None
     source: str = ""
     algo_id: str = ""
+    tag: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -437,7 +449,8 @@ class AlgoRequest:
     Give ``size`` (contracts) or ``close_fraction=1`` (close the whole position when it
     triggers; market execution only, and ``reduce_only`` must be true in net mode).
     ``conditional`` has exactly one leg, ``oco`` both. ``None`` order prices execute at
-    market. ``side`` is the closing side: ``sell`` protects a long.
+    market. ``side`` is the closing side: ``sell`` protects a long. ``tag`` is OKX's
+    free order tag (up to 16 alphanumerics, ``""`` for none).
     """
 
     symbol: str
@@ -468,6 +481,7 @@ class AlgoRequest:
     )
     reduce_only: bool = True
     algo_client_order_id: str = attrs.field(default="", validator=_optional_client_id)
+    tag: str = attrs.field(default="", validator=_tag)
 
     def __attrs_post_init__(self) -> None:
         if not self.symbol:
@@ -498,7 +512,8 @@ class AlgoOrder:
     ``size`` is ``None`` when ``close_fraction`` is 1 (whole position). ``attached_to``
     is the parent order id for an algo created from ``attachAlgoOrds``. Once triggered,
     ``triggered_leg`` says which leg fired and ``order_id`` is the order it sent.
-    ``fail_code`` is OKX's ``failCode`` for ``order_failed``.
+    ``fail_code`` is OKX's ``failCode`` for ``order_failed``. ``tag`` is the request's
+    tag (``""`` for none and for algos attached to an entry order).
     """
 
     algo_id: str
@@ -527,6 +542,7 @@ class AlgoOrder:
         default=None, converter=_utc_or_none("triggered_at")
     )
     fail_code: str = ""
+    tag: str = ""
 
     @property
     def is_open(self) -> bool:

@@ -156,6 +156,7 @@ def place(state: SimState, request: AlgoRequest) -> AlgoOrder:
         leverage=leverage,
         created_at=state.now,
         updated_at=state.now,
+        tag=request.tag,
     )
     if closes and position_reduced(state, algo) is None:
         raise rejected(

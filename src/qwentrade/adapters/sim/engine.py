@@ -27,10 +27,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
 
-from qwentrade.adapters.sim import account, algos, market, matching, trading
+from qwentrade.adapters.sim import account, algos, history, market, matching, trading
 from qwentrade.adapters.sim.candles import candles_at
 from qwentrade.adapters.sim.clock import RealClock
 from qwentrade.adapters.sim.codes import ORDER_NOT_FOUND
+from qwentrade.adapters.sim.history import check_limit
 from qwentrade.adapters.sim.market import FUNDING_MS
 from qwentrade.adapters.sim.prices import GeneratedPath, PricePath, tick_decimals
 from qwentrade.adapters.sim.state import FeeRates, SimState
@@ -52,6 +53,7 @@ from qwentrade.domain.records import OrderRecord, PositionRecord
 from qwentrade.domain.venue import (
     AlgoOrder,
     AlgoRequest,
+    AlgoState,
     Balance,
     ExchangePosition,
     Order,
@@ -66,7 +68,6 @@ log = logging.getLogger(__name__)
 
 EngineEvent = Order | AlgoOrder | ExchangePosition | Balance
 DEFAULT_HISTORY = timedelta(days=30)
-MAX_HISTORY_LIMIT = 100
 
 
 def _locked(method):
@@ -403,30 +404,29 @@ class SimEngine:
 
     @_locked
     def order_history(
-        self, symbol: str | None = None, span: TimeRange | None = None, limit: int = 100
+        self,
+        symbol: str | None = None,
+        span: TimeRange | None = None,
+        limit: int = 100,
+        after_order_id: str | None = None,
+        before_order_id: str | None = None,
     ) -> list[OrderRecord]:
-        """Filled and canceled orders created in ``span``, newest first."""
-        _check_limit(limit)
+        """Filled and canceled orders created in ``span``, newest first, at most ``limit``.
+
+        ``after_order_id`` keeps only orders older than that id, ``before_order_id`` only
+        newer ones (OKX ``after``/``before``, exclusive; see ``history``).
+        """
+        check_limit(limit)
         if symbol is not None:
             self._state.instrument(symbol)
-        out = []
-        for order_id in reversed(self._state.order_sequence):
-            order = self._state.orders[order_id]
-            if order.is_open or (symbol is not None and order.symbol != symbol):
-                continue
-            if span is not None and order.created_at not in span:
-                continue
-            out.append(order.to_record())
-            if len(out) == limit:
-                break
-        return out
+        return history.order_page(self._state, symbol, span, limit, after_order_id, before_order_id)
 
     @_locked
     def position_history(
         self, symbol: str | None = None, span: TimeRange | None = None, limit: int = 100
     ) -> list[PositionRecord]:
         """Position history rows (one per close event), newest first."""
-        _check_limit(limit)
+        check_limit(limit)
         if symbol is not None:
             self._state.instrument(symbol)
         out = []
@@ -470,9 +470,23 @@ class SimEngine:
             raise InvalidInput("algo_id", "give algo_id or algo_client_order_id")
         return algos.find(self._state, symbol, algo_id, algo_client_order_id)
 
+    @_locked
+    def algo_history(
+        self,
+        symbol: str | None = None,
+        state: AlgoState | str | None = None,
+        limit: int = 100,
+        after_algo_id: str | None = None,
+        before_algo_id: str | None = None,
+    ) -> list[AlgoOrder]:
+        """Finished algo orders (effective, canceled, order_failed), newest first.
 
-def _check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY_LIMIT:
-        raise InvalidInput(
-            "limit", f"must be a whole number in 1..{MAX_HISTORY_LIMIT}, got {limit!r}"
-        )
+        ``state`` keeps one of those states; ``after_algo_id``/``before_algo_id`` keep
+        algos older/newer than that id (OKX ``after``/``before``, exclusive). At most
+        ``limit``.
+        """
+        check_limit(limit)
+        if symbol is not None:
+            self._state.instrument(symbol)
+        wanted = history.finished_algo_state(state)
+        return history.algo_page(self._state, symbol, wanted, limit, after_algo_id, before_algo_id)

@@ -92,6 +92,7 @@ def place(state: SimState, request: OrderRequest) -> Order:
         attached=request.attached_algos,
         leverage=leverage,
         last=last,
+        tag=request.tag,
     )
 
 
@@ -151,6 +152,7 @@ def submit(
     attached: tuple[AttachedAlgo, ...] = (),
     source: str = "",
     algo_id: str = "",
+    tag: str = "",
 ) -> Order:
     """Create an order (already validated) and execute what trades at ``last`` now."""
     now = state.now
@@ -176,6 +178,7 @@ def submit(
         attached_algos=attached,
         source=source,
         algo_id=algo_id,
+        tag=tag,
     )
     state.orders[order.order_id] = order
     state.order_sequence.append(order.order_id)

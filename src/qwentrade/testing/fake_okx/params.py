@@ -243,6 +243,7 @@ def order_request(item: Mapping[str, Any], fallback_client_id: str) -> OrderRequ
             td_mode=TdMode(td_mode),
             reduce_only=boolean(item, "reduceOnly"),
             attached_algos=_attached(item),
+            tag=tag(item),
         )
     except InvalidInput as e:
         raise from_domain(e) from None
@@ -282,6 +283,7 @@ def algo_request(item: Mapping[str, Any]) -> AlgoRequest:
             trigger_price_type=trigger_type(item),
             reduce_only=boolean(item, "reduceOnly"),
             algo_client_order_id=client_id(item, "algoClOrdId") or client_id(item, "clOrdId"),
+            tag=tag(item),
         )
     except InvalidInput as e:
         raise from_domain(e) from None

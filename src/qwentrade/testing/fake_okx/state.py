@@ -1,10 +1,11 @@
 """What the fake OKX server remembers beside the simulated exchange.
 
-OKX echoes things the simulator does not keep: an order's ``tag``, a ``clOrdId`` of ``""``
-for orders sent without one (the simulator needs an id, so the server makes one up and
-hides it again), the direction of a net position once it is closed, and algo orders that
-are no longer live (``orders-algo-history``). They are learnt here from the requests and
-from the engine's change events, which are also fanned out to the WebSocket hub.
+OKX shows things the simulator does not keep: a ``clOrdId`` of ``""`` for orders sent
+without one (the simulator needs an id - our own system always sends one - so the
+server makes one up and hides it again) and the direction of a net position once it is
+closed. They are learnt here from the requests and from the engine's change events,
+which are also fanned out to the WebSocket hub. Tags and finished algo orders live in
+the engine, so they survive a restart of the server over the same engine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from qwentrade.adapters.sim import SimEngine
 from qwentrade.domain.instruments import Instrument
-from qwentrade.domain.venue import AlgoOrder, ExchangePosition, Order, PosSide
+from qwentrade.domain.venue import ExchangePosition, Order, PosSide
 from qwentrade.testing.fake_okx.faults import FaultPlan
 
 Listener = Callable[[object], None]
@@ -31,11 +32,8 @@ class ServerState:
         self.faults = faults
         self.uid = uid
         self._lock = threading.Lock()
-        self._tags: dict[str, str] = {}
         self._made_up_ids: set[str] = set()
         self._directions: dict[str, str] = {}
-        self._algos: dict[str, AlgoOrder] = {}
-        self._algo_tags: dict[str, str] = {}
         self._listeners: list[Listener] = []
         self._codes = itertools.count(10_459)
         self.instruments: dict[str, Instrument] = {i.inst_id: i for i in engine.instruments()}
@@ -55,7 +53,7 @@ class ServerState:
         """The simulated market's time, skewed (what ``/public/time`` reports)."""
         return self.engine.server_time() + timedelta(seconds=self.faults.clock_skew)
 
-    # -- ids and tags ------------------------------------------------------------------
+    # -- client ids ------------------------------------------------------------------
 
     def make_client_id(self) -> str:
         """A client id for an order sent without one; shown as ``""`` on the wire."""
@@ -68,24 +66,6 @@ class ServerState:
         with self._lock:
             return "" if client_order_id in self._made_up_ids else client_order_id
 
-    def remember_tag(self, order_id: str, tag: str) -> None:
-        if tag:
-            with self._lock:
-                self._tags[order_id] = tag
-
-    def tag_of(self, order_id: str) -> str:
-        with self._lock:
-            return self._tags.get(order_id, "")
-
-    def remember_algo_tag(self, algo_id: str, tag: str) -> None:
-        if tag:
-            with self._lock:
-                self._algo_tags[algo_id] = tag
-
-    def algo_tag_of(self, algo_id: str) -> str:
-        with self._lock:
-            return self._algo_tags.get(algo_id, "")
-
     def direction_of(self, pos_id: str, pos_side: str, pnl_sign_hint: int) -> str:
         """``long``/``short`` of a (closed) position for ``positions-history``."""
         if pos_side in (PosSide.LONG.value, PosSide.SHORT.value):
@@ -95,11 +75,6 @@ class ServerState:
         if known:
             return known
         return "short" if pnl_sign_hint < 0 else "long"
-
-    def algos(self) -> list[AlgoOrder]:
-        """Every algo order seen since the server started, oldest first."""
-        with self._lock:
-            return sorted(self._algos.values(), key=lambda a: int(a.algo_id))
 
     # -- events ----------------------------------------------------------------------------
 
@@ -119,12 +94,10 @@ class ServerState:
         with self._lock:
             if isinstance(event, ExchangePosition) and event.size:
                 self._directions[event.pos_id] = event.direction.value
-            elif isinstance(event, AlgoOrder):
-                self._algos[event.algo_id] = event
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)
 
     def order_view(self, order: Order) -> tuple[str, str]:
         """(client id as shown, tag) of ``order``."""
-        return self.shown_client_id(order.client_order_id), self.tag_of(order.order_id)
+        return self.shown_client_id(order.client_order_id), order.tag

@@ -7,8 +7,10 @@ as OKX does; lookups answer a top-level error (``51603`` for an unknown order).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+from qwentrade.adapters.sim.history import FINISHED_ALGO_STATES
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.market import TimeRange, from_ms, to_ms
 from qwentrade.domain.venue import AlgoOrder, Order, OrderState
@@ -29,6 +31,8 @@ HISTORY_DAYS = timedelta(days=7)
 ARCHIVE_DAYS = timedelta(days=92)
 UNFILLED_CANCELED_KEPT = timedelta(hours=2)
 ALGO_TYPES = ("conditional", "oco", "trigger", "move_order_stop", "twap", "iceberg", "chase")
+# the engine has no cap of its own; the server filters further, so it reads in pages
+ENGINE_PAGE = 100
 FAILED = {"1": "All operations failed", "2": "Bulk operation partially succeeded."}
 
 
@@ -64,7 +68,6 @@ def _place_item(state: ServerState, item: object) -> dict:
     sent_tag = raw.get("tag") if isinstance(raw.get("tag"), str) else ""
     result = {"clOrdId": sent_id, "ordId": "", "tag": sent_tag, "ts": _stamp(state)}
     try:
-        tag = params.tag(raw)
         request = params.order_request(item, state.make_client_id())  # type: ignore[arg-type]
         instrument(state, raw)
         order = state.engine.place_order(request)
@@ -73,7 +76,6 @@ def _place_item(state: ServerState, item: object) -> dict:
     except DomainError as e:
         error = from_domain(e)
         return result | {"sCode": error.code, "sMsg": error.message, "subCode": ""}
-    state.remember_tag(order.order_id, tag)
     shown, _ = state.order_view(order)
     return result | {
         "clOrdId": shown,
@@ -173,6 +175,28 @@ def orders_pending(state: ServerState, call: Call) -> Answer:
     return Answer([_order_dict(state, o) for o in _ord_id_page(orders, call, lambda o: o.order_id)])
 
 
+def _walk(fetch: Callable[[str | None], list], key: Callable, keep: Callable, count: int) -> list:
+    """Up to ``count`` items that ``keep`` accepts, newest first, paging through ``fetch``.
+
+    ``fetch(cursor)`` returns a page of ENGINE_PAGE items older than the id ``cursor``
+    (None: from the newest); filtering here may drop items, so one page is not enough.
+    """
+    found: list = []
+    cursor = None
+    while len(found) < count:
+        page = fetch(cursor)
+        found.extend(item for item in page if keep(item))
+        if len(page) < ENGINE_PAGE:
+            break
+        cursor = key(page[-1])
+    return found[:count]
+
+
+def _id_cursor(call: Call, name: str) -> str | None:
+    value = params.integer(call.query, name)
+    return None if value is None else str(value)
+
+
 def _history(state: ServerState, call: Call, archive: bool) -> Answer:
     if not _swap_only(call, required=True):
         return Answer([])
@@ -185,32 +209,26 @@ def _history(state: ServerState, call: Call, archive: bool) -> Answer:
         start = max(start, from_ms(begin))
     if until is not None:
         end = min(end, from_ms(until + 1))
-    after = params.integer(call.query, "after")
-    if after is not None:
-        cursor = _find_any(state, str(after), symbol)
-        if cursor is not None:
-            end = min(end, cursor.created_at + timedelta(milliseconds=1))
+    after, before = _id_cursor(call, "after"), _id_cursor(call, "before")
+    count = params.limit(call.query, 100, 100)
     if end <= start:
         return Answer([])
-    records = state.engine.order_history(symbol, TimeRange(start, end), limit=100)
-    orders = []
-    for record in records:
-        order = state.engine.get_order(record.symbol, record.order_id)
+    span = TimeRange(start, end)
+
+    def fetch(cursor: str | None) -> list[Order]:
+        records = state.engine.order_history(
+            symbol, span, ENGINE_PAGE, after_order_id=cursor or after, before_order_id=before
+        )
+        return [state.engine.get_order(r.symbol, r.order_id) for r in records]
+
+    def keep(order: Order) -> bool:
         unfilled_cancel = order.state is OrderState.CANCELED and order.filled_size == 0
         if unfilled_cancel and (archive or now - order.updated_at > UNFILLED_CANCELED_KEPT):
-            continue
-        if _filters(call, order):
-            orders.append(order)
-    return Answer([_order_dict(state, o) for o in _ord_id_page(orders, call, lambda o: o.order_id)])
+            return False
+        return _filters(call, order)
 
-
-def _find_any(state: ServerState, order_id: str, symbol: str | None) -> Order | None:
-    for candidate in [symbol] if symbol else list(state.instruments):
-        try:
-            return state.engine.get_order(candidate, order_id)
-        except DomainError:
-            continue
-    return None
+    orders = _walk(fetch, lambda o: o.order_id, keep, count)
+    return Answer([_order_dict(state, o) for o in orders])
 
 
 def orders_history(state: ServerState, call: Call) -> Answer:
@@ -226,7 +244,7 @@ def orders_history_archive(state: ServerState, call: Call) -> Answer:
 
 def _algo_dict(state: ServerState, algo: AlgoOrder) -> dict:
     last = state.engine.last_price(algo.symbol)
-    return wire.algo_dict(algo, last, state.algo_tag_of(algo.algo_id))
+    return wire.algo_dict(algo, last, algo.tag)
 
 
 def place_algo(state: ServerState, call: Call) -> Answer:
@@ -238,7 +256,6 @@ def place_algo(state: ServerState, call: Call) -> Answer:
         "tag": str(body.get("tag") or ""),
     }
     try:
-        tag = params.tag(body)
         request = params.algo_request(body)
         instrument(state, body)
         algo = state.engine.place_algo(request)
@@ -247,7 +264,6 @@ def place_algo(state: ServerState, call: Call) -> Answer:
     except DomainError as e:
         error = from_domain(e)
         return envelope([result | {"sCode": error.code, "sMsg": error.message}])
-    state.remember_algo_tag(algo.algo_id, tag)
     return envelope([result | {"algoId": algo.algo_id, "sCode": "0", "sMsg": ""}])
 
 
@@ -326,16 +342,26 @@ def algos_history(state: ServerState, call: Call) -> Answer:
     wanted_state = params.optional(call.query, "state")
     if not wanted_state and not call.query.get("algoId"):
         raise empty("state")
+    if wanted_state and wanted_state not in FINISHED_ALGO_STATES:
+        raise bad("state", f"{wanted_state!r}: use effective, canceled or order_failed")
     if not _swap_only(call, required=False):
         return Answer([])
+    symbol = instrument(state, call.query).inst_id if call.query.get("instId") else None
+    after, before = _id_cursor(call, "after"), _id_cursor(call, "before")
+    count = params.limit(call.query, 100, 100)
     cutoff = to_ms(state.engine.server_time() - ARCHIVE_DAYS)
-    found = [
-        a
-        for a in state.algos()
-        if not a.is_open
-        and _algo_filters(call, a, kinds)
-        and (not wanted_state or a.state.value == wanted_state)
-        and to_ms(a.created_at) >= cutoff
-    ]
-    page = _ord_id_page(found, call, lambda a: a.algo_id)
-    return Answer([_algo_dict(state, a) for a in page])
+
+    def fetch(cursor: str | None) -> list[AlgoOrder]:
+        return state.engine.algo_history(
+            symbol,
+            wanted_state or None,
+            ENGINE_PAGE,
+            after_algo_id=cursor or after,
+            before_algo_id=before,
+        )
+
+    def keep(algo: AlgoOrder) -> bool:
+        return _algo_filters(call, algo, kinds) and to_ms(algo.created_at) >= cutoff
+
+    found = _walk(fetch, lambda a: a.algo_id, keep, count)
+    return Answer([_algo_dict(state, a) for a in found])
