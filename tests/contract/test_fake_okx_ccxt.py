@@ -182,6 +182,14 @@ async def _watch(okx: FakeOkx) -> tuple[list, list]:
         )
         orders = await asyncio.wait_for(orders_task, 5)
         positions = await asyncio.wait_for(positions_task, 5)
+        # A periodic snapshot (every 5 s) may resolve the watch before the fill's push:
+        # keep watching, bounded, until the opened position shows.
+        deadline = asyncio.get_running_loop().time() + 5
+        while not (positions and positions[-1]["contracts"] == 1):
+            remaining = deadline - asyncio.get_running_loop().time()
+            positions = await asyncio.wait_for(pro.watch_positions([SYMBOL]), remaining)
+        # ccxt.pro hands out its live cache: copy it before the closing order updates it.
+        orders, positions = [dict(o) for o in orders], [dict(p) for p in positions]
         await asyncio.to_thread(
             rest.create_order, SYMBOL, "market", "sell", 1, None, {"reduceOnly": True}
         )
