@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from storage_samples import BTC, ETH, T0, order, position
 
 from qwentrade.domain.errors import InvalidInput
-from qwentrade.domain.records import OrderStats, PositionStats
+from qwentrade.domain.stats import OrderStats, PositionStats
 
 H = timedelta(hours=1)
 

@@ -16,8 +16,8 @@ from storage_samples import BTC, ETH, T0, klines
 
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import Timeframe
-from qwentrade.domain.records import SeriesStats
 from qwentrade.domain.series import kline_columns, normalize_klines
+from qwentrade.domain.stats import SeriesStats
 
 M15 = Timeframe.M15
 STEP = M15.duration

@@ -19,7 +19,7 @@ from qwentrade.domain.market import (
     OpenInterest,
     Sentiment,
 )
-from qwentrade.domain.records import SeriesStats
+from qwentrade.domain.stats import SeriesStats
 
 H8 = timedelta(hours=8)
 

@@ -357,6 +357,24 @@ class IntentRecord:
         )
 
 
+INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
+
+
+def check_intent_identity(stored: IntentRecord, given: IntentRecord) -> None:
+    """Refuse ``given`` when its key is stored for a different order (``InvalidInput``).
+
+    An intent's identity (client order id, symbol, action, side) never changes: a retry
+    with the same key must describe the same order.
+    """
+    for name in INTENT_IDENTITY:
+        if getattr(stored, name) != getattr(given, name):
+            raise InvalidInput(
+                "intent_id",
+                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
+                f"not {getattr(given, name)!r}: a different order needs a different key",
+            )
+
+
 # -- trading relations -------------------------------------------------------------------
 
 RELATION_STATUSES = ("OPEN", "CLOSED")
@@ -422,49 +440,6 @@ class StatusRecord:
     consecutive_failures: int = 0
     rows: int = 0
     note: str = ""
-
-
-# -- history statistics ------------------------------------------------------------------
-
-
-@attrs.frozen
-class OrderStats:
-    """Orders of one symbol: how many, how many filled, summed fees and realised PnL."""
-
-    symbol: str
-    orders: int
-    filled: int
-    fee: Decimal
-    pnl: Decimal
-
-
-@attrs.frozen
-class PositionStats:
-    """Closed positions of one symbol: count, wins/losses by ``realized_pnl``, sums."""
-
-    symbol: str
-    positions: int
-    wins: int
-    losses: int
-    pnl: Decimal
-    realized_pnl: Decimal
-    fee: Decimal
-    funding_fee: Decimal
-
-    @property
-    def win_rate(self) -> float:
-        """Wins over positions (0.0 when there are none)."""
-        return self.wins / self.positions if self.positions else 0.0
-
-
-@attrs.frozen
-class SeriesStats:
-    """Stored rows of one symbol in one table: count, first and last time."""
-
-    symbol: str
-    rows: int
-    first: datetime | None
-    last: datetime | None
 
 
 # -- market series keys ------------------------------------------------------------------

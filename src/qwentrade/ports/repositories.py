@@ -33,15 +33,13 @@ from qwentrade.domain.market import (
 from qwentrade.domain.records import (
     IntentRecord,
     OrderRecord,
-    OrderStats,
     PendingOrderRecord,
     PositionRecord,
-    PositionStats,
     RelationRecord,
-    SeriesStats,
     SignalRecord,
     StatusRecord,
 )
+from qwentrade.domain.stats import OrderStats, PositionStats, SeriesStats
 
 MarketItem = (
     FundingRate | OpenInterest | Sentiment | BookSnapshot | EtfFlow | FearGreed | Liquidation

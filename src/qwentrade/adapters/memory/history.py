@@ -18,14 +18,13 @@ from qwentrade.domain.records import (
     COMPONENT_STATES,
     SIGNAL_STATUSES,
     OrderRecord,
-    OrderStats,
     PositionRecord,
-    PositionStats,
     SignalRecord,
     StatusRecord,
     check_span,
     check_text,
 )
+from qwentrade.domain.stats import OrderStats, PositionStats
 
 FILLED_STATES = ("filled", "partially_filled")
 

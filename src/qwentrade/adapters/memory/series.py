@@ -13,7 +13,6 @@ from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import Timeframe, TimeRange
 from qwentrade.domain.records import (
     MARKET_KINDS,
-    SeriesStats,
     check_market_kind,
     check_page,
     check_span,
@@ -28,6 +27,7 @@ from qwentrade.domain.series import (
     normalize_klines,
     require_stored_timeframe,
 )
+from qwentrade.domain.stats import SeriesStats
 from qwentrade.ports.repositories import M, MarketItem
 
 

@@ -16,10 +16,9 @@ from qwentrade.domain.records import (
     IntentRecord,
     PendingOrderRecord,
     RelationRecord,
+    check_intent_identity,
     check_text,
 )
-
-INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
 
 
 class MemoryPendingRepository:
@@ -93,7 +92,7 @@ class MemoryIntentRepository:
                             f"{other.intent_id!r}: derive a new key for a new intent",
                         )
                 self._intents[intent.intent_id] = stored = intent
-        _check_identity(stored, intent)
+        check_intent_identity(stored, intent)
         return stored
 
     def get(self, intent_id: str) -> IntentRecord | None:
@@ -114,7 +113,7 @@ class MemoryIntentRepository:
             stored = self._intents.get(intent.intent_id)
             if stored is None:
                 return False
-            _check_identity(stored, intent)
+            check_intent_identity(stored, intent)
             if stored.state != expected_state:
                 return False
             self._intents[intent.intent_id] = intent
@@ -153,16 +152,6 @@ class MemoryIntentRepository:
             limit,
             offset,
         )
-
-
-def _check_identity(stored: IntentRecord, given: IntentRecord) -> None:
-    for name in INTENT_IDENTITY:
-        if getattr(stored, name) != getattr(given, name):
-            raise InvalidInput(
-                "intent_id",
-                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
-                f"not {getattr(given, name)!r}: a different order needs a different key",
-            )
 
 
 class MemoryRelationRepository:

@@ -17,11 +17,10 @@ from qwentrade.adapters.sql.upsert import upsert_rows
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.records import (
     OrderRecord,
-    OrderStats,
     PositionRecord,
-    PositionStats,
     check_text,
 )
+from qwentrade.domain.stats import OrderStats, PositionStats
 
 _TO_COLUMNS = {"created_at": "c_time", "updated_at": "u_time"}
 _TO_FIELDS = {v: k for k, v in _TO_COLUMNS.items()}

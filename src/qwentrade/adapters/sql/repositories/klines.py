@@ -13,7 +13,7 @@ from qwentrade.adapters.sql.repositories._query import paged, within
 from qwentrade.adapters.sql.schema import kline_table
 from qwentrade.adapters.sql.upsert import upsert_klines_sqlite
 from qwentrade.domain.market import Timeframe, TimeRange
-from qwentrade.domain.records import SeriesStats, check_text
+from qwentrade.domain.records import check_text
 from qwentrade.domain.series import (
     from_epoch_us,
     kline_schema,
@@ -23,6 +23,7 @@ from qwentrade.domain.series import (
     step_us,
     to_epoch_us,
 )
+from qwentrade.domain.stats import SeriesStats
 
 
 class SqlKlineRepository:

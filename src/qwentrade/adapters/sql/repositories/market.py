@@ -24,7 +24,8 @@ from qwentrade.domain.market import (
     OpenInterest,
     Sentiment,
 )
-from qwentrade.domain.records import SeriesStats, check_market_kind, check_span, check_text
+from qwentrade.domain.records import check_market_kind, check_span, check_text
+from qwentrade.domain.stats import SeriesStats
 from qwentrade.ports.repositories import M, MarketItem
 
 

@@ -23,10 +23,9 @@ from qwentrade.domain.records import (
     IntentRecord,
     PendingOrderRecord,
     RelationRecord,
+    check_intent_identity,
     check_text,
 )
-
-INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
 
 
 def check_choice(value: str, allowed: tuple[str, ...], field: str) -> str:
@@ -113,24 +112,21 @@ class SqlIntentRepository:
     def add(self, intent: IntentRecord) -> IntentRecord:
         values = _values(intent, IntentRecord)
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(order_intent)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["intent_id"])
-        )
-        try:
-            with _writer(self._engine) as connection, connection.begin():
-                connection.execute(statement)
-                stored = self._get(connection, intent.intent_id)
-        except sa.exc.IntegrityError:
+        # DO NOTHING on ANY unique key (intent_id or client_order_id): two workers adding
+        # the same intent at once may meet on either index first; naming only intent_id
+        # made the loser of a race on client_order_id fail instead of reading the winner.
+        statement = dialect.insert(order_intent).values(values).on_conflict_do_nothing()
+        with _writer(self._engine) as connection, connection.begin():
+            connection.execute(statement)
+            stored = self._get(connection, intent.intent_id)
+        if stored is None:
             other = self.by_client_order_id(intent.client_order_id)
             raise InvalidInput(
                 "client_order_id",
                 f"{intent.client_order_id} is already used by intent "
                 f"{other.intent_id if other else '?'!r}: derive a new key for a new intent",
-            ) from None
-        assert stored is not None
-        _check_identity(stored, intent)
+            )
+        check_intent_identity(stored, intent)
         return stored
 
     def get(self, intent_id: str) -> IntentRecord | None:
@@ -157,7 +153,7 @@ class SqlIntentRepository:
             stored = self._get(connection, intent.intent_id)
             if stored is None:
                 return False
-            _check_identity(stored, intent)
+            check_intent_identity(stored, intent)
             statement = (
                 sa.update(t)
                 .where(t.c.intent_id == intent.intent_id, t.c.state == expected_state)
@@ -188,16 +184,6 @@ class SqlIntentRepository:
             statement = statement.where(t.c.state == check_choice(state, INTENT_STATES, "state"))
         statement = statement.order_by(t.c.created_at.desc(), t.c.intent_id.desc())
         return _select(self._engine, paged(statement, limit, offset), IntentRecord)
-
-
-def _check_identity(stored: IntentRecord, given: IntentRecord) -> None:
-    for name in INTENT_IDENTITY:
-        if getattr(stored, name) != getattr(given, name):
-            raise InvalidInput(
-                "intent_id",
-                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
-                f"not {getattr(given, name)!r}: a different order needs a different key",
-            )
 
 
 class SqlRelationRepository:
