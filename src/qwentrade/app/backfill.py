@@ -10,14 +10,14 @@ Re-running it is cheap and changes nothing: only missing candles are fetched.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import attrs
 import polars as pl
 
 from qwentrade.domain.indicators import IndicatorParams, compute
-from qwentrade.domain.market import Candle, Timeframe
+from qwentrade.domain.market import Candle, Timeframe, TimeRange
 from qwentrade.domain.series import (
     OHLCV_COLUMNS,
     closed_span,
@@ -72,49 +72,33 @@ class KlineBackfill:
         self._clock = clock
         self._page_size = page_size
 
-    def plan(self, symbol: str, timeframe: Timeframe, days: float) -> list:
-        """The pages (TimeRanges of open times) still to fetch for the last ``days`` days."""
+    def run(self, symbol: str, timeframe: Timeframe, days: float) -> BackfillReport:
+        """Fetch and store every missing closed candle of the last ``days`` days."""
         timeframe = require_stored_timeframe(timeframe)
-        now = self._clock.now()
-        span = closed_span(timeframe, now - timedelta(days=days), now)
-        missing = self._klines.missing_closes(symbol, timeframe, span.start, span.end)
-        return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
-
-    def run(
-        self,
-        symbol: str,
-        timeframe: Timeframe,
-        days: float,
-        on_page: Callable[[int], None] | None = None,
-    ) -> BackfillReport:
-        """Fetch and store every missing closed candle of the last ``days`` days.
-
-        ``on_page(candles_in_page)`` is called after each page (for progress bars).
-        """
-        timeframe = require_stored_timeframe(timeframe)
-        pages = self.plan(symbol, timeframe, days)
+        missing = self._missing(symbol, timeframe, days)
         fetched: list[Candle] = []
-        for page in pages:
+        for page in self._pages(timeframe, missing):
             candles = self._exchange.candles(symbol, timeframe, span=page, limit=self._page_size)
             fetched.extend(c for c in candles if c.confirmed and c.time in page)
-            if on_page is not None:
-                on_page(len(candles))
         written = self._store(symbol, timeframe, fetched) if fetched else 0
-        still_missing = len(self._missing(symbol, timeframe, days))
+        times = {c.time for c in fetched}
         return BackfillReport(
             symbol=symbol,
             timeframe=timeframe,
             fetched=len(fetched),
             written=written,
-            still_missing=still_missing,
-            first=min((c.time for c in fetched), default=None),
-            last=max((c.time for c in fetched), default=None),
+            still_missing=sum(1 for t in missing if t not in times),
+            first=min(times, default=None),
+            last=max(times, default=None),
         )
 
     def _missing(self, symbol: str, timeframe: Timeframe, days: float) -> list[datetime]:
         now = self._clock.now()
         span = closed_span(timeframe, now - timedelta(days=days), now)
         return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+
+    def _pages(self, timeframe: Timeframe, missing: list[datetime]) -> list[TimeRange]:
+        return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
 
     def _store(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
         new = candles_to_frame(candles)

@@ -25,12 +25,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _container(settings: Settings, migrate: bool = True):
+def _container(settings: Settings):
+    """The container, with the database migrated to head (a newer one is refused)."""
     from qwentrade.app.container import build, prepare_database
 
     container = build(settings)
-    if migrate:
-        prepare_database(container)
+    prepare_database(container)
     return container
 
 

@@ -9,6 +9,7 @@ from types import FrameType
 
 import uvicorn
 
+import qwentrade
 from qwentrade.app.container import build, prepare_database
 from qwentrade.app.settings import Settings
 
@@ -56,7 +57,7 @@ def serve(settings: Settings, *, stop: threading.Event | None = None) -> None:
         ).start()
     log.info(
         "qwentrade %s starting in %s mode on http://%s:%s (database %s)",
-        container.system().health().version,
+        qwentrade.__version__,
         settings.mode.value,
         settings.http_host,
         settings.http_port,
