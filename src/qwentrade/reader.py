@@ -32,11 +32,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from qwentrade.adapters.sql import schema
-from qwentrade.adapters.sql.engine import make_engine
+from qwentrade.adapters.sql.engine import DatabaseNotFound, make_engine
 from qwentrade.adapters.sql.migrate import SchemaVersionError, check_revision
 from qwentrade.adapters.sql.repositories import SqlKlineRepository
 from qwentrade.adapters.sql.types import ExactDecimal, UtcDateTime
-from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.errors import DomainError, InvalidInput
 from qwentrade.domain.market import Timeframe, require_utc
 
 TimeLike = datetime | date | str | None
@@ -50,17 +50,29 @@ _OWN_TABLES = {
 def open(url: str | URL) -> Reader:
     """A :class:`Reader` on the database at ``url`` (``sqlite:///path`` or PostgreSQL).
 
-    Raises FileNotFoundError for a SQLite file that does not exist, and SchemaVersionError
+    Every refusal is one error with a message that says what to do: InvalidInput for a
+    URL that is not a database URL, DatabaseNotFound (also a FileNotFoundError) for a
+    SQLite file that does not exist, DatabaseUnavailable (an InvalidInput) for a server
+    that cannot be reached or a database that does not exist there, and SchemaVersionError
     when the database has no qwentrade schema or a newer one than this qwentrade.
     """
+    try:
+        return _open(url)
+    except DomainError as e:
+        # Raised afresh, so that no SQLAlchemy or driver traceback hangs from it.
+        raise _fresh(e) from None
+
+
+def _open(url: str | URL) -> Reader:
     engine = make_engine(url)
     database = engine.url.database
     in_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
     if in_file and not Path(database).exists():  # type: ignore[arg-type]
         engine.dispose()
-        raise FileNotFoundError(
+        raise DatabaseNotFound(
+            "url",
             f"no qwentrade database at {database}: start the service or run "
-            "`qwentrade db upgrade` first"
+            "`qwentrade db upgrade` first",
         )
     try:
         if check_revision(engine) is None:
@@ -72,6 +84,14 @@ def open(url: str | URL) -> Reader:
         engine.dispose()
         raise
     return Reader(engine)
+
+
+def _fresh(error: DomainError) -> DomainError:
+    if isinstance(error, InvalidInput):
+        fresh: DomainError = type(error)("url", error.message)
+    else:
+        fresh = type(error)(str(error))
+    return fresh
 
 
 class Reader:
@@ -89,7 +109,7 @@ class Reader:
         end: TimeLike = None,
         limit: int | None = None,
     ) -> pl.DataFrame:
-        """Candles with every indicator column, oldest first (``timeframe``: 15m, 4H, 1D)."""
+        """Candles with every indicator column, oldest first (``timeframe``: 15m, 4h, 1d)."""
         return self._klines.range(
             symbol, timeframe, _time(start, "start"), _time(end, "end"), limit=limit
         )

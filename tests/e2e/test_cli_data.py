@@ -69,7 +69,7 @@ def test_backfill_then_detect_on_the_simulated_market(cli):
     assert lines[0].split() == ["symbol", "tf", "fetched", "written", "missing", "first", "last"]
     rows = {(r.split()[0], r.split()[1]): r.split() for r in lines[2:]}
     assert int(rows[("BTC-USDT-SWAP", "15m")][2]) == 12 * 96 - 1
-    assert int(rows[("BTC-USDT-SWAP", "4H")][2]) >= 71
+    assert int(rows[("BTC-USDT-SWAP", "4h")][2]) >= 71
     again = cli("sync", "--symbol", "BTC-USDT-SWAP", "--quiet")
     assert again.returncode == 0
     assert all(r.split()[3] == "0" for r in again.stdout.splitlines()[2:])

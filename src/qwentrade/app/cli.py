@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from collections.abc import Sequence
+
+import attrs
 
 import qwentrade
 from qwentrade.app.cli_data import add_commands, report_error
-from qwentrade.app.settings import SETTING_HELP, Settings, SettingsError
-from qwentrade.domain.errors import DomainError
+from qwentrade.app.settings import SETTING_HELP, Settings, SettingsError, parse_whole_number
+from qwentrade.domain.errors import DomainError, InvalidInput
 
 DESCRIPTION = """\
 qwentrade: low-frequency quantitative trading of OKX perpetual swaps.
@@ -20,8 +23,30 @@ With none set it runs in sim mode on a SQLite file in the working directory:
 no keys, no network, no database server."""
 
 
+# A process whose reader went away (`qwentrade config list | head`) exits as if killed by
+# SIGPIPE would: 128 + 13, no traceback.
+EXIT_BROKEN_PIPE = 141
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: what is wrong and where to read more."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def _settings() -> Settings:
     return Settings.from_env(os.environ)
+
+
+def port_number(text: str) -> int:
+    """The ``--port`` argument: a whole number 0-65535 in ASCII digits."""
+    value = parse_whole_number(text)
+    if value is None or not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use a whole number 0-65535 (0 = any free port)"
+        )
+    return value
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -41,8 +66,6 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import attrs
-
     from qwentrade.app.logging import configure_logging
     from qwentrade.app.runtime import serve
 
@@ -58,7 +81,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="qwentrade",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -85,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", help="bind address (default QWENTRADE_HTTP_HOST or 127.0.0.1)")
     p.add_argument(
-        "--port", type=int, help="port (default QWENTRADE_HTTP_PORT or 8000; 0 = any free port)"
+        "--port",
+        type=port_number,
+        help="port (default QWENTRADE_HTTP_PORT or 8000; 0 = any free port)",
     )
     p.set_defaults(func=_with_settings(cmd_serve))
     add_commands(sub, _with_settings)
@@ -94,17 +119,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _with_settings(handler):
     """Wrap a ``handler(args, settings)``: settings from the environment, logging set up,
-    domain and schema errors printed as one clear line (exit status 1)."""
+    domain, schema and database errors printed as one clear line (exit status 1)."""
 
     def run(args: argparse.Namespace) -> int:
-        from qwentrade.adapters.sql import SchemaVersionError
         from qwentrade.app.logging import configure_logging
 
         settings = _settings()
         configure_logging(settings, stream=False)
         try:
             return handler(args, settings)
-        except (DomainError, SchemaVersionError) as e:
+        except InvalidInput as e:
+            if e.field in attrs.fields_dict(Settings):
+                # e.g. the database at database_url is unreachable: name the variable.
+                return report_error(f"QWENTRADE_{e.field.upper()}: {e.message}")
+            return report_error(e)
+        except DomainError as e:  # SchemaVersionError included
             return report_error(e)
 
     return run
@@ -117,12 +146,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+        return code
     except SettingsError as e:
         print(f"qwentrade: configuration error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Python's documented recipe: point stdout at /dev/null so that the flush at exit
+        # does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from qwentrade.app.settings import Settings
+from qwentrade.app.settings import Settings, parse_finite_number
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.market import Timeframe
 
 STORED = ("15m", "4h", "1d")
+MAX_DAYS = 3650  # ten years: far more than any venue keeps, far from datetime's limits
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -105,11 +106,11 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
         total=len(jobs), desc="backfill", unit="series", disable=True if args.quiet else None
     ) as bar:
         for symbol, timeframe in jobs:
-            bar.set_postfix_str(f"{symbol} {timeframe.value}")
+            bar.set_postfix_str(f"{symbol} {timeframe.label}")
             reports.append(backfill.run(symbol, timeframe, args.days))
             bar.update()
     rows = [
-        (r.symbol, r.timeframe.value, r.fetched, r.written, r.still_missing, r.first, r.last)
+        (r.symbol, r.timeframe.label, r.fetched, r.written, r.still_missing, r.first, r.last)
         for r in reports
     ]
     print(table(("symbol", "tf", "fetched", "written", "missing", "first", "last"), rows))
@@ -205,9 +206,9 @@ def add_commands(sub: argparse._SubParsersAction, run) -> None:
         p = sub.add_parser(name, help=help_text, description=description)
         p.add_argument(
             "--days",
-            type=float,
+            type=days,
             default=30.0 if name == "backfill" else 2.0,
-            help="how far back to look (default %(default)s)",
+            help="how far back to look, in days (a positive number; default %(default)s)",
         )
         p.add_argument(
             "--symbol", action="append", help="a configured symbol (repeatable; default all)"
@@ -234,6 +235,19 @@ def add_commands(sub: argparse._SubParsersAction, run) -> None:
     p.set_defaults(func=run(cmd_detect))
 
 
-def report_error(e: Exception) -> int:
-    print(f"qwentrade: {e}", file=sys.stderr)
+def days(text: str) -> float:
+    """The ``--days`` argument: a positive, finite number in ASCII digits, at most
+    :data:`MAX_DAYS`."""
+    value = parse_finite_number(text)
+    if value is None or not 0 < value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of days between 0 and {MAX_DAYS}: use e.g. "
+            "--days 30 or --days 0.5"
+        )
+    return value
+
+
+def report_error(error: Exception | str) -> int:
+    """Print ``error`` as one line on stderr; the exit status 1."""
+    print(f"qwentrade: {error}", file=sys.stderr)
     return 1

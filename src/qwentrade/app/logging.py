@@ -12,10 +12,13 @@ import logging
 import logging.handlers
 from collections.abc import Iterable
 
-from qwentrade.app.settings import Settings
+from qwentrade.app.settings import Settings, SettingsError
 
 MASK = "********"
 LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+# Alembic says "Context impl SQLiteImpl." and more at INFO on every command; qwentrade logs
+# one line of its own when a migration actually runs. DEBUG shows Alembic's lines again.
+QUIET_BELOW_DEBUG = ("alembic",)
 
 
 class SecretMaskingFilter(logging.Filter):
@@ -67,19 +70,33 @@ def configure_logging(settings: Settings, *, stream: bool = True) -> logging.Log
     if stream:
         handlers.append(logging.StreamHandler())
     if settings.log_file is not None:
-        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                settings.log_file,
-                maxBytes=settings.log_max_bytes,
-                backupCount=settings.log_backups,
-                encoding="utf-8",
-            )
-        )
+        handlers.append(_file_handler(settings))
     for handler in handlers:
         handler.addFilter(masking)
         handler.setFormatter(formatter)
         handler._qwentrade = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(settings.log_level)
+    quiet = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
+    for name in QUIET_BELOW_DEBUG:
+        logging.getLogger(name).setLevel(quiet)
     return root
+
+
+def _file_handler(settings: Settings) -> logging.Handler:
+    path = settings.log_file
+    assert path is not None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.handlers.RotatingFileHandler(
+            path,
+            maxBytes=settings.log_max_bytes,
+            backupCount=settings.log_backups,
+            encoding="utf-8",
+        )
+    except OSError as e:
+        raise SettingsError(
+            "QWENTRADE_LOG_FILE",
+            f"cannot write the log file {path} ({e.strerror}): name a file in a writable "
+            "folder, or set it empty to log to no file",
+        ) from None

@@ -11,6 +11,7 @@ Secrets may also come from a file named by ``QWENTRADE_SECRETS_FILE`` (``NAME=va
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +24,10 @@ DEFAULT_SYMBOLS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "SOL-USDT-SWAP")
 DEFAULT_DATABASE_URL = "sqlite:///qwentrade.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9]{1,15}-[A-Z]{2,8}-SWAP$")
+SECRETS_FILE_MAX_BYTES = 1024 * 1024  # a secrets file is a few lines; /dev/zero is not one
+# ASCII digits only: int()/float() also take "1_0", Arabic-Indic and mathematical digits.
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Variables read elsewhere (the test suite), not by the service: not "unknown".
 FOREIGN_VARIABLES = frozenset({"QWENTRADE_TEST_DATABASE_URL"})
 
@@ -156,14 +161,48 @@ def _variable(name: str) -> str:
     return PREFIX + name.upper()
 
 
+def parse_whole_number(text: str) -> int | None:
+    """``text`` as an int if it is written in ASCII decimal digits (optional sign), else None."""
+    text = text.strip()
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
+
+
+def parse_finite_number(text: str) -> float | None:
+    """``text`` as a finite float if it is an ASCII decimal number (``2``, ``0.5``,
+    ``1e3``), else None: no ``nan``, ``inf``, ``1_0`` or non-ASCII digits."""
+    text = text.strip()
+    if not DECIMAL_NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
 def _read_secrets_file(environ: Mapping[str, str]) -> dict[str, str]:
-    path = environ.get(f"{PREFIX}SECRETS_FILE")
+    variable = f"{PREFIX}SECRETS_FILE"
+    path = environ.get(variable)
     if not path:
         return {}
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = file.read(SECRETS_FILE_MAX_BYTES + 1)
     except OSError as e:
-        raise SettingsError(f"{PREFIX}SECRETS_FILE", f"cannot read {path}: {e.strerror}") from None
+        raise SettingsError(
+            variable, f"cannot read {path}: {e.strerror}; name a readable file of secrets"
+        ) from None
+    if len(data) > SECRETS_FILE_MAX_BYTES:
+        raise SettingsError(
+            variable,
+            f"{path} is larger than {SECRETS_FILE_MAX_BYTES} bytes: name a small file of "
+            "QWENTRADE_NAME=value lines",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SettingsError(
+            variable,
+            f"{path} is not UTF-8 text (byte {e.start}): save it as UTF-8 "
+            "QWENTRADE_NAME=value lines",
+        ) from None
     values = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -219,10 +258,9 @@ def _symbols(variable: str, raw: str) -> tuple[str, ...]:
 
 def _int_in(low: int, high: int) -> Callable[[str, str], int]:
     def parse(variable: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(variable, f"{raw!r} is not a whole number") from None
+        value = parse_whole_number(raw)
+        if value is None:
+            raise SettingsError(variable, f"{raw!r} is not a whole number: use the digits 0-9 only")
         if not low <= value <= high:
             raise SettingsError(variable, f"{value} is outside {low}..{high}")
         return value
@@ -232,10 +270,9 @@ def _int_in(low: int, high: int) -> Callable[[str, str], int]:
 
 def _float_in(low: float, high: float) -> Callable[[str, str], float]:
     def parse(variable: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(variable, f"{raw!r} is not a number") from None
+        value = parse_finite_number(raw)
+        if value is None:
+            raise SettingsError(variable, f"{raw!r} is not a number: use the digits 0-9 and a '.'")
         if not low <= value <= high:
             raise SettingsError(variable, f"{value} is outside {low}..{high}")
         return value
@@ -249,8 +286,17 @@ def _log_level(variable: str, raw: str) -> str:
     return raw.upper()
 
 
-def _optional_path(variable: str, raw: str) -> Path | None:
-    return Path(raw) if raw else None
+def _log_file(variable: str, raw: str) -> Path | None:
+    if not raw:
+        return None
+    path = Path(raw)
+    if path.is_dir():
+        raise SettingsError(
+            variable,
+            f"{raw} is a folder: name a file in it (e.g. {path / 'qwentrade.log'}), or set "
+            "it empty to log to no file",
+        )
+    return path
 
 
 def _host(variable: str, raw: str) -> str:
@@ -276,7 +322,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "http_host": _host,
     "http_port": _int_in(0, 65535),
     "log_level": _log_level,
-    "log_file": _optional_path,
+    "log_file": _log_file,
     "log_max_bytes": _int_in(1024, 2**40),
     "log_backups": _int_in(0, 1000),
     "shutdown_grace": _float_in(0.1, 300.0),
@@ -302,12 +348,12 @@ SETTING_HELP: dict[str, str] = {
     "log_max_bytes": "size at which the log file rotates (default 10485760 = 10 MB)",
     "log_backups": "rotated log files kept (default 5)",
     "shutdown_grace": "seconds allowed for a clean stop (default 5)",
-    "api_key": "secret: key required by mutating HTTP endpoints (header X-API-Key)",
+    "api_key": "secret: reserved for the HTTP API's mutating endpoints (none exist yet)",
     "okx_api_key": "secret: OKX API key (live mode)",
     "okx_secret": "secret: OKX API secret (live mode)",
     "okx_passphrase": "secret: OKX API passphrase (live mode)",
     "okx_rest_url": "OKX REST base URL (default https://www.okx.com)",
     "okx_ws_url": "OKX private WebSocket URL",
-    "coinglass_api_key": "secret: CoinGlass v4 key; CoinGlass jobs are disabled without it",
+    "coinglass_api_key": "secret: CoinGlass v4 key (reserved: no CoinGlass jobs exist yet)",
     "coinglass_url": "CoinGlass API base URL",
 }

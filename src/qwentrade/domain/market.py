@@ -52,8 +52,13 @@ class Timeframe(enum.Enum):
         for member in cls:
             if key.upper() in (member.value.upper(), member.name):
                 return member
-        allowed = ", ".join(m.value for m in cls)
+        allowed = ", ".join(m.label for m in cls)
         raise InvalidInput("timeframe", f"{text!r} is not one of {allowed}")
+
+    @property
+    def label(self) -> str:
+        """The name users read and type: 15m, 1h, 4h, 1d (``value`` is OKX's bar name)."""
+        return self.value.lower()
 
     @property
     def duration(self) -> timedelta:

@@ -111,7 +111,7 @@ def missing_ranges(timeframe: Timeframe, missing: Sequence[datetime]) -> list[Ti
     step = step_us(timeframe)
     if np.any(values % step):
         bad = from_epoch_us(int(values[np.nonzero(values % step)[0][0]]))
-        raise InvalidInput("missing", f"{bad.isoformat()} is not a {timeframe.value} open time")
+        raise InvalidInput("missing", f"{bad.isoformat()} is not a {timeframe.label} open time")
     breaks = np.nonzero(np.diff(values) != step)[0]
     starts = np.concatenate(([values[0]], values[breaks + 1]))
     lasts = np.concatenate((values[breaks], [values[-1]]))
@@ -182,12 +182,13 @@ def kline_columns(timeframe: Timeframe) -> tuple[str, ...]:
 
 
 def require_stored_timeframe(timeframe: object) -> Timeframe:
-    """``timeframe`` as a :class:`Timeframe` that has a klines table (15m, 4H, 1D)."""
+    """``timeframe`` as a :class:`Timeframe` that has a klines table (15m, 4h, 1d)."""
     if isinstance(timeframe, str):
         timeframe = Timeframe.parse(timeframe)
     if timeframe not in STORED_TIMEFRAMES:
-        stored = ", ".join(t.value for t in STORED_TIMEFRAMES)
-        raise InvalidInput("timeframe", f"{timeframe!r} is not stored; use one of {stored}")
+        stored = ", ".join(t.label for t in STORED_TIMEFRAMES)
+        shown = timeframe.label if isinstance(timeframe, Timeframe) else repr(timeframe)
+        raise InvalidInput("timeframe", f"{shown} is not stored; use one of {stored}")
     return timeframe  # type: ignore[return-value]
 
 
@@ -326,7 +327,7 @@ def _refuse(timeframe: Timeframe, name: str, row: dict) -> None:
         raise InvalidInput("time", "has null values: every candle needs its open time")
     if name == "time":
         raise InvalidInput(
-            "time", f"{row['time'].isoformat()} is not a {timeframe.value} open time"
+            "time", f"{row['time'].isoformat()} is not a {timeframe.label} open time"
         )
     if name == "high" and row["high"] is not None and row["high"] < row["low"]:
         raise InvalidInput("high", f"high {row['high']} is below low {row['low']} {where}")

@@ -161,3 +161,52 @@ def test_settings_are_frozen():
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.mode = Mode.LIVE  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("QWENTRADE_HTTP_PORT", "1_0"),
+        ("QWENTRADE_HTTP_PORT", "١٠"),  # Arabic-Indic digits: int() would read 10
+        ("QWENTRADE_LOG_BACKUPS", "𝟗"),  # a mathematical digit: int() would read 9
+        ("QWENTRADE_LOG_BACKUPS", "0x10"),
+        ("QWENTRADE_SHUTDOWN_GRACE", "1_0"),
+        ("QWENTRADE_SHUTDOWN_GRACE", "٣"),
+        ("QWENTRADE_SHUTDOWN_GRACE", "nan"),
+        ("QWENTRADE_SHUTDOWN_GRACE", "inf"),
+    ],
+)
+def test_numbers_are_ascii_decimal_only(variable, value):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    assert "digits 0-9" in str(caught.value)
+
+
+def test_plain_numbers_are_still_accepted():
+    settings = Settings.from_env(
+        {"QWENTRADE_HTTP_PORT": " 9000 ", "QWENTRADE_SHUTDOWN_GRACE": "2.5"}
+    )
+    assert settings.http_port == 9000 and settings.shutdown_grace == 2.5
+    assert Settings.from_env({"QWENTRADE_SHUTDOWN_GRACE": "1e1"}).shutdown_grace == 10.0
+
+
+def test_a_secrets_file_that_is_not_utf8_or_too_large_is_one_clear_error(tmp_path: Path):
+    latin1 = tmp_path / "secrets.env"
+    latin1.write_bytes("QWENTRADE_API_KEY=caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SettingsError, match="not UTF-8") as caught:
+        Settings.from_env({"QWENTRADE_SECRETS_FILE": str(latin1)})
+    assert caught.value.variable == "QWENTRADE_SECRETS_FILE"
+    # An endless file is refused after 1 MiB, not read into memory.
+    with pytest.raises(SettingsError, match="larger than 1048576 bytes") as caught:
+        Settings.from_env({"QWENTRADE_SECRETS_FILE": "/dev/zero"})
+    assert caught.value.variable == "QWENTRADE_SECRETS_FILE"
+    with pytest.raises(SettingsError, match="cannot read"):
+        Settings.from_env({"QWENTRADE_SECRETS_FILE": str(tmp_path)})
+
+
+def test_a_log_file_that_is_a_folder_is_refused(tmp_path: Path):
+    with pytest.raises(SettingsError, match="is a folder") as caught:
+        Settings.from_env({"QWENTRADE_LOG_FILE": str(tmp_path)})
+    assert caught.value.variable == "QWENTRADE_LOG_FILE"
+    assert str(tmp_path / "qwentrade.log") in str(caught.value)

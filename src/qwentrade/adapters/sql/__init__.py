@@ -5,7 +5,7 @@ Entry points: :func:`make_engine`, :func:`upgrade` / :func:`ensure_schema` (migr
 """
 
 from qwentrade.adapters.sql.config_store import SqlConfigStore
-from qwentrade.adapters.sql.engine import make_engine
+from qwentrade.adapters.sql.engine import DatabaseNotFound, DatabaseUnavailable, make_engine
 from qwentrade.adapters.sql.migrate import (
     SchemaVersionError,
     check_revision,
@@ -18,6 +18,8 @@ from qwentrade.adapters.sql.migrate import (
 from qwentrade.adapters.sql.repositories import SqlRepositories
 
 __all__ = [
+    "DatabaseNotFound",
+    "DatabaseUnavailable",
     "SchemaVersionError",
     "SqlConfigStore",
     "SqlRepositories",

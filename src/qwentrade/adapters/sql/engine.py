@@ -6,7 +6,9 @@ notebook reader, the CLI and the tests.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +20,17 @@ from qwentrade.domain.errors import InvalidInput
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# sqlite3 errors that mean "this file cannot be used", whenever they happen.
+_SQLITE_UNUSABLE = ("unable to open database file", "readonly database", "file is not a database")
+
+
+class DatabaseUnavailable(InvalidInput):
+    """The database named by ``database_url`` cannot be opened or reached; the message says
+    why and what to do (start the server, create the database or folder, fix the URL)."""
+
+
+class DatabaseNotFound(DatabaseUnavailable, FileNotFoundError):
+    """A SQLite file (or its folder) that does not exist."""
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -50,6 +63,8 @@ def make_engine(url: str | URL, search_path: str | None = None, **options: Any) 
     and SQLAlchemy-managed transactions. ``options`` go to ``sqlalchemy.create_engine``.
     """
     parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_folder(parsed)
     if parsed.get_backend_name() == "postgresql":
         settings = "-c TimeZone=UTC"
         if search_path:
@@ -58,13 +73,72 @@ def make_engine(url: str | URL, search_path: str | None = None, **options: Any) 
             settings += f" -c search_path={search_path}"
         connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS, "options": settings}
         connect_args.update(options.pop("connect_args", {}))
-        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **options)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **options)
+        event.listen(engine, "handle_error", _unavailable)
+        return engine
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
     connect_args.update(options.pop("connect_args", {}))
     engine = sa.create_engine(parsed, connect_args=connect_args, **options)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "handle_error", _unavailable)
     return engine
+
+
+def safe_url(url: URL) -> str:
+    """``url`` as text with any password hidden, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
+def _check_sqlite_folder(url: URL) -> None:
+    # Checked before connecting: sqlite3 would only say "unable to open database file".
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    folder = path.parent
+    if not folder.is_dir():
+        raise DatabaseNotFound(
+            "database_url",
+            f"the folder {folder} of the SQLite file {path} does not exist: create it, or "
+            "use a file in an existing folder",
+        )
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise DatabaseUnavailable(
+            "database_url",
+            f"cannot create the SQLite file {path}: the folder {folder} is not writable; "
+            "use a file in a folder you can write to",
+        )
+
+
+def _unavailable(context: sa.engine.ExceptionContext) -> None:
+    """Turn "cannot connect" and "cannot open the file" into DatabaseUnavailable."""
+    original = context.original_exception
+    url = context.engine.url if context.engine is not None else None
+    if url is None or context.is_pre_ping:
+        return
+    lines = str(original).strip().splitlines() or [type(original).__name__]
+    detail = " ".join(lines[0].split()).removeprefix("connection failed: ")
+    if url.get_backend_name() == "sqlite":
+        if any(text in detail for text in _SQLITE_UNUSABLE):
+            raise DatabaseUnavailable(
+                "database_url",
+                f"cannot use the SQLite file {url.database} ({detail}): check that it is a "
+                "qwentrade database you may read and write, or point at another file",
+            )
+        return
+    if context.connection is not None:  # a failure inside a working session
+        return
+    if f'database "{url.database}" does not exist' in detail:
+        hint = (
+            f"create the database (createdb -h {url.host} -p {url.port or 5432} "
+            f"-U {url.username} {url.database}) or fix the URL"
+        )
+    else:
+        hint = "check that the server is running and the host, port and user in the URL"
+    raise DatabaseUnavailable(
+        "database_url", f"cannot connect to {safe_url(url)} ({detail}): {hint}"
+    )
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ migrating twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +21,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Engine
 
 from qwentrade.adapters.sql.engine import make_engine
+from qwentrade.domain.errors import DomainError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK = 0x71777472  # "qwtr": serialises concurrent upgrades on one PostgreSQL
+log = logging.getLogger(__name__)
 
 
-class SchemaVersionError(RuntimeError):
+class SchemaVersionError(DomainError, RuntimeError):
     """The database's schema revision is one this qwentrade does not know."""
 
 
@@ -114,17 +117,26 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> str:
     """
     with _engine(target) as engine:
         with _locked(engine) as connection:
-            _check_known(MigrationContext.configure(connection).get_current_revision())
+            before = MigrationContext.configure(connection).get_current_revision()
+            _check_known(before)
             _run(connection, command.upgrade, revision)
-        return current_revision(engine) or ""
+        after = current_revision(engine) or ""
+        if after != (before or ""):
+            # The one line a migration leaves (Alembic's own INFO lines are quieted).
+            log.info("database schema migrated: %s -> %s", before or "empty", after)
+        return after
 
 
 def downgrade(target: str | URL | Engine, revision: str = "-1") -> str | None:
     """Migrate the database down to ``revision`` (default: one step); returns the new one."""
     with _engine(target) as engine:
         with _locked(engine) as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
             _run(connection, command.downgrade, revision)
-        return current_revision(engine)
+        after = current_revision(engine)
+        if after != before:
+            log.info("database schema migrated down: %s -> %s", before, after or "empty")
+        return after
 
 
 def ensure_schema(target: str | URL | Engine) -> str:
