@@ -50,16 +50,24 @@ def test_a_database_newer_than_the_code_is_refused_clearly(cli, tmp_path):
 
 
 def test_config_set_checks_values_and_keeps_the_old_one(cli):
-    assert cli("config", "set", "api.max_retries", "5").returncode == 0
-    bad = cli("config", "set", "api.max_retries", "lots")
-    assert bad.returncode == 1 and "api.max_retries" in bad.stderr
-    assert cli("config", "get", "api.max_retries").stdout.strip() == "5"
+    assert cli("config", "set", "KLINE_15M_START_DAYS", "5").returncode == 0
+    bad = cli("config", "set", "KLINE_15M_START_DAYS", "lots")
+    assert bad.returncode == 1 and "KLINE_15M_START_DAYS" in bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert cli("config", "get", "kline.15m_start_days").stdout.strip() == "5"
     listing = cli("config", "list").stdout
-    assert "api.max_retries" in listing and "description" in listing
-    assert cli("config", "reset", "api.max_retries").returncode == 0
-    assert cli("config", "get", "api.max_retries").stdout.strip() == "3"
+    assert "KLINE_15M_START_DAYS" in listing and "description" in listing
+    row = next(line for line in listing.splitlines() if line.startswith("KLINE_15M_START_DAYS"))
+    assert "whole number 1..3650" in row  # the allowed range of each key
+    assert cli("config", "reset", "KLINE_15M_START_DAYS").returncode == 0
+    assert cli("config", "get", "KLINE_15M_START_DAYS").stdout.strip() == "30"
     secret = cli("config", "set", "okx.secret", "x")
     assert secret.returncode == 1
+    huge = cli("config", "set", "DETECTOR_SIGNAL_THRESHOLD", "7" * 100_000 + "q")
+    assert huge.returncode == 1 and len(huge.stderr) < 300
+    contradictory = cli("config", "set", "DETECTOR_RSI_SHORT_MIN", "90")
+    assert contradictory.returncode == 1 and "DETECTOR_RSI_LONG_MAX" in contradictory.stderr
+    assert cli("config", "get", "DETECTOR_RSI_SHORT_MIN").stdout.strip() == "20.0"
 
 
 def test_backfill_then_detect_on_the_simulated_market(cli):
@@ -77,7 +85,11 @@ def test_backfill_then_detect_on_the_simulated_market(cli):
     detected = cli("detect", "--symbol", "BTC-USDT-SWAP", "--json", "--dry-run")
     assert detected.returncode == 0, detected.stderr
     [details] = json.loads(detected.stdout)
-    assert details["symbol"] == "BTC-USDT-SWAP"
+    assert details["symbol"] == "BTC-USDT-SWAP" and details["threshold"] == 15
+    # a config change is seen by the next detection (a running service reads it the same way)
+    assert cli("config", "set", "detector.signal_threshold", "27").returncode == 0
+    again = cli("detect", "--symbol", "BTC-USDT-SWAP", "--json", "--dry-run")
+    assert json.loads(again.stdout)[0]["threshold"] == 27
     assert details["score"] == sum(details["parts"].values())
     assert 0 <= details["score"] <= 30
 

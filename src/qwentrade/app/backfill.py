@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import attrs
 import polars as pl
 
+from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
 from qwentrade.domain.indicators import IndicatorParams, compute
 from qwentrade.domain.market import Candle, Timeframe, TimeRange
 from qwentrade.domain.series import (
@@ -26,6 +27,7 @@ from qwentrade.domain.series import (
     require_stored_timeframe,
 )
 from qwentrade.ports.clock import Clock
+from qwentrade.ports.config import ConfigStore
 from qwentrade.ports.exchange import Exchange
 from qwentrade.ports.repositories import KlineRepository
 
@@ -66,15 +68,29 @@ class KlineBackfill:
         klines: KlineRepository,
         clock: Clock,
         page_size: int = PAGE_SIZE,
+        config: ConfigStore | None = None,
     ) -> None:
         self._exchange = exchange
         self._klines = klines
         self._clock = clock
         self._page_size = page_size
+        self._config = config
 
-    def run(self, symbol: str, timeframe: Timeframe, days: float) -> BackfillReport:
-        """Fetch and store every missing closed candle of the last ``days`` days."""
+    def start_days(self, timeframe: Timeframe) -> int:
+        """The history window of ``timeframe`` in days, read from the config store now
+        (``KLINE_15M_START_DAYS`` 30, ``KLINE_4H_START_DAYS`` 180, ``KLINE_1D_START_DAYS``
+        600 by default, as the original)."""
+        key = START_DAYS[require_stored_timeframe(timeframe).value.lower()]
+        if self._config is None:
+            return int(CONFIG_KEYS[key].default)
+        return int(self._config.get(key))
+
+    def run(self, symbol: str, timeframe: Timeframe, days: float | None = None) -> BackfillReport:
+        """Fetch and store every missing closed candle of the last ``days`` days (default:
+        the timeframe's configured history window, :meth:`start_days`)."""
         timeframe = require_stored_timeframe(timeframe)
+        if days is None:
+            days = self.start_days(timeframe)
         missing = self._missing(symbol, timeframe, days)
         fetched: list[Candle] = []
         for page in self._pages(timeframe, missing):

@@ -55,10 +55,10 @@ def cmd_db_current(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_config_list(args: argparse.Namespace, settings: Settings) -> int:
     store = _container(settings).repositories().config
     rows = [
-        (e.key, e.type, _text(e.value), "" if e.is_default else "*", e.description)
+        (e.key, _text(e.value), "" if e.is_default else "*", e.allowed, e.description)
         for e in store.all()
     ]
-    print(table(("key", "type", "value", "set", "description"), rows))
+    print(table(("key", "value", "set", "allowed", "description"), rows))
     return 0
 
 
@@ -118,21 +118,31 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    from qwentrade.app.detection import NoCandles
+
     detection = _container(settings).detection()
-    results = [detection.detect(s, store=not args.dry_run) for s in _symbols(args, settings)]
+    results, empty = [], []
+    for symbol in _symbols(args, settings):
+        try:
+            results.append(detection.detect(symbol, store=not args.dry_run))
+        except NoCandles as e:
+            empty.append(str(e))
     if args.json:
         print(json.dumps([d.result.to_details() | {"symbol": d.symbol} for d in results]))
-        return 0
-    rows = []
-    for d in results:
-        r = d.result
-        parts = " ".join(f"{k}={v}" for k, v in r.parts.items() if v)
-        rows.append((d.symbol, r.time, r.score, r.signal_type.value if r.signal else "-", parts))
-    print(table(("symbol", "candle", "score", "signal", "points"), rows))
-    for d in results:
-        if not d.result.signal:
-            print(f"{d.symbol}: {d.result.reason}")
-    return 0
+    elif results:
+        rows = []
+        for d in results:
+            r = d.result
+            parts = " ".join(f"{k}={v}" for k, v in r.parts.items() if v)
+            signal = r.signal_type.value if r.signal else "-"
+            rows.append((d.symbol, r.time, r.score, signal, parts))
+        print(table(("symbol", "candle", "score", "signal", "points"), rows))
+        for d in results:
+            if not d.result.signal:
+                print(f"{d.symbol}: {d.result.reason}")
+    for message in empty:  # judged what could be; each symbol without candles says so
+        print(f"qwentrade: {message}", file=sys.stderr)
+    return 1 if empty else 0
 
 
 def add_commands(sub: argparse._SubParsersAction, run) -> None:
@@ -190,8 +200,9 @@ def add_commands(sub: argparse._SubParsersAction, run) -> None:
         (
             "backfill",
             "fetch missing closed candles of the last N days, with indicators",
-            "Fetch every missing closed candle of the last --days days for each symbol and "
-            "timeframe, compute the indicators over the stored history and upsert them. "
+            "Fetch every missing closed candle of the last --days days (default: each "
+            "timeframe's configured history window) for each symbol and timeframe, compute "
+            "the indicators over the stored history and upsert them. "
             "Only missing candles are fetched: running it again is cheap and changes nothing.",
         ),
         (
@@ -207,8 +218,14 @@ def add_commands(sub: argparse._SubParsersAction, run) -> None:
         p.add_argument(
             "--days",
             type=days,
-            default=30.0 if name == "backfill" else 2.0,
-            help="how far back to look, in days (a positive number; default %(default)s)",
+            default=None if name == "backfill" else 2.0,
+            help="how far back to look, in days (a positive number; default "
+            + (
+                "each timeframe's history window from the config table: "
+                "KLINE_15M_START_DAYS 30, KLINE_4H_START_DAYS 180, KLINE_1D_START_DAYS 600)"
+                if name == "backfill"
+                else "%(default)s)"
+            ),
         )
         p.add_argument(
             "--symbol", action="append", help="a configured symbol (repeatable; default all)"

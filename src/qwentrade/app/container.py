@@ -79,9 +79,19 @@ class Container(containers.DeclarativeContainer):
         live=providers.Callable(_venue_unavailable, settings),
     )
 
-    backfill = providers.Singleton(KlineBackfill, exchange, repositories.provided.klines, clock)
+    backfill = providers.Singleton(
+        KlineBackfill,
+        exchange,
+        repositories.provided.klines,
+        clock,
+        config=repositories.provided.config,
+    )
     detection = providers.Singleton(
-        DetectionService, repositories.provided.klines, repositories.provided.signals, clock
+        DetectionService,
+        repositories.provided.klines,
+        repositories.provided.signals,
+        clock,
+        repositories.provided.config,
     )
     system = providers.Singleton(
         SystemService,

@@ -1,18 +1,34 @@
 """The runtime-tunable settings held in the database (table ``config``), as data.
 
-Each :class:`ConfigKey` has a type, a default, an optional range and a description. Values
-travel as text (``config set api.max_retries 5``) and are parsed and checked here, so every
-:class:`~qwentrade.ports.config.ConfigStore` behaves the same. Secrets never live in this
-table: they come from the environment (or the secrets file).
+Each :class:`ConfigKey` has a type, a default, an allowed range and a description. Values
+travel as text (``config set DETECTOR_SIGNAL_THRESHOLD 20``) and are parsed and checked
+here, so every :class:`~qwentrade.ports.config.ConfigStore` behaves the same. Rules:
+
+1. Key names are the original system's (``DETECTOR_SIGNAL_EXPIRE_HOURS``,
+   ``DETECTOR_KLINE_15M_COUNT``, ``KLINE_15M_START_DAYS``); keys it leaves implicit
+   (``DETECTOR_*``) follow its pattern. A name is looked up case-insensitively with ``.``
+   or ``-`` read as ``_``, so ``detector.signal_threshold`` is ``DETECTOR_SIGNAL_THRESHOLD``.
+2. Defaults are the original's. Only keys that code reads exist: each is read at the
+   moment it is used, so a change is seen without a restart.
+3. Numbers are ASCII decimal only (``1_0``, ``١٠`` or ``𝟗`` are refused). A refused value
+   is echoed only when it is short and looks like a number; anything else (it could be
+   a secret typed into the wrong place) is described, never shown.
+4. Keys that constrain each other are checked together on every write
+   (:data:`CROSS_RULES`); the stored combination always makes sense.
+5. Secrets never live in this table: they come from the environment (or the secrets
+   file).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 import attrs
 
+from qwentrade.domain.detector.params import DetectorParams
 from qwentrade.domain.errors import DomainError, InvalidInput
 
 ConfigValue = str | int | float | bool
@@ -20,6 +36,10 @@ TYPES = ("string", "int", "float", "bool")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 SECRET_NAME = re.compile(r"secret|password|passphrase|api_?key|token|private|credential", re.I)
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_SHOWABLE = re.compile(r"[0-9+\-.eE_ ]{1,24}|[A-Za-z]{1,8}", re.ASCII)
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}", re.ASCII)
 
 
 class ConfigUnavailable(DomainError):
@@ -47,11 +67,15 @@ class ConfigKey:
         parsed = _PARSERS[self.type](self.name, value)
         if isinstance(parsed, int | float) and not isinstance(parsed, bool):
             if self.minimum is not None and parsed < self.minimum:
-                raise InvalidInput(self.name, f"{parsed} is below the minimum {self.minimum:g}")
+                raise InvalidInput(
+                    self.name, f"{parsed} is below the minimum {self.minimum:g} ({self.allowed})"
+                )
             if self.maximum is not None and parsed > self.maximum:
-                raise InvalidInput(self.name, f"{parsed} is above the maximum {self.maximum:g}")
+                raise InvalidInput(
+                    self.name, f"{parsed} is above the maximum {self.maximum:g} ({self.allowed})"
+                )
         if self.choices and parsed not in self.choices:
-            raise InvalidInput(self.name, f"{parsed!r} is not one of {', '.join(self.choices)}")
+            raise InvalidInput(self.name, f"{shown(parsed)} is not one of {self.allowed}")
         return parsed
 
     def format(self, value: ConfigValue) -> str:
@@ -59,6 +83,20 @@ class ConfigKey:
         if isinstance(value, bool):
             return "true" if value else "false"
         return repr(value) if isinstance(value, float) else str(value)
+
+    @property
+    def allowed(self) -> str:
+        """What may be set, for people: ``1..5000``, ``true/false``, ``a, b``."""
+        if self.type == "bool":
+            return "true/false"
+        if self.choices:
+            return ", ".join(self.choices)
+        if self.type in ("int", "float"):
+            low = "" if self.minimum is None else f"{self.minimum:g}"
+            high = "" if self.maximum is None else f"{self.maximum:g}"
+            kind = "whole number" if self.type == "int" else "number"
+            return f"{kind} {low}..{high}"
+        return "text"
 
 
 @attrs.frozen
@@ -70,48 +108,67 @@ class ConfigEntry:
     type: str
     default: ConfigValue
     description: str
+    allowed: str = ""
 
     @property
     def is_default(self) -> bool:
         return self.value == self.default
 
 
+def entry(spec: ConfigKey, value: ConfigValue) -> ConfigEntry:
+    """The listing entry of ``spec`` holding ``value``."""
+    return ConfigEntry(spec.name, value, spec.type, spec.default, spec.description, spec.allowed)
+
+
+def shown(value: object) -> str:
+    """``value`` for an error message: itself when short and number-like, else described
+    (a value typed into the wrong place may be a secret; a huge one floods the screen)."""
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)
+    if isinstance(value, str) and _SHOWABLE.fullmatch(value.strip() or "-"):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a text of {len(value)} character{'' if len(value) == 1 else 's'} (not shown)"
+    return f"a {type(value).__name__} (not shown)"
+
+
 def _parse_int(name: str, value: object) -> int:
     if isinstance(value, bool):
-        raise InvalidInput(name, f"expected an integer, got {value!r}")
+        raise InvalidInput(name, f"expected a whole number, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise InvalidInput(name, f"expected an integer, got {value!r}")
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        return int(value.strip())
+    raise InvalidInput(name, f"expected a whole number in ASCII digits, got {shown(value)}")
 
 
 def _parse_float(name: str, value: object) -> float:
     if isinstance(value, bool):
         raise InvalidInput(name, f"expected a number, got {value!r}")
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidInput(name, f"expected a number, got {value!r}") from None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        if isinstance(value, str) and value.strip().lower().lstrip("+-") in ("inf", "nan"):
+            raise InvalidInput(name, f"expected a finite number, got {shown(value)}")
+        raise InvalidInput(name, f"expected a number in ASCII digits, got {shown(value)}")
     if not math.isfinite(number):
-        raise InvalidInput(name, f"expected a finite number, got {value!r}")
+        raise InvalidInput(name, f"expected a finite number, got {shown(value)}")
     return number
 
 
 def _parse_bool(name: str, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = str(value).strip().lower() if isinstance(value, str | int) else ""
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise InvalidInput(name, f"expected true or false, got {value!r}")
+    raise InvalidInput(name, f"expected true or false, got {shown(value)}")
 
 
 def _parse_string(name: str, value: object) -> str:
@@ -127,80 +184,256 @@ def _key(name: str, type_: str, default: ConfigValue, description: str, **kw) ->
     return ConfigKey(name, type_, default, description, **kw)
 
 
+_D = DetectorParams()
+
+# Detector keys and the DetectorParams field each sets; defaults come from DetectorParams,
+# whose defaults are the original's rules (its docstring quotes them).
+DETECTOR_FIELDS: dict[str, str] = {
+    "DETECTOR_KLINE_15M_COUNT": "kline_15m_count",
+    "DETECTOR_KLINE_4H_COUNT": "kline_4h_count",
+    "DETECTOR_SIGNAL_THRESHOLD": "signal_threshold",
+    "DETECTOR_ACTIVITY_RATIO": "active_width_ratio",
+    "DETECTOR_NEUTRAL_BAND": "neutral_band",
+    "DETECTOR_BB_WINDOW": "bollinger_window",
+    "DETECTOR_REQUIRE_ALIGNMENT": "environment_requires_alignment",
+    "DETECTOR_MACD_RISING_BARS": "macd_rising_bars",
+    "DETECTOR_MACD_RISING_REQUIRES_SIGN": "macd_rising_requires_sign",
+    "DETECTOR_RSI_LONG_MAX": "rsi_long_max",
+    "DETECTOR_RSI_SHORT_MIN": "rsi_short_min",
+    "DETECTOR_RSI_VETO": "rsi_gate_blocks_signal",
+    "DETECTOR_RSI_DOUBLE_LONG_BELOW": "rsi_double_long_below",
+    "DETECTOR_RSI_DOUBLE_SHORT_ABOVE": "rsi_double_short_above",
+    "DETECTOR_VOLUME_STD_MULTIPLIER": "volume_std_multiplier",
+    "DETECTOR_VOLUME_WINDOW": "volume_window",
+    "DETECTOR_BB_CONFIRM_RATIO": "confirm_width_ratio",
+    "DETECTOR_MULTI_TIMEFRAME": "multi_timeframe",
+    "DETECTOR_POINTS_ENVIRONMENT": "points_environment",
+    "DETECTOR_POINTS_MACD": "points_macd",
+    "DETECTOR_POINTS_RSI": "points_rsi",
+    "DETECTOR_POINTS_VOLUME": "points_volume",
+    "DETECTOR_POINTS_BOLLINGER": "points_bollinger",
+    "DETECTOR_POINTS_MULTI_TIMEFRAME": "points_multi_timeframe",
+}
+SIGNAL_EXPIRE_HOURS = "DETECTOR_SIGNAL_EXPIRE_HOURS"
+START_DAYS = {
+    "15m": "KLINE_15M_START_DAYS",
+    "4h": "KLINE_4H_START_DAYS",
+    "1d": "KLINE_1D_START_DAYS",
+}
+
+
+def _detector(name: str, type_: str, description: str, **kw) -> ConfigKey:
+    return ConfigKey(name, type_, getattr(_D, DETECTOR_FIELDS[name]), description, **kw)
+
+
 CONFIG_KEYS: dict[str, ConfigKey] = {
     k.name: k
     for k in (
-        # OKX REST: the permit gate's budget and the retry policy.
-        _key("api.rate_limit", "int", 20, "requests allowed per window (all endpoints)",
-             minimum=1, maximum=1000),
-        _key("api.rate_window_seconds", "float", 2.0, "length of the rate-limit window, seconds",
-             minimum=0.1, maximum=60),
-        _key("api.min_interval_seconds", "float", 0.1,
-             "minimum gap between two requests, seconds", minimum=0, maximum=10),
-        _key("api.max_retries", "int", 3,
-             "retries of a failed query (orders are never re-sent blindly)",
-             minimum=0, maximum=10),
-        _key("api.retry_backoff_seconds", "float", 1.0, "first retry delay; doubles each retry",
-             minimum=0, maximum=60),
-        _key("api.timeout_seconds", "float", 10.0, "HTTP timeout of one OKX request, seconds",
-             minimum=1, maximum=120),
-        _key("coinglass.timeout_seconds", "float", 15.0,
-             "HTTP timeout of one CoinGlass request, seconds", minimum=1, maximum=120),
-        # detector
-        _key("detector.signal_threshold", "int", 15,
-             "minimum score (0-30) for a LONG/SHORT signal", minimum=0, maximum=30),
-        _key("detector.min_candles", "int", 100,
-             "closed 15m candles needed before detection starts", minimum=1, maximum=10_000),
-        _key("detector.max_signals_per_day", "int", 6,
-             "signals per symbol per UTC day at most", minimum=1, maximum=96),
-        _key("detector.cooldown_minutes", "int", 60,
-             "minutes after a signal before the same symbol and side may signal again",
-             minimum=0, maximum=1440),
-        _key("signal.expiry_hours", "float", 4.0, "hours a signal stays valid",
-             minimum=0.25, maximum=72),
-        # trading
-        _key("pending.expiry_minutes", "int", 60, "minutes before a pending order expires",
-             minimum=1, maximum=10_080),
-        _key("pending.check_interval_seconds", "float", 5.0,
-             "how often the pending-order monitor looks at prices", minimum=0.5, maximum=300),
-        # sync
-        _key("sync.start_days_15m", "int", 30, "days of 15m candles to backfill at first start",
+        # the detector's input (original: 15m x 100, 4h x 60 candles)
+        _detector("DETECTOR_KLINE_15M_COUNT", "int",
+                  "15m candles loaded per detection (at least the longest window)",
+                  minimum=1, maximum=5000),
+        _detector("DETECTOR_KLINE_4H_COUNT", "int",
+                  "4h candles loaded per detection (at least MACD rising bars + 1)",
+                  minimum=1, maximum=5000),
+        # environment layer
+        _detector("DETECTOR_ACTIVITY_RATIO", "float",
+                  "active when Bollinger width >= mean width x this", minimum=0, maximum=10),
+        _detector("DETECTOR_NEUTRAL_BAND", "float",
+                  "NEUTRAL when |close - EMA55| <= this x EMA55 (0.001 = 0.1 %)",
+                  minimum=0, maximum=0.1),
+        _detector("DETECTOR_BB_WINDOW", "int",
+                  "15m candles the mean Bollinger width is taken over", minimum=1, maximum=1000),
+        _detector("DETECTOR_REQUIRE_ALIGNMENT", "bool",
+                  "option: the environment +10 also needs the 15m and 4h trends aligned"),
+        # trigger layer
+        _detector("DETECTOR_MACD_RISING_BARS", "int",
+                  "closes the MACD histogram must keep rising (falling) over",
+                  minimum=1, maximum=20),
+        _detector("DETECTOR_MACD_RISING_REQUIRES_SIGN", "bool",
+                  "option: a rise counts only above zero (a fall only below)"),
+        _detector("DETECTOR_RSI_LONG_MAX", "float", "LONG needs RSI below this",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_RSI_SHORT_MIN", "float", "SHORT needs RSI above this",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_RSI_VETO", "bool",
+                  "an RSI outside the limit withholds the signal whatever the score"),
+        _detector("DETECTOR_RSI_DOUBLE_LONG_BELOW", "float",
+                  "LONG position multiplier 2 when RSI is below this", minimum=0, maximum=100),
+        _detector("DETECTOR_RSI_DOUBLE_SHORT_ABOVE", "float",
+                  "SHORT position multiplier 2 when RSI is above this", minimum=0, maximum=100),
+        # confirmation layer
+        _detector("DETECTOR_VOLUME_STD_MULTIPLIER", "float",
+                  "volume confirmed at >= mean + this x standard deviation",
+                  minimum=0, maximum=10),
+        _detector("DETECTOR_VOLUME_WINDOW", "int",
+                  "15m candles the volume mean and deviation are taken over",
+                  minimum=2, maximum=1000),
+        _detector("DETECTOR_BB_CONFIRM_RATIO", "float",
+                  "Bollinger confirmed at width >= mean width x this", minimum=0, maximum=10),
+        _detector("DETECTOR_MULTI_TIMEFRAME", "bool",
+                  "score 15m/4h resonance (both triggering the same way)"),
+        # score
+        _detector("DETECTOR_POINTS_ENVIRONMENT", "int", "points: environment passed",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_POINTS_MACD", "int", "points: MACD turn or rise",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_POINTS_RSI", "int", "points: RSI within its limit",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_POINTS_VOLUME", "int", "points: volume confirmed",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_POINTS_BOLLINGER", "int", "points: Bollinger confirmed",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_POINTS_MULTI_TIMEFRAME", "int", "points: 15m/4h resonance",
+                  minimum=0, maximum=100),
+        _detector("DETECTOR_SIGNAL_THRESHOLD", "int",
+                  "minimum score for a LONG/SHORT signal", minimum=0, maximum=600),
+        _key(SIGNAL_EXPIRE_HOURS, "float", 4.0,
+             "hours a stored signal stays active after it is created",
+             minimum=0.25, maximum=168),
+        # candle history (original: 15m 30 days, 4h 180, 1d 600)
+        _key(START_DAYS["15m"], "int", 30,
+             "days of 15m candles `qwentrade backfill` fills when --days is not given",
              minimum=1, maximum=3650),
-        _key("sync.start_days_4h", "int", 180, "days of 4H candles to backfill at first start",
+        _key(START_DAYS["4h"], "int", 180,
+             "days of 4h candles `qwentrade backfill` fills when --days is not given",
              minimum=1, maximum=3650),
-        _key("sync.start_days_1d", "int", 365, "days of 1D candles to backfill at first start",
+        _key(START_DAYS["1d"], "int", 600,
+             "days of 1d candles `qwentrade backfill` fills when --days is not given",
              minimum=1, maximum=3650),
-        _key("sync.start_days_market", "int", 30,
-             "days of funding, open interest, sentiment and liquidations to backfill",
-             minimum=1, maximum=3650),
-        _key("sync.start_days_history", "int", 90,
-             "days of own order and position history to backfill", minimum=1, maximum=3650),
-        # private WebSocket
-        _key("ws.heartbeat_seconds", "float", 25.0,
-             "send 'ping' after this long without a message (OKX drops at 30 s)",
-             minimum=1, maximum=29),
-        _key("ws.ping_timeout_seconds", "float", 10.0,
-             "reconnect when no 'pong' arrives within this long", minimum=1, maximum=60),
-        _key("ws.reconnect_seconds", "float", 5.0, "first reconnect delay; doubles each try",
-             minimum=0.1, maximum=300),
-        _key("ws.reconnect_max_seconds", "float", 60.0, "longest reconnect delay",
-             minimum=1, maximum=3600),
     )
 }  # fmt: skip
 
 
+def _key_values(values: Mapping[str, ConfigValue], *names: str) -> list[ConfigValue]:
+    return [values.get(name, CONFIG_KEYS[name].default) for name in names]
+
+
+def _rsi_limits(values: Mapping[str, ConfigValue]) -> str | None:
+    short_min, long_max = _key_values(values, "DETECTOR_RSI_SHORT_MIN", "DETECTOR_RSI_LONG_MAX")
+    if short_min >= long_max:  # type: ignore[operator]
+        return (
+            f"DETECTOR_RSI_SHORT_MIN {short_min:g} must be below DETECTOR_RSI_LONG_MAX "
+            f"{long_max:g}, or no RSI would suit either side"
+        )
+    return None
+
+
+def _reachable_threshold(values: Mapping[str, ConfigValue]) -> str | None:
+    points = [n for n in DETECTOR_FIELDS if n.startswith("DETECTOR_POINTS_")]
+    total = sum(_key_values(values, *points))  # type: ignore[arg-type]
+    (threshold,) = _key_values(values, "DETECTOR_SIGNAL_THRESHOLD")
+    if threshold > total:  # type: ignore[operator]
+        return (
+            f"DETECTOR_SIGNAL_THRESHOLD {threshold} is above the highest possible score "
+            f"{total} (the DETECTOR_POINTS_* keys): no signal could ever fire"
+        )
+    return None
+
+
+def _counts_cover_windows(values: Mapping[str, ConfigValue]) -> str | None:
+    count_15m, count_4h, bb, volume, bars, multi = _key_values(
+        values,
+        "DETECTOR_KLINE_15M_COUNT",
+        "DETECTOR_KLINE_4H_COUNT",
+        "DETECTOR_BB_WINDOW",
+        "DETECTOR_VOLUME_WINDOW",
+        "DETECTOR_MACD_RISING_BARS",
+        "DETECTOR_MULTI_TIMEFRAME",
+    )
+    needed = max(bb, volume, bars + 1)  # type: ignore[operator,type-var]
+    if count_15m < needed:  # type: ignore[operator]
+        return (
+            f"DETECTOR_KLINE_15M_COUNT {count_15m} is below {needed}, the 15m candles the "
+            "windows read (DETECTOR_BB_WINDOW, DETECTOR_VOLUME_WINDOW, "
+            "DETECTOR_MACD_RISING_BARS + 1)"
+        )
+    if multi and count_4h < bars + 1:  # type: ignore[operator]
+        return (
+            f"DETECTOR_KLINE_4H_COUNT {count_4h} is below {bars + 1}, the 4h candles "
+            "resonance reads (DETECTOR_MACD_RISING_BARS + 1)"
+        )
+    return None
+
+
+CROSS_RULES: tuple[
+    tuple[frozenset[str], Callable[[Mapping[str, ConfigValue]], str | None]], ...
+] = (
+    (frozenset({"DETECTOR_RSI_SHORT_MIN", "DETECTOR_RSI_LONG_MAX"}), _rsi_limits),
+    (
+        frozenset(n for n in DETECTOR_FIELDS if n.startswith("DETECTOR_POINTS_"))
+        | {"DETECTOR_SIGNAL_THRESHOLD"},
+        _reachable_threshold,
+    ),
+    (
+        frozenset(
+            {
+                "DETECTOR_KLINE_15M_COUNT",
+                "DETECTOR_KLINE_4H_COUNT",
+                "DETECTOR_BB_WINDOW",
+                "DETECTOR_VOLUME_WINDOW",
+                "DETECTOR_MACD_RISING_BARS",
+                "DETECTOR_MULTI_TIMEFRAME",
+            }
+        ),
+        _counts_cover_windows,
+    ),
+)
+
+
+def effective_values(stored: Mapping[str, str]) -> dict[str, ConfigValue]:
+    """Every key's value from the stored texts (absent or invalid text: the default)."""
+    values: dict[str, ConfigValue] = {}
+    for name, spec in CONFIG_KEYS.items():
+        text = stored.get(name)
+        try:
+            values[name] = spec.default if text is None else spec.parse(text)
+        except InvalidInput:
+            values[name] = spec.default
+    return values
+
+
+def check_combination(values: Mapping[str, ConfigValue], changed: str) -> None:
+    """Refuse (InvalidInput naming ``changed``) a set of values breaking a cross-key rule
+    that involves ``changed``; ``values`` holds the effective value of every key, the new
+    one included (missing keys count as their defaults)."""
+    for keys, rule in CROSS_RULES:
+        if changed in keys:
+            problem = rule(values)
+            if problem:
+                raise InvalidInput(changed, f"{problem}; change the other key first")
+
+
+def detector_params(values: Mapping[str, ConfigValue]) -> DetectorParams:
+    """The DetectorParams that the config values give (missing keys: their defaults)."""
+    fields = {field: values.get(name, _D_DEFAULT[name]) for name, field in DETECTOR_FIELDS.items()}
+    hours = values.get(SIGNAL_EXPIRE_HOURS, CONFIG_KEYS[SIGNAL_EXPIRE_HOURS].default)
+    return DetectorParams(**fields, signal_expiry=timedelta(hours=float(hours)))
+
+
+_D_DEFAULT = {name: CONFIG_KEYS[name].default for name in DETECTOR_FIELDS}
+
+
+def canonical_name(name: object) -> str:
+    """``name`` as a key is stored: upper case, ``.`` and ``-`` read as ``_``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name.strip()):
+        raise InvalidInput("key", f"expected a config key name, got {shown(name)}")
+    return re.sub(r"[.\-]", "_", name.strip()).upper()
+
+
 def config_key(name: str) -> ConfigKey:
-    """The key called ``name``; secrets and unknown names raise InvalidInput naming it."""
-    if not isinstance(name, str):
-        raise InvalidInput("key", f"expected a key name, got {name!r}")
-    if SECRET_NAME.search(name):
+    """The key called ``name`` (any case; ``.``/``-`` as ``_``); secrets and unknown names
+    raise InvalidInput naming it."""
+    if isinstance(name, str) and SECRET_NAME.search(name):
         raise InvalidInput(
-            name,
+            name[:100],
             "secrets are not kept in the config table: secrets come from the environment "
             "(QWENTRADE_* variables or QWENTRADE_SECRETS_FILE)",
         )
+    canonical = canonical_name(name)
     try:
-        return CONFIG_KEYS[name]
+        return CONFIG_KEYS[canonical]
     except KeyError:
-        known = ", ".join(sorted(CONFIG_KEYS))
-        raise InvalidInput(name, f"is not a config key (a typo?); known keys: {known}") from None
+        raise InvalidInput(
+            name, "is not a config key (a typo?); `qwentrade config list` shows them all"
+        ) from None

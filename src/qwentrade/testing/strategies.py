@@ -118,8 +118,8 @@ def arrivals(max_requests: int = 60) -> st.SearchStrategy[list[tuple[float, Prio
 
 @st.composite
 def detector_params(draw: st.DrawFn) -> DetectorParams:
-    """Detector parameters across their range, with small minimum counts so that short
-    random frames reach every layer."""
+    """Detector parameters across their range, with small windows so that short random
+    frames reach every layer."""
     points = {
         name: draw(st.integers(0, 12))
         for name in (
@@ -132,8 +132,8 @@ def detector_params(draw: st.DrawFn) -> DetectorParams:
         )
     }
     return DetectorParams(
-        min_candles_15m=draw(st.integers(1, 40)),
-        min_candles_4h=draw(st.integers(1, 8)),
+        kline_15m_count=draw(st.integers(1, 200)),
+        kline_4h_count=draw(st.integers(1, 80)),
         neutral_band=draw(st.sampled_from([0.0, 0.001, 0.01])),
         bollinger_window=draw(st.integers(1, 30)),
         active_width_ratio=draw(st.sampled_from([0.0, 0.5, 1.0])),
@@ -141,6 +141,7 @@ def detector_params(draw: st.DrawFn) -> DetectorParams:
         volume_window=draw(st.integers(2, 30)),
         volume_std_multiplier=draw(st.sampled_from([0.0, 0.5, 1.5])),
         macd_rising_bars=draw(st.integers(1, 4)),
+        macd_rising_requires_sign=draw(st.booleans()),
         rsi_gate_blocks_signal=draw(st.booleans()),
         environment_requires_alignment=draw(st.booleans()),
         multi_timeframe=draw(st.booleans()),

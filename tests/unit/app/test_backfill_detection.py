@@ -8,7 +8,7 @@ import pytest
 from qwentrade.adapters.memory import MemoryKlineRepository, MemorySignalRepository
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
 from qwentrade.app.backfill import KlineBackfill
-from qwentrade.app.detection import DetectionService
+from qwentrade.app.detection import DetectionService, NoCandles
 from qwentrade.domain.detector import DetectorParams, detect_history
 from qwentrade.domain.indicators import IndicatorParams, compute
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
@@ -111,7 +111,12 @@ def test_detection_service_agrees_with_detect_history_and_stores_signals(world):
         assert detection.signal is not None
         assert detection.signal.signal_type == row["signal_type"]
         assert detection.signal.details["parts"] == detection.result.parts
-        assert detection.signal.expires_at == row["time"] + timedelta(minutes=15, hours=4)
+        # created now, expiring 4 h later; a past close re-judged is stale at birth
+        assert detection.signal.created_at == NOW
+        assert detection.signal.expire_at == NOW + timedelta(hours=4)
+        fresh = row["time"] + timedelta(minutes=15, hours=4) > NOW
+        assert detection.signal.status == ("ACTIVE" if fresh else "EXPIRED")
+        assert (detection.signal in signals.active(NOW, SYMBOL)) is fresh
     stored = signals.find(SYMBOL)
     assert len(stored) == 5
     # Judging the same close again replaces the signal, never duplicates it.
@@ -125,7 +130,13 @@ def test_detection_without_enough_candles_explains_itself(world):
     backfill.run(SYMBOL, Timeframe.M15, days=2)
     detection = DetectionService(klines, MemorySignalRepository(), clock).detect(SYMBOL)
     assert not detection.result.signal and detection.signal is None
-    assert "need" in detection.result.reason
+    assert "need" in detection.result.reason and "4h" in detection.result.reason
+
+
+def test_detection_on_an_empty_database_says_to_backfill(world):
+    clock, _exchange, klines, _backfill = world
+    with pytest.raises(NoCandles, match="run `qwentrade backfill` first"):
+        DetectionService(klines, MemorySignalRepository(), clock).detect(SYMBOL)
 
 
 def test_indicator_params_follow_the_timeframe(world):

@@ -57,7 +57,7 @@ def test_the_base_case_scores_environment_and_rsi_only():
         ([-0.1, 0.2, 0.3], MacdMove.RISING),
         ([0.3, 0.1, 0.2], None),  # rose once only
         ([0.1, 0.2, 0.2], None),  # flat is not rising
-        ([-0.3, -0.2, -0.1], None),  # rising but still negative
+        ([-0.3, -0.2, -0.1], MacdMove.RISING),  # rising while negative: "keeps rising"
         ([1.0, 0.5, 0.0], None),  # to exactly 0 is not a turn up
     ],
 )
@@ -68,11 +68,22 @@ def test_macd_points_in_a_bull_market(histogram, move):
     assert result.trigger.histogram == tuple(histogram)
 
 
+def test_only_a_rise_above_zero_counts_with_the_sign_option():
+    strict = DetectorParams(macd_rising_requires_sign=True)
+    assert judged(strict, histogram=[-0.3, -0.2, -0.1]).trigger.macd_move is None
+    assert judged(strict, histogram=[0.1, 0.2, 0.3]).trigger.macd_move is MacdMove.RISING
+    bear = judged(strict, close=[98.0], close_4h=[98.0], histogram=[0.3, 0.2, 0.1])
+    assert bear.trigger.macd_move is None
+    assert judged(close=[98.0], close_4h=[98.0], histogram=[0.3, 0.2, 0.1]).trigger.macd_move is (
+        MacdMove.FALLING
+    )
+
+
 def test_a_bull_macd_turn_makes_a_long_signal_expiring_after_four_hours():
     result = judged(histogram=[-0.5, 0.2])
     assert result.parts == {**BASE, "macd": 5} and result.score == 18
     assert result.signal_type is SignalType.LONG
-    assert result.expires_at == result.close_time + timedelta(hours=4)
+    assert result.expire_at == result.close_time + timedelta(hours=4)
     assert result.reason == "score 18 >= 15: LONG signal"
 
 
@@ -178,12 +189,15 @@ def test_everything_at_once_scores_thirty():
     assert all(points > 0 for points in result.parts.values())
 
 
-def test_misaligned_trends_fail_the_environment_but_still_judge_the_trigger():
+def test_misaligned_trends_are_reported_and_fail_the_environment_only_with_the_option():
     result = judged(close_4h=[98.0], histogram=[-0.5, 0.2])
-    assert not result.environment.aligned and not result.environment.passed
+    assert not result.environment.aligned and result.environment.passed
+    assert result.original_outputs()["multi_tf_aligned"] is False
+    assert result.parts == {**BASE, "macd": 5}
+    strict = DetectorParams(environment_requires_alignment=True)
+    result = judged(strict, close_4h=[98.0], histogram=[-0.5, 0.2])
+    assert not result.environment.passed
     assert result.parts == {**BASE, "environment": 0, "macd": 5}
-    relaxed = judged(DetectorParams(environment_requires_alignment=False), close_4h=[98.0])
-    assert relaxed.parts["environment"] == 10
 
 
 def test_an_inactive_market_stops_at_the_environment():
@@ -207,8 +221,8 @@ def test_a_close_within_the_neutral_band_gives_no_direction():
 @pytest.mark.parametrize(
     ("kwargs", "last_15m", "words"),
     [
-        ({"rows_15m": 99}, {}, "need 100 15m candles, got 99"),
-        ({"closed_4h": 59}, {}, "need 60 4h candles closed by"),
+        ({"rows_15m": 19}, {}, "need 20 15m candles, got 19"),
+        ({"closed_4h": 2}, {}, "need 3 4h candles closed by"),
         ({}, {"bb_width": [float("nan")] + [0.02] * 19}, "bb_width is null, NaN or infinite"),
         ({}, {"rsi_7": [None]}, "rsi_7 is null, NaN or infinite"),
         ({}, {"volume": [float("inf")]}, "volume is null, NaN or infinite"),

@@ -43,7 +43,7 @@ def test_the_score_is_bounded_explained_and_decides_the_signal(frames, params):
     fires = result.score >= p.signal_threshold and gate_open
     assert result.signal_type is (expected if fires else None)
     if fires:
-        assert result.expires_at == result.close_time + p.signal_expiry
+        assert result.expire_at == result.close_time + p.signal_expiry
 
 
 @settings(max_examples=100, deadline=None)
@@ -55,7 +55,7 @@ def test_an_inactive_market_never_signals_whatever_else_happens(frames):
     widths = frame_15m.get_column("bb_width").to_list()
     widths[last] = 0.0
     quiet = frame_15m.with_columns(bb_width=pl.Series(widths, dtype=pl.Float64))
-    result = detect(quiet, frame_4h, DetectorParams(min_candles_15m=30, min_candles_4h=3))
+    result = detect(quiet, frame_4h, DetectorParams())
     assert result.signal_type is None and result.score == 0
     if result.status == "ok":
         assert not result.environment.active and result.trigger is None

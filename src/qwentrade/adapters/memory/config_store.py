@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import threading
 
-from qwentrade.domain.config_keys import CONFIG_KEYS, ConfigEntry, ConfigValue, config_key
+from qwentrade.domain.config_keys import (
+    CONFIG_KEYS,
+    ConfigEntry,
+    ConfigValue,
+    check_combination,
+    config_key,
+    effective_values,
+    entry,
+)
 
 
 class MemoryConfigStore:
@@ -24,17 +32,18 @@ class MemoryConfigStore:
         spec = config_key(key)
         parsed = spec.parse(value)
         with self._lock:
+            values = effective_values(self._stored) | {spec.name: parsed}
+            check_combination(values, spec.name)
             self._stored[spec.name] = spec.format(parsed)
         return parsed
 
     def reset(self, key: str) -> ConfigValue:
         spec = config_key(key)
         with self._lock:
+            values = effective_values(self._stored) | {spec.name: spec.default}
+            check_combination(values, spec.name)
             self._stored.pop(spec.name, None)
         return spec.default
 
     def all(self) -> list[ConfigEntry]:
-        return [
-            ConfigEntry(name, self.get(name), spec.type, spec.default, spec.description)
-            for name, spec in sorted(CONFIG_KEYS.items())
-        ]
+        return [entry(spec, self.get(name)) for name, spec in sorted(CONFIG_KEYS.items())]

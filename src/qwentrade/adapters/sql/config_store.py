@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from qwentrade.adapters.sql.engine import DatabaseUnavailable
 from qwentrade.adapters.sql.schema import config
 from qwentrade.domain.config_keys import (
     CONFIG_KEYS,
@@ -25,7 +26,10 @@ from qwentrade.domain.config_keys import (
     ConfigKey,
     ConfigUnavailable,
     ConfigValue,
+    check_combination,
     config_key,
+    effective_values,
+    entry,
 )
 from qwentrade.domain.errors import InvalidInput
 
@@ -64,7 +68,7 @@ class SqlConfigStore:
             value = (
                 self._fallback(spec) if stored is None else self._remember(spec, stored.get(name))
             )
-            entries.append(ConfigEntry(name, value, spec.type, spec.default, spec.description))
+            entries.append(entry(spec, value))
         return entries
 
     def set(self, key: str, value: object) -> ConfigValue:
@@ -83,23 +87,27 @@ class SqlConfigStore:
             index_elements=["key"],
             set_={name: insert.excluded[name] for name in row if name != "key"},
         )
-        self._write(spec, statement)
+        self._write(spec, statement, parsed)
         with self._lock:
             self._last[spec.name] = parsed
         return parsed
 
     def reset(self, key: str) -> ConfigValue:
         spec = config_key(key)
-        self._write(spec, sa.delete(config).where(config.c.key == spec.name))
+        self._write(spec, sa.delete(config).where(config.c.key == spec.name), spec.default)
         with self._lock:
             self._last.pop(spec.name, None)
         return spec.default
 
-    def _write(self, spec: ConfigKey, statement: sa.Executable) -> None:
+    def _write(self, spec: ConfigKey, statement: sa.Executable, value: ConfigValue) -> None:
+        """Run ``statement`` once the keys ``spec`` constrains, read in the same
+        transaction, accept ``value`` beside them (cross-key rules)."""
         try:
             with self._engine.begin() as connection:
+                stored = dict(connection.execute(sa.select(config.c.key, config.c.value)).all())
+                check_combination(effective_values(stored) | {spec.name: value}, spec.name)
                 connection.execute(statement)
-        except sa.exc.SQLAlchemyError as e:
+        except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as e:
             raise ConfigUnavailable(
                 f"{spec.name}: the config table could not be written "
                 f"({type(e).__name__}); the value was not changed - check the database"
@@ -115,7 +123,7 @@ class SqlConfigStore:
         try:
             with self._engine.connect() as connection:
                 return {key: value for key, value in connection.execute(statement)}
-        except sa.exc.SQLAlchemyError as e:
+        except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as e:
             now = time.monotonic()
             self._down_until = now + RETRY_AFTER_SECONDS
             if now - self._warned_at >= WARN_EVERY_SECONDS:

@@ -55,36 +55,44 @@ def trend(close: float, ema: float) -> Trend:
     return Trend.DOWN if close < ema else Trend.FLAT
 
 
-def macd_move(histogram: Sequence[float], direction: SignalType, bars: int) -> MacdMove | None:
+def macd_move(
+    histogram: Sequence[float], direction: SignalType, bars: int, requires_sign: bool = False
+) -> MacdMove | None:
     """How the histogram (oldest first, ``bars + 1`` values) moved in ``direction``, if it did.
 
-    LONG: a turn from <= 0 to > 0, or a positive histogram that rose at each of the last
-    ``bars`` closes; SHORT: the mirror image.
+    LONG: a turn from <= 0 to > 0, or a rise at each of the last ``bars`` closes whatever
+    the sign (the original's "keeps rising"); SHORT: the mirror image. With
+    ``requires_sign`` a rise counts only while the histogram stays above zero (a fall only
+    below).
     """
     last, previous = histogram[-1], histogram[-2]
     steps = range(1, bars + 1)
     if direction is SignalType.LONG:
         if previous <= 0.0 < last:
             return MacdMove.TURN_UP
-        if previous > 0.0 and all(histogram[-k] > histogram[-k - 1] for k in steps):
+        if (previous > 0.0 or not requires_sign) and all(
+            histogram[-k] > histogram[-k - 1] for k in steps
+        ):
             return MacdMove.RISING
         return None
     if previous >= 0.0 > last:
         return MacdMove.TURN_DOWN
-    if previous < 0.0 and all(histogram[-k] < histogram[-k - 1] for k in steps):
+    if (previous < 0.0 or not requires_sign) and all(
+        histogram[-k] < histogram[-k - 1] for k in steps
+    ):
         return MacdMove.FALLING
     return None
 
 
 def direction_4h(
-    close: float, ema_21: float, histogram: Sequence[float], bars: int
+    close: float, ema_21: float, histogram: Sequence[float], bars: int, requires_sign: bool
 ) -> SignalType | None:
     """The 4h trigger: LONG when close > EMA21 and the 4h histogram turned up or rises,
     SHORT when close < EMA21 and it turned down or falls, else None."""
     trend_4h = trend(close, ema_21)
-    if trend_4h is Trend.UP and macd_move(histogram, SignalType.LONG, bars) is not None:
+    if trend_4h is Trend.UP and macd_move(histogram, SignalType.LONG, bars, requires_sign):
         return SignalType.LONG
-    if trend_4h is Trend.DOWN and macd_move(histogram, SignalType.SHORT, bars) is not None:
+    if trend_4h is Trend.DOWN and macd_move(histogram, SignalType.SHORT, bars, requires_sign):
         return SignalType.SHORT
     return None
 
@@ -98,7 +106,11 @@ def environment(
     ema_21_4h: float,
     params: DetectorParams,
 ) -> EnvironmentLayer:
-    """Mode, activity and trend alignment; ``bb_widths`` ends with the current width."""
+    """Mode, activity and trend alignment; ``bb_widths`` ends with the current width.
+
+    Passes (``points_environment``) when the market is active and BULL or BEAR; alignment
+    is reported, and required only with ``environment_requires_alignment``.
+    """
     mode = market_mode(close, ema_55, params.neutral_band)
     width = bb_widths[-1]
     mean = window_mean(bb_widths)
@@ -140,7 +152,9 @@ def trigger(
     direction: SignalType, histogram: Sequence[float], rsi: float, params: DetectorParams
 ) -> TriggerLayer:
     """MACD move and RSI gate for ``direction``; ``histogram`` holds the last bars + 1 values."""
-    move = macd_move(histogram, direction, params.macd_rising_bars)
+    move = macd_move(
+        histogram, direction, params.macd_rising_bars, params.macd_rising_requires_sign
+    )
     if direction is SignalType.LONG:
         limit, rsi_passed = params.rsi_long_max, rsi < params.rsi_long_max
         doubled = rsi < params.rsi_double_long_below
@@ -176,7 +190,13 @@ def confirmation(
     bb_threshold = params.confirm_width_ratio * env.bb_width_mean
     bb_passed = env.bb_width_mean > 0.0 and env.bb_width >= bb_threshold
     if params.multi_timeframe:
-        found = direction_4h(env.close_4h, env.ema_21_4h, histogram_4h, params.macd_rising_bars)
+        found = direction_4h(
+            env.close_4h,
+            env.ema_21_4h,
+            histogram_4h,
+            params.macd_rising_bars,
+            params.macd_rising_requires_sign,
+        )
     else:
         found = None
     resonance = found is direction

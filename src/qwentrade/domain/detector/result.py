@@ -125,7 +125,7 @@ class DetectionResult:
     trigger: TriggerLayer | None
     confirmation: ConfirmationLayer | None
     signal_type: SignalType | None
-    expires_at: datetime | None
+    expire_at: datetime | None
     threshold: int
     max_score: int
 
@@ -156,9 +156,41 @@ class DetectionResult:
         """2 when the RSI favours the direction (see DetectorParams), else 1."""
         return self.trigger.position_multiplier if self.trigger else 1
 
+    @property
+    def confirmed(self) -> bool:
+        """The original's ``confirmed``: the confirmation layer was reached and the volume
+        or the Bollinger confirmation passed (resonance is a bonus, "optional")."""
+        conf = self.confirmation
+        return conf is not None and (conf.volume_passed or conf.bollinger_passed)
+
+    def original_outputs(self) -> dict[str, Any]:
+        """The result under the original system's output names (layer by layer: environment
+        ``market_mode, market_active, trend_15m, trend_4h, multi_tf_aligned``; trigger
+        ``signal_type, rsi_value, macd_histogram``; confirmation ``confirmed, volume_score,
+        bb_score, multi_tf_score``; and ``position_multiplier``). None where the layer was
+        not reached; ``signal_type`` is the signal that fired (LONG/SHORT), None when none
+        did (the triggered direction is ``trigger.direction``)."""
+        env, trig, conf = self.environment, self.trigger, self.confirmation
+        return {
+            "market_mode": env.mode.value if env else None,
+            "market_active": env.active if env else None,
+            "trend_15m": env.trend_15m.value if env else None,
+            "trend_4h": env.trend_4h.value if env else None,
+            "multi_tf_aligned": env.aligned if env else None,
+            "signal_type": _plain(self.signal_type),
+            "rsi_value": trig.rsi if trig else None,
+            "macd_histogram": trig.histogram[-1] if trig else None,
+            "confirmed": self.confirmed,
+            "volume_score": conf.volume_points if conf else 0,
+            "bb_score": conf.bollinger_points if conf else 0,
+            "multi_tf_score": conf.multi_timeframe_points if conf else 0,
+            "position_multiplier": self.position_multiplier,
+        }
+
     def to_details(self) -> dict[str, Any]:
         """Plain JSON types only: enums as their values, times as ISO 8601 strings."""
         return {
+            **self.original_outputs(),
             "status": self.status,
             "reason": self.reason,
             "time": _plain(self.time),
@@ -166,9 +198,8 @@ class DetectionResult:
             "score": self.score,
             "max_score": self.max_score,
             "threshold": self.threshold,
-            "signal_type": _plain(self.signal_type),
-            "expires_at": _plain(self.expires_at),
-            "position_multiplier": self.position_multiplier,
+            "signal": self.signal,
+            "expire_at": _plain(self.expire_at),
             "parts": self.parts,
             "environment": _layer(self.environment),
             "trigger": _layer(self.trigger),

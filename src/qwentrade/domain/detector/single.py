@@ -60,7 +60,7 @@ def detect(
     close, ema_55, rsi = (
         _values(tail, name, 1)[0] for name in ("close", "ema_55", params.rsi_column)
     )
-    rows_4h = frame_4h.slice(max(index_4h - bars, 0), bars + 1)
+    rows_4h = frame_4h.head(index_4h + 1).tail(bars + 1)  # ends at the last closed one
     close_4h, ema_21_4h = (_values(rows_4h, name, 1)[0] for name in ("close", "ema_21"))
     histogram_4h = _values(rows_4h, "histogram", bars + 1) if params.multi_timeframe else []
     needed = {
@@ -110,8 +110,8 @@ def _judge(
     gate_closed = params.rsi_gate_blocks_signal and not trig.rsi_passed
     if score >= params.signal_threshold and not gate_closed:
         why = f"score {score} >= {params.signal_threshold}: {direction.value} signal"
-        expires_at = close_time + params.signal_expiry
-        return attrs.evolve(result, reason=why, signal_type=direction, expires_at=expires_at)
+        expire_at = close_time + params.signal_expiry
+        return attrs.evolve(result, reason=why, signal_type=direction, expire_at=expire_at)
     if score >= params.signal_threshold:
         why = f"score {score} but the RSI gate is closed (RSI {trig.rsi:.4g}): no signal"
     else:
@@ -148,7 +148,7 @@ def _result(
         trigger=trig,
         confirmation=conf,
         signal_type=None,
-        expires_at=None,
+        expire_at=None,
         threshold=params.signal_threshold,
         max_score=params.max_score,
     )

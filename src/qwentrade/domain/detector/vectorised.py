@@ -31,7 +31,9 @@ def detect_history(
     ``detect`` says insufficient_data), ``market_mode`` and ``active`` (null when
     insufficient), ``score``, ``signal_type`` (LONG/SHORT or null), the points of each
     component (``points_environment``, ``points_macd``, ``points_rsi``, ``points_volume``,
-    ``points_bollinger``, ``points_multi_timeframe``) and ``position_multiplier``.
+    ``points_bollinger``, ``points_multi_timeframe``), ``position_multiplier``,
+    ``multi_tf_aligned`` (null when insufficient) and ``confirmed`` (the original's names,
+    as :meth:`DetectionResult.original_outputs` gives them).
     The n-th row counts the n candles up to it, so the first ``required_15m - 1`` rows
     are insufficient exactly as ``detect`` on a frame that short would be. With ``explain``
     the window statistics follow (null where insufficient): ``bb_width_mean``,
@@ -83,7 +85,7 @@ def detect_history(
         judged = sufficient & active & ~neutral
 
         # trigger
-        up, down = _macd_moves(histogram, bars)
+        up, down = _macd_moves(histogram, bars, params.macd_rising_requires_sign)
         macd_ok = np.where(bull, up, down)
         rsi_ok = np.where(bull, rsi < params.rsi_long_max, rsi > params.rsi_short_min)
         doubled = np.where(
@@ -97,7 +99,7 @@ def detect_history(
         volume_ok = (volume > volume_mean) & (volume >= volume_threshold)
         bb_ok = (bb_mean > 0.0) & (bb_width >= params.confirm_width_ratio * bb_mean)
         if params.multi_timeframe:
-            up_4h, down_4h = _macd_moves(histogram_4h, bars)
+            up_4h, down_4h = _macd_moves(histogram_4h, bars, params.macd_rising_requires_sign)
             long_4h = ((close_4h > ema_21_4h) & up_4h)[row_4h]
             short_4h = ((close_4h < ema_21_4h) & down_4h)[row_4h]
             resonance = np.where(bull, long_4h, short_4h)
@@ -133,6 +135,8 @@ def detect_history(
             _enum("signal_type", signal_code, SIGNAL_TYPES),
             *(pl.Series(name, values) for name, values in points.items()),
             pl.Series("position_multiplier", np.where(judged & doubled, 2, 1).astype(np.int8)),
+            pl.Series("multi_tf_aligned", aligned).set(pl.Series(~sufficient), None),
+            pl.Series("confirmed", judged & (volume_ok | bb_ok)),
             *(
                 pl.Series(name, np.where(sufficient, values, np.nan)).fill_nan(None)
                 for name, values in (explained.items() if explain else ())
@@ -150,11 +154,16 @@ def _shifted(values: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def _macd_moves(histogram: np.ndarray, bars: int) -> tuple[np.ndarray, np.ndarray]:
+def _macd_moves(
+    histogram: np.ndarray, bars: int, requires_sign: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(LONG move, SHORT move) per row, as ``layers.macd_move`` decides them."""
     last, previous = histogram, _shifted(histogram, 1)
-    rising = previous > 0.0
-    falling = previous < 0.0
+    if requires_sign:
+        rising, falling = previous > 0.0, previous < 0.0
+    else:  # NaN compares False either way, as a NaN step does below
+        rising = np.ones(histogram.shape, dtype=bool)
+        falling = np.ones(histogram.shape, dtype=bool)
     for k in range(1, bars + 1):
         newer, older = _shifted(histogram, k - 1), _shifted(histogram, k)
         rising &= newer > older

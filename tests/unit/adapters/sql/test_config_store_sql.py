@@ -13,49 +13,49 @@ UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
 
 def test_a_change_by_another_store_is_seen_by_the_next_read(sql):
     service, cli = SqlConfigStore(sql), SqlConfigStore(sql)
-    assert service.get("api.rate_limit") == 20
-    cli.set("api.rate_limit", "40")
-    assert service.get("api.rate_limit") == 40
-    cli.reset("api.rate_limit")
-    assert service.get("api.rate_limit") == 20
+    assert service.get("DETECTOR_SIGNAL_THRESHOLD") == 15
+    cli.set("DETECTOR_SIGNAL_THRESHOLD", "20")
+    assert service.get("DETECTOR_SIGNAL_THRESHOLD") == 20
+    cli.reset("DETECTOR_SIGNAL_THRESHOLD")
+    assert service.get("DETECTOR_SIGNAL_THRESHOLD") == 15
 
 
 def test_values_are_stored_as_text_with_their_type_and_description(sql):
-    SqlConfigStore(sql).set("ws.heartbeat_seconds", 20)
+    SqlConfigStore(sql).set("detector.signal_expire_hours", 2)
     with sql.connect() as connection:
         row = connection.execute(sa.select(config)).mappings().one()
     assert (row["key"], row["value"], row["value_type"]) == (
-        "ws.heartbeat_seconds",
-        "20.0",
+        "DETECTOR_SIGNAL_EXPIRE_HOURS",
+        "2.0",
         "float",
     )
-    assert "ping" in row["description"]
+    assert "hours" in row["description"]
 
 
 def test_an_unreachable_database_gives_defaults_and_refuses_writes():
     engine = make_engine(UNREACHABLE)
     store = SqlConfigStore(engine)
-    assert store.get("api.max_retries") == 3
-    assert {e.key: e.value for e in store.all()}["api.max_retries"] == 3
+    assert store.get("KLINE_15M_START_DAYS") == 30
+    assert {e.key: e.value for e in store.all()}["KLINE_15M_START_DAYS"] == 30
     try:
-        store.set("api.max_retries", 5)
+        store.set("KLINE_15M_START_DAYS", 5)
     except ConfigUnavailable as e:
-        assert "api.max_retries" in str(e)
+        assert "KLINE_15M_START_DAYS" in str(e)
     else:
         raise AssertionError("a write to an unreachable database must fail")
-    assert store.get("api.max_retries") == 3
+    assert store.get("KLINE_15M_START_DAYS") == 30
     engine.dispose()
 
 
 def test_during_an_outage_the_last_value_read_is_kept(sql):
     store = SqlConfigStore(sql)
-    store.set("detector.signal_threshold", 18)
-    assert store.get("detector.signal_threshold") == 18
+    store.set("DETECTOR_SIGNAL_THRESHOLD", 18)
+    assert store.get("DETECTOR_SIGNAL_THRESHOLD") == 18
     with sql.begin() as connection:
         connection.execute(sa.text("ALTER TABLE config RENAME TO config_gone"))
     try:
-        assert store.get("detector.signal_threshold") == 18
-        assert store.get("api.max_retries") == 3
+        assert store.get("DETECTOR_SIGNAL_THRESHOLD") == 18
+        assert store.get("KLINE_15M_START_DAYS") == 30
     finally:
         with sql.begin() as connection:
             connection.execute(sa.text("ALTER TABLE config_gone RENAME TO config"))
@@ -69,7 +69,7 @@ def test_bad_stored_text_and_foreign_secret_rows_never_come_out(sql):
         connection.execute(
             config.insert(),
             [
-                {"key": "api.max_retries", "value": "lots", "value_type": "int", "updated_at": now},
+                {"key": "KLINE_15M_START_DAYS", "value": "lots", "value_type": "int", "updated_at": now},
                 {
                     "key": "okx.secret",
                     "value": "hunter2",
@@ -79,7 +79,7 @@ def test_bad_stored_text_and_foreign_secret_rows_never_come_out(sql):
             ],
         )
     store = SqlConfigStore(sql)
-    assert store.get("api.max_retries") == 3
+    assert store.get("KLINE_15M_START_DAYS") == 30
     entries = store.all()
     assert "okx.secret" not in {e.key for e in entries}
     assert "hunter2" not in {str(e.value) for e in entries}
