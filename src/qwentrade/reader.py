@@ -42,7 +42,7 @@ from qwentrade.domain.market import Timeframe, require_utc
 TimeLike = datetime | date | str | None
 _OWN_TABLES = {
     "market_signal": ("symbol", "time"),
-    "order_history": ("symbol", "c_time"),
+    "order_history": ("symbol", "created_at"),
     "position_history": ("symbol", "u_time"),
 }
 
@@ -130,10 +130,11 @@ class Reader:
         symbol: str | None = None,
         start: TimeLike = None,
         end: TimeLike = None,
-        state: str | None = None,
+        status: str | None = None,
     ) -> pl.DataFrame:
-        """The account's orders (``order_history``) by creation time (``c_time``)."""
-        extra = [] if state is None else [schema.order_history.c.state == state]
+        """The account's orders (``order_history``) by creation time (``created_at``);
+        ``status`` is OKX's order state, e.g. ``filled``."""
+        extra = [] if status is None else [schema.order_history.c.status == status]
         return self._read("order_history", symbol, start, end, extra)
 
     def positions(

@@ -56,21 +56,21 @@ def order(
     order_id: str = "1001",
     symbol: str = BTC,
     at: datetime = T0,
-    state: str = "filled",
+    status: str = "filled",
     fee: str = "-0.0123456789",
     pnl: str = "0",
-    client_order_id: str = "",
+    cl_ord_id: str = "",
 ) -> OrderRecord:
     return OrderRecord(
         order_id=order_id,
-        client_order_id=client_order_id or f"qt{order_id}",
+        cl_ord_id=cl_ord_id or f"qt{order_id}",
         symbol=symbol,
         side="buy",
         pos_side="long",
         order_type="market",
-        state=state,
-        size=Decimal("1.5"),
-        filled_size=Decimal("1.5") if state == "filled" else Decimal("0"),
+        status=status,
+        amount=Decimal("1.5"),
+        filled_amount=Decimal("1.5") if status == "filled" else Decimal("0"),
         price=None,
         avg_price=Decimal("42123.45678901"),
         leverage=5,
@@ -87,6 +87,7 @@ def position(
     symbol: str = BTC,
     at: datetime = T0,
     realized: str = "12.34",
+    margin: str | None = None,
 ) -> PositionRecord:
     return PositionRecord(
         pos_id=pos_id,
@@ -94,7 +95,7 @@ def position(
         pos_side="long",
         margin_mode="cross",
         leverage=10,
-        open_avg_price=Decimal("42000.1"),
+        avg_price=Decimal("42000.1"),
         close_avg_price=Decimal("42100.25"),
         open_max_size=Decimal("3"),
         close_total_size=Decimal("3"),
@@ -105,6 +106,7 @@ def position(
         close_type=2,
         created_at=at - timedelta(hours=1),
         updated_at=at,
+        margin=None if margin is None else Decimal(margin),
     )
 
 
@@ -118,13 +120,13 @@ def signal(
         score=score,
         price=Decimal("42000.5"),
         created_at=at + timedelta(minutes=15),
-        expires_at=at + timedelta(hours=4, minutes=15),
+        expire_at=at + timedelta(hours=4, minutes=15),
         details={"environment": {"points": 6, "adx": 27.5}, "trigger": ["ema_cross"]},
     )
 
 
 def pending(
-    order_id: str = "pend-1", symbol: str = BTC, at: datetime = T0, state: str = "PENDING"
+    order_id: str = "pend-1", symbol: str = BTC, at: datetime = T0, status: str = "PENDING"
 ) -> PendingOrderRecord:
     return PendingOrderRecord(
         id=order_id,
@@ -132,14 +134,15 @@ def pending(
         side="LONG",
         trigger_price=Decimal("43000.1"),
         crossing="UP",
-        size=Decimal("2"),
+        amount=Decimal("2"),
         leverage=5,
         created_at=at,
-        expires_at=at + timedelta(hours=1),
+        expire_at=at + timedelta(hours=1),
         updated_at=at,
-        stop_loss=Decimal("41000"),
-        take_profit=None,
-        state=state,
+        stop_loss_trigger=Decimal("41000"),
+        take_profit_trigger=None,
+        signal_id=7,
+        status=status,
     )
 
 
@@ -160,7 +163,7 @@ def relation(
         side="LONG",
         created_at=at,
         updated_at=at,
-        order_id="5001",
+        open_order_id="5001",
         stop_loss_algo_id=f"sl-{client_order_id}",
         stop_loss_price=Decimal("41000.5"),
         take_profit_algo_id=f"tp-{client_order_id}",

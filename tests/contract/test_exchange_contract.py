@@ -217,7 +217,7 @@ def test_closing_writes_position_and_order_history(venue):
     assert exchange.positions(venue.symbol) == []
     [record] = exchange.position_history(venue.symbol)
     assert record.close_type == 2 and record.close_total_size == Decimal(2)
-    assert record.open_avg_price == opened.avg_price
+    assert record.avg_price == opened.avg_price
     assert record.pnl == closed.pnl
     assert record.fee == opened.fee + closed.fee
     history = exchange.order_history(venue.symbol)

@@ -19,21 +19,21 @@ H = timedelta(hours=1)
 
 
 def test_orders_round_trip_with_exact_decimals(repos):
-    original = attrs.evolve(order(), price=Decimal("42000.10"), size=Decimal("0.001"))
+    original = attrs.evolve(order(), price=Decimal("42000.10"), amount=Decimal("0.001"))
     assert repos.history.upsert_orders([original]) == 1
     back = repos.history.order("1001")
     assert back == original
-    for name in ("price", "size", "fee", "avg_price"):  # same digits, not just the same value
+    for name in ("price", "amount", "fee", "avg_price"):  # same digits, not just the same value
         assert str(getattr(back, name)) == str(getattr(original, name))
     assert repos.history.order("nope") is None
 
 
 def test_upserting_orders_twice_is_idempotent_and_updates_win(repos):
-    live = order(state="live")
+    live = order(status="live")
     repos.history.upsert_orders([live, order("1002", at=T0 + H)])
     repos.history.upsert_orders([live, order("1002", at=T0 + H)])
     assert len(repos.history.orders(limit=None)) == 2
-    filled = attrs.evolve(live, state="filled", updated_at=T0 + 2 * H)
+    filled = attrs.evolve(live, status="filled", updated_at=T0 + 2 * H)
     repos.history.upsert_orders([filled])
     assert repos.history.order("1001") == filled
     assert repos.history.latest_order_update() == T0 + 2 * H
@@ -42,10 +42,10 @@ def test_upserting_orders_twice_is_idempotent_and_updates_win(repos):
 
 def test_order_queries_filter_and_page_newest_first(repos):
     orders = [order(str(1000 + i), BTC if i % 2 else ETH, T0 + i * H) for i in range(8)]
-    orders[3] = attrs.evolve(orders[3], state="canceled")
+    orders[3] = attrs.evolve(orders[3], status="canceled")
     repos.history.upsert_orders(orders)
     assert [o.order_id for o in repos.history.orders(BTC)] == ["1007", "1005", "1003", "1001"]
-    assert [o.order_id for o in repos.history.orders(state="canceled")] == ["1003"]
+    assert [o.order_id for o in repos.history.orders(status="canceled")] == ["1003"]
     window = repos.history.orders(start=T0 + 2 * H, end=T0 + 5 * H)
     assert [o.order_id for o in window] == ["1004", "1003", "1002"]
     page = repos.history.orders(limit=3, offset=2)
@@ -53,7 +53,7 @@ def test_order_queries_filter_and_page_newest_first(repos):
 
 
 def test_order_by_client_id(repos):
-    repos.history.upsert_orders([order("1", client_order_id="qtA"), order("2", at=T0 + H)])
+    repos.history.upsert_orders([order("1", cl_ord_id="qtA"), order("2", at=T0 + H)])
     assert repos.history.order_by_client_id("qtA").order_id == "1"
     assert repos.history.order_by_client_id("missing") is None
 
@@ -73,7 +73,7 @@ def test_order_stats_per_symbol_are_exact(repos):
         [
             order("1", BTC, fee="-0.1", pnl="0.2"),
             order("2", BTC, T0 + H, fee="-0.2", pnl="0.1"),
-            order("3", BTC, T0 + 2 * H, state="canceled", fee="0", pnl="0"),
+            order("3", BTC, T0 + 2 * H, status="canceled", fee="0", pnl="0"),
             order("4", ETH, fee="-1E-10", pnl="-3.33333333333333333333"),
         ]
     )

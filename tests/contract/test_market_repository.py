@@ -25,12 +25,15 @@ H8 = timedelta(hours=8)
 
 
 def funding(i: int, symbol: str = BTC, rate: str = "0.0001") -> FundingRate:
-    return FundingRate(symbol, T0 + i * H8, Decimal(rate) + i, Decimal("0.00009876543210"))
+    time = T0 + i * H8
+    return FundingRate(symbol, time, Decimal(rate) + i, Decimal("0.00009876543210"), time + H8)
 
 
 SAMPLES = [
     funding(0),
-    OpenInterest(BTC, T0, 1.5e10, 1.6e10, 1.4e10, 1.55e10),
+    FundingRate(ETH, T0 + timedelta(hours=3), Decimal("-0.0001"), None, None),
+    OpenInterest(BTC, T0, 1.55e10, 2.5e8, 1.6393442622950818, 1.5e10, 1.6e10, 1.4e10, 1.55e10),
+    OpenInterest(ETH, T0, 7.5e9),
     Sentiment(BTC, T0, 0.55, 0.45, 0.55 / 0.45),
     BookSnapshot(
         BTC,
@@ -39,6 +42,7 @@ SAMPLES = [
         ((Decimal("42000.2"), Decimal("3")),),
     ),
     EtfFlow("BTC", date(2024, 1, 2), -1.25e8, 43000.0),
+    EtfFlow("ETH", date(2024, 1, 2), 2.5e7, None, 1.25e8, 1.0e8),
     FearGreed(T0, 72.0, "Greed"),
     Liquidation(BTC, T0, 1.2e6, 3.4e5),
 ]
@@ -55,8 +59,16 @@ def test_each_kind_round_trips_exactly_and_idempotently(repos, item):
 
 def test_kinds_may_be_mixed_in_one_call_and_stay_apart(repos):
     assert repos.market.upsert(SAMPLES) == len(SAMPLES)
-    for item in SAMPLES:
-        assert repos.market.range(type(item)) == [item]
+    for kind in {type(item) for item in SAMPLES}:
+        same = [item for item in SAMPLES if type(item) is kind]
+        assert sorted(repos.market.range(kind), key=repr) == sorted(same, key=repr)
+
+
+def test_liquidation_total_is_long_plus_short():
+    assert Liquidation(BTC, T0, 1.2e6, 3.4e5).total_liquidation == 1.54e6
+    with pytest.raises(InvalidInput) as info:
+        Liquidation(BTC, T0, 1.0, 2.0, 4.0)
+    assert info.value.field == "total_liquidation"
 
 
 def test_updates_win(repos):

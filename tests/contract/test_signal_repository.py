@@ -53,7 +53,7 @@ def test_find_filters_and_pages_newest_first(repos):
 def test_active_and_expire(repos):
     early = repos.signals.add(signal(at=T0))
     late = repos.signals.add(signal(at=T0 + 4 * M15))
-    now = early.expires_at
+    now = early.expire_at
     assert repos.signals.active(now - M15) == [late, early]
     assert repos.signals.active(now) == [late]
     assert repos.signals.expire(now) == 1

@@ -16,16 +16,16 @@ M = timedelta(minutes=1)
 def test_runs_are_counted(repos):
     first = repos.status.record_run("klines_15m", T0, ok=True, rows=96)
     assert (first.runs, first.successes, first.failures, first.rows) == (1, 1, 0, 96)
-    assert first.state == "OK" and first.last_success_at == T0
+    assert first.value == "OK" and first.last_success_at == T0
     failed = repos.status.record_run("klines_15m", T0 + M, ok=False, error="50011 rate limited")
     assert (failed.runs, failed.successes, failed.failures, failed.rows) == (2, 1, 1, 96)
-    assert failed.state == "FAILING" and failed.consecutive_failures == 1
+    assert failed.value == "FAILING" and failed.consecutive_failures == 1
     assert failed.last_error == "50011 rate limited" and failed.last_error_at == T0 + M
     assert failed.last_success_at == T0
     again = repos.status.record_run("klines_15m", T0 + 2 * M, ok=False, error="timeout")
     assert again.consecutive_failures == 2
     back = repos.status.record_run("klines_15m", T0 + 3 * M, ok=True, rows=1)
-    assert back.consecutive_failures == 0 and back.state == "OK"
+    assert back.consecutive_failures == 0 and back.value == "OK"
     assert back.last_error == "timeout"  # kept: the last error stays visible after recovery
     assert repos.status.get("klines_15m") == back
 
@@ -35,8 +35,8 @@ def test_set_state_keeps_counters_and_all_is_sorted(repos):
     repos.status.set_state("b_job", "DISABLED", T0 + M, note="no CoinGlass key")
     repos.status.set_state("a_job", "IDLE", T0)
     a, b = repos.status.all()
-    assert (a.component, a.state, a.runs) == ("a_job", "IDLE", 0)
-    assert (b.component, b.state, b.runs, b.note) == ("b_job", "DISABLED", 1, "no CoinGlass key")
+    assert (a.key, a.value, a.runs) == ("a_job", "IDLE", 0)
+    assert (b.key, b.value, b.runs, b.note) == ("b_job", "DISABLED", 1, "no CoinGlass key")
     assert repos.status.get("missing") is None
 
 

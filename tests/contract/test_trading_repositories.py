@@ -39,12 +39,18 @@ def race(count: int, attempt) -> list[bool]:
 
 
 def test_pending_orders_round_trip_from_the_domain_object(repos):
-    domain = builders.pending(id="p-42")
+    domain = builders.pending(id="p-42", signal_id=11)
     record = PendingOrderRecord.from_pending(domain, updated_at=T0)
+    assert (record.signal_id, record.status, record.amount) == (11, "PENDING", domain.size)
     assert repos.pending.save(record)
     back = repos.pending.get("p-42")
     assert back == record
     assert back.to_pending() == domain
+    assert repos.pending.get(pending().id) is None
+    assert repos.pending.save(pending())
+    stored = repos.pending.get(pending().id)
+    assert stored == pending()
+    assert (stored.stop_loss_trigger, stored.signal_id) == (Decimal("41000"), 7)
     assert repos.pending.get("nope") is None
 
 
@@ -53,34 +59,34 @@ def test_pending_save_is_an_upsert_and_compare_and_set(repos):
     repos.pending.save(order)
     repos.pending.save(order)
     assert repos.pending.find() == [order]
-    triggered = attrs.evolve(order, state="TRIGGERED", fill_price=Decimal("43000.2"))
-    assert not repos.pending.save(triggered, expected_state="CANCELLED")
-    assert repos.pending.save(triggered, expected_state="PENDING")
-    cancelled = attrs.evolve(order, state="CANCELLED", reason="superseded")
-    assert not repos.pending.save(cancelled, expected_state="PENDING")
+    triggered = attrs.evolve(order, status="TRIGGERED", fill_price=Decimal("43000.2"))
+    assert not repos.pending.save(triggered, expected_status="CANCELLED")
+    assert repos.pending.save(triggered, expected_status="PENDING")
+    cancelled = attrs.evolve(order, status="CANCELLED", reason="superseded")
+    assert not repos.pending.save(cancelled, expected_status="PENDING")
     assert repos.pending.get(order.id) == triggered
-    assert not repos.pending.save(pending("never-stored"), expected_state="PENDING")
+    assert not repos.pending.save(pending("never-stored"), expected_status="PENDING")
     assert repos.pending.get("never-stored") is None
 
 
 def test_pending_queries(repos):
     for i in range(5):
-        state = "PENDING" if i < 3 else "EXPIRED"
-        repos.pending.save(pending(f"p{i}", BTC if i != 1 else ETH, T0 + i * M, state))
+        status = "PENDING" if i < 3 else "EXPIRED"
+        repos.pending.save(pending(f"p{i}", BTC if i != 1 else ETH, T0 + i * M, status))
     assert [o.id for o in repos.pending.open()] == ["p0", "p1", "p2"]
     assert [o.id for o in repos.pending.open(BTC)] == ["p0", "p2"]
-    assert [o.id for o in repos.pending.find(state="EXPIRED")] == ["p4", "p3"]
+    assert [o.id for o in repos.pending.find(status="EXPIRED")] == ["p4", "p3"]
     assert [o.id for o in repos.pending.find(limit=2, offset=1)] == ["p3", "p2"]
     with pytest.raises(InvalidInput) as info:
-        repos.pending.find(state="pending")
-    assert info.value.field == "state"
+        repos.pending.find(status="pending")
+    assert info.value.field == "status"
 
 
 def test_only_one_worker_triggers_a_pending_order(repos):
     order = pending()
     repos.pending.save(order)
-    triggered = attrs.evolve(order, state="TRIGGERED")
-    wins = race(4, lambda: repos.pending.save(triggered, expected_state="PENDING"))
+    triggered = attrs.evolve(order, status="TRIGGERED")
+    wins = race(4, lambda: repos.pending.save(triggered, expected_status="PENDING"))
     assert sorted(wins) == [False, False, False, True]
 
 
@@ -165,17 +171,29 @@ def test_concurrent_adds_of_one_intent_store_it_once(repos):
 
 
 def test_relations_round_trip_and_are_found_by_algo_id(repos):
-    link = relation()
-    repos.relations.save(link)
-    repos.relations.save(link)
+    link = repos.relations.save(relation())
+    assert link == attrs.evolve(relation(), id=link.id) and isinstance(link.id, int)
+    assert repos.relations.save(relation()) == link  # the same entry order keeps its id
     assert repos.relations.get(link.client_order_id) == link
     assert repos.relations.by_algo_id(link.stop_loss_algo_id) == link
     assert repos.relations.by_algo_id(link.take_profit_algo_id) == link
     assert repos.relations.by_algo_id("other") is None
-    closed = attrs.evolve(link, status="CLOSED", pos_id="pos-9", updated_at=T0 + M)
-    repos.relations.save(closed)
-    assert repos.relations.find(status="CLOSED") == [closed]
+    closed = attrs.evolve(
+        relation(),
+        status="CLOSED",
+        pos_id="pos-9",
+        updated_at=T0 + M,
+        open_time=T0 + M / 2,
+        close_order_id="5002",
+        close_time=T0 + M,
+        pnl=Decimal("12.3456789"),
+        pnl_percentage=Decimal("-1.25"),
+    )
+    assert repos.relations.save(closed) == attrs.evolve(closed, id=link.id)
+    assert repos.relations.find(status="CLOSED") == [attrs.evolve(closed, id=link.id)]
     assert repos.relations.find(status="OPEN") == []
+    other = repos.relations.save(relation("qtoentry2", at=T0 + M))
+    assert other.id is not None and other.id != link.id
 
 
 def test_relation_queries(repos):

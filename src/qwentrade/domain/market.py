@@ -125,36 +125,82 @@ class Candle:
             raise InvalidInput("high", f"high {self.high} is below low {self.low}")
 
 
+FUNDING_INTERVAL = timedelta(hours=8)
+
+
+def next_funding_time(time: datetime) -> datetime:
+    """The first funding settlement strictly after ``time`` on OKX's 00/08/16 UTC grid."""
+    elapsed = require_utc(time, "time") - EPOCH
+    return EPOCH + (elapsed // FUNDING_INTERVAL + 1) * FUNDING_INTERVAL
+
+
+def _utc_or_none(field: str):
+    return lambda value: None if value is None else require_utc(value, field)
+
+
 @attrs.frozen
 class FundingRate:
-    """A funding settlement (or the current predicted rate when ``realized`` is False)."""
+    """A funding settlement, or the predicted rate of the settlement at ``time``.
+
+    ``next_funding_time`` is the settlement after ``time`` (OKX ``nextFundingTime``; None
+    when unknown); :func:`next_funding_time` gives it on the 8-hour grid.
+    """
 
     symbol: str
     time: datetime = attrs.field(converter=lambda v: require_utc(v, "time"))
     rate: Decimal
     realized_rate: Decimal | None = None
+    next_funding_time: datetime | None = attrs.field(
+        default=None, converter=_utc_or_none("next_funding_time")
+    )
 
 
 @attrs.frozen
 class OpenInterest:
-    """Aggregated open interest (USD) candle at ``time`` (CoinGlass kind)."""
+    """Aggregated open interest (USD) at ``time`` (CoinGlass kind).
+
+    ``open_interest`` is the total at ``time``; ``change_24h`` its change since the point
+    24 h earlier and ``change_percent_24h`` that change in percent of it (5.0 = +5 %), both
+    None when that point is unknown (see :func:`with_24h_change`). ``open``/``high``/
+    ``low``/``close`` are the interval's OHLC when the source gives a candle.
+    """
 
     symbol: str
     time: datetime = attrs.field(converter=lambda v: require_utc(v, "time"))
-    open: float
-    high: float
-    low: float
-    close: float
+    open_interest: float
+    change_24h: float | None = None
+    change_percent_24h: float | None = None
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    close: float | None = None
+
+
+def with_24h_change(points: list[OpenInterest]) -> list[OpenInterest]:
+    """``points`` with ``change_24h``/``change_percent_24h`` set from the point of the same
+    symbol exactly 24 h earlier in ``points`` (None, not guessed, when there is none)."""
+    known = {(p.symbol, p.time): p.open_interest for p in points}
+    out = []
+    for point in points:
+        before = known.get((point.symbol, point.time - timedelta(hours=24)))
+        if before is None:
+            out.append(attrs.evolve(point, change_24h=None, change_percent_24h=None))
+            continue
+        change = point.open_interest - before
+        percent = change / before * 100 if before else None
+        out.append(attrs.evolve(point, change_24h=change, change_percent_24h=percent))
+    return out
 
 
 @attrs.frozen
 class Sentiment:
-    """Long/short account ratio at ``time``."""
+    """Long/short account ratio at ``time``: the shares of accounts long and short (0-1)
+    and their quotient."""
 
     symbol: str
     time: datetime = attrs.field(converter=lambda v: require_utc(v, "time"))
-    long_ratio: float
-    short_ratio: float
+    long_account_ratio: float
+    short_account_ratio: float
     long_short_ratio: float
 
 
@@ -170,12 +216,15 @@ class BookSnapshot:
 
 @attrs.frozen
 class EtfFlow:
-    """Daily net ETF flow in USD for an asset (BTC, ETH)."""
+    """Daily ETF flows in USD for an asset (BTC, ETH): ``net_flow`` = ``total_flow_in`` -
+    ``total_flow_out`` (the gross flows None when the source gives only the net)."""
 
     symbol: str
     date: date
-    net_flow_usd: float
+    net_flow: float
     price_usd: float | None = None
+    total_flow_in: float | None = None
+    total_flow_out: float | None = None
 
 
 @attrs.frozen
@@ -189,9 +238,23 @@ class FearGreed:
 
 @attrs.frozen
 class Liquidation:
-    """Aggregated liquidations (USD) of longs and shorts in the interval starting at ``time``."""
+    """Aggregated liquidations (USD) of longs and shorts in the interval starting at ``time``;
+    ``total_liquidation`` is their sum."""
 
     symbol: str
     time: datetime = attrs.field(converter=lambda v: require_utc(v, "time"))
-    long_usd: float
-    short_usd: float
+    long_liquidation: float
+    short_liquidation: float
+    total_liquidation: float = attrs.field()
+
+    @total_liquidation.default
+    def _total(self) -> float:
+        return self.long_liquidation + self.short_liquidation
+
+    def __attrs_post_init__(self) -> None:
+        if self.total_liquidation != self.long_liquidation + self.short_liquidation:
+            raise InvalidInput(
+                "total_liquidation",
+                f"{self.total_liquidation} is not long {self.long_liquidation} + short "
+                f"{self.short_liquidation}",
+            )

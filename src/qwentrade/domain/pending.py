@@ -68,8 +68,9 @@ class PendingOrder:
     """A trigger order waiting for price to cross ``trigger_price``; build it with :meth:`create`.
 
     ``size`` is in contracts; ``stop_loss``/``take_profit`` (optional) are the protection
-    to attach when it triggers. ``closed_at`` is when it left PENDING, ``fill_price`` the
-    price that triggered it and ``reason`` why it was cancelled.
+    to attach when it triggers. ``signal_id`` is the stored signal that caused it (None when
+    placed by hand). ``closed_at`` is when it left PENDING, ``fill_price`` the price that
+    triggered it and ``reason`` why it was cancelled.
     """
 
     id: str
@@ -83,6 +84,7 @@ class PendingOrder:
     expires_at: datetime
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    signal_id: int | None = None
     state: PendingState = PENDING
     closed_at: datetime | None = None
     fill_price: Decimal | None = None
@@ -104,6 +106,7 @@ class PendingOrder:
         ttl: timedelta = DEFAULT_PENDING_TTL,
         stop_loss: object | None = None,
         take_profit: object | None = None,
+        signal_id: int | None = None,
     ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
         """A new PENDING order expiring ``ttl`` (default 1 h) after ``created_at``.
 
@@ -114,6 +117,10 @@ class PendingOrder:
         """
         if not isinstance(id, str) or not id.strip():
             raise InvalidInput("id", f"must be a non-empty string, got {id!r}")
+        if signal_id is not None and (
+            isinstance(signal_id, bool) or not isinstance(signal_id, int)
+        ):
+            raise InvalidInput("signal_id", f"must be an integer or None, got {signal_id!r}")
         if not isinstance(side, Side):
             raise InvalidInput("side", f"expected Side.LONG or Side.SHORT, got {side!r}")
         created_at = require_utc(created_at, "created_at")
@@ -137,6 +144,7 @@ class PendingOrder:
             created_at + ttl,
             stop,
             target,
+            signal_id,
         )
         event = PendingCreated(
             id, order.symbol, side, level, crossing, size_, order.expires_at, created_at

@@ -51,21 +51,23 @@ def _utc_or_none(field: str):
 class OrderRecord:
     """One order as the exchange last reported it (table ``order_history``, key ``order_id``).
 
-    ``side`` is ``buy``/``sell``; ``pos_side`` is ``long``/``short``/``net``; ``state`` is
-    OKX's (``live``, ``partially_filled``, ``filled``, ``canceled``, ``mmp_canceled``).
-    ``size`` and ``filled_size`` are in contracts; ``fee`` is negative when paid, as OKX
-    reports it; ``pnl`` is the realised PnL of a closing fill.
+    ``cl_ord_id`` is its client order id (OKX ``clOrdId``). ``side`` is ``buy``/``sell``;
+    ``pos_side`` is ``long``/``short``/``net``; ``status`` is OKX's order state (``live``,
+    ``partially_filled``, ``filled``, ``canceled``, ``mmp_canceled``). ``amount`` and
+    ``filled_amount`` are in contracts; ``fee`` is negative when paid, as OKX reports it;
+    ``pnl`` is the realised PnL of a closing fill. ``created_at``/``updated_at`` are OKX's
+    ``cTime``/``uTime``.
     """
 
     order_id: str
-    client_order_id: str
+    cl_ord_id: str
     symbol: str
     side: str
     pos_side: str
     order_type: str
-    state: str
-    size: Decimal
-    filled_size: Decimal
+    status: str
+    amount: Decimal
+    filled_amount: Decimal
     price: Decimal | None
     avg_price: Decimal | None
     leverage: int
@@ -83,7 +85,14 @@ class PositionRecord:
     """A closed (or partly closed) position (table ``position_history``, key pos_id + u_time).
 
     ``close_type`` follows OKX's ``type``: 1 partly closed, 2 fully closed, 3 liquidation,
-    4 partial liquidation, 5 ADL. ``realized_pnl`` includes fees and funding, ``pnl`` does not.
+    4 partial liquidation, 5 ADL. ``avg_price`` is the open average price. ``realized_pnl``
+    includes fees and funding, ``pnl`` does not. ``created_at`` is OKX's ``cTime`` (column
+    ``c_time``); ``updated_at`` its ``uTime`` (columns ``u_time`` and ``updated_at``).
+
+    ``pos_size`` is what is left open after this update, in contracts: 0 after a full close
+    (types 2, 3, 5), ``open_max_size - close_total_size`` after a partial one unless given.
+    ``unrealized_pnl`` is 0 once nothing is open and None when unknown; ``margin`` (the
+    margin still held) None when unknown.
     """
 
     pos_id: str
@@ -91,7 +100,7 @@ class PositionRecord:
     pos_side: str
     margin_mode: str
     leverage: int
-    open_avg_price: Decimal
+    avg_price: Decimal
     close_avg_price: Decimal
     open_max_size: Decimal
     close_total_size: Decimal
@@ -102,6 +111,26 @@ class PositionRecord:
     close_type: int
     created_at: datetime = attrs.field(converter=_utc("created_at"))
     updated_at: datetime = attrs.field(converter=_utc("updated_at"))
+    pos_size: Decimal = attrs.field(converter=lambda v: to_decimal(v, "pos_size"))
+    unrealized_pnl: Decimal | None = attrs.field(
+        converter=lambda v: None if v is None else to_decimal(v, "unrealized_pnl")
+    )
+    margin: Decimal | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else to_decimal(v, "margin")
+    )
+
+    @pos_size.default
+    def _left_open(self) -> Decimal:
+        if self.close_type in FULL_CLOSE_TYPES:
+            return Decimal(0)
+        return max(self.open_max_size - self.close_total_size, Decimal(0))
+
+    @unrealized_pnl.default
+    def _unrealized(self) -> Decimal | None:
+        return Decimal(0) if self.pos_size == 0 else None
+
+
+FULL_CLOSE_TYPES = (2, 3, 5)  # OKX close types that leave nothing open
 
 
 # -- validation helpers ------------------------------------------------------------------
@@ -193,8 +222,9 @@ class SignalRecord:
     """A detected signal (table ``market_signal``; one per symbol, candle time and type).
 
     ``time`` is the open time of the 15m candle it was detected on; ``price`` its close;
-    ``score`` 0-30; ``details`` the detector's explanation (a JSON object: Decimals and
-    datetimes become strings). ``id`` is assigned by the repository.
+    ``score`` 0-30; ``expire_at`` when it stops being ACTIVE; ``details`` the detector's
+    explanation (a JSON object: Decimals and datetimes become strings). ``id`` is assigned
+    by the repository.
     """
 
     symbol: str = attrs.field(validator=_text("symbol"))
@@ -203,7 +233,7 @@ class SignalRecord:
     score: float = attrs.field(converter=float)
     price: Decimal = attrs.field(converter=_decimal("price"))
     created_at: datetime = attrs.field(converter=_utc("created_at"))
-    expires_at: datetime = attrs.field(converter=_utc("expires_at"))
+    expire_at: datetime = attrs.field(converter=_utc("expire_at"))
     details: dict[str, Any] = attrs.field(factory=dict, converter=_json_object, hash=False)
     status: str = attrs.field(default="ACTIVE", validator=_one_of("status", SIGNAL_STATUSES))
     id: int | None = None
@@ -220,8 +250,11 @@ CROSSINGS = tuple(crossing.name for crossing in Crossing)
 class PendingOrderRecord:
     """A pending trigger order as stored (table ``pending_order``, key ``id``).
 
-    Enum fields hold the domain enums' NAMES (``LONG``, ``UP``, ``PENDING``);
-    :meth:`from_pending` and :meth:`to_pending` convert from and to
+    Enum fields hold the domain enums' NAMES (``LONG``, ``UP``, ``PENDING``): ``status`` is
+    PENDING, TRIGGERED, CANCELLED or EXPIRED. ``amount`` is in contracts;
+    ``stop_loss_trigger``/``take_profit_trigger`` are the protection prices attached when it
+    triggers; ``signal_id`` the ``market_signal`` row that caused it (None if placed by
+    hand). :meth:`from_pending` and :meth:`to_pending` convert from and to
     :class:`~qwentrade.domain.pending.PendingOrder`.
     """
 
@@ -230,16 +263,19 @@ class PendingOrderRecord:
     side: str = attrs.field(validator=_one_of("side", SIDES))
     trigger_price: Decimal = attrs.field(converter=_decimal("trigger_price"))
     crossing: str = attrs.field(validator=_one_of("crossing", CROSSINGS))
-    size: Decimal = attrs.field(converter=_decimal("size"))
+    amount: Decimal = attrs.field(converter=_decimal("amount"))
     leverage: int
     created_at: datetime = attrs.field(converter=_utc("created_at"))
-    expires_at: datetime = attrs.field(converter=_utc("expires_at"))
+    expire_at: datetime = attrs.field(converter=_utc("expire_at"))
     updated_at: datetime = attrs.field(converter=_utc("updated_at"))
-    stop_loss: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("stop_loss"))
-    take_profit: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("take_profit")
+    stop_loss_trigger: Decimal | None = attrs.field(
+        default=None, converter=_decimal_or_none("stop_loss_trigger")
     )
-    state: str = attrs.field(default="PENDING", validator=_one_of("state", PENDING_STATES))
+    take_profit_trigger: Decimal | None = attrs.field(
+        default=None, converter=_decimal_or_none("take_profit_trigger")
+    )
+    signal_id: int | None = None
+    status: str = attrs.field(default="PENDING", validator=_one_of("status", PENDING_STATES))
     closed_at: datetime | None = attrs.field(default=None, converter=_utc_or_none("closed_at"))
     fill_price: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("fill_price"))
     reason: str = ""
@@ -253,14 +289,15 @@ class PendingOrderRecord:
             side=order.side.name,
             trigger_price=order.trigger_price,
             crossing=order.crossing.name,
-            size=order.size,
+            amount=order.size,
             leverage=order.leverage,
             created_at=order.created_at,
-            expires_at=order.expires_at,
+            expire_at=order.expires_at,
             updated_at=updated_at,
-            stop_loss=order.stop_loss,
-            take_profit=order.take_profit,
-            state=order.state.name,
+            stop_loss_trigger=order.stop_loss,
+            take_profit_trigger=order.take_profit,
+            signal_id=order.signal_id,
+            status=order.state.name,
             closed_at=order.closed_at,
             fill_price=order.fill_price,
             reason=order.reason,
@@ -274,13 +311,14 @@ class PendingOrderRecord:
             side=Side[self.side],
             trigger_price=self.trigger_price,
             crossing=Crossing[self.crossing],
-            size=self.size,
+            size=self.amount,
             leverage=self.leverage,
             created_at=self.created_at,
-            expires_at=self.expires_at,
-            stop_loss=self.stop_loss,
-            take_profit=self.take_profit,
-            state=PendingState[self.state],
+            expires_at=self.expire_at,
+            stop_loss=self.stop_loss_trigger,
+            take_profit=self.take_profit_trigger,
+            signal_id=self.signal_id,
+            state=PendingState[self.status],
             closed_at=self.closed_at,
             fill_price=self.fill_price,
             reason=self.reason,
@@ -382,12 +420,16 @@ RELATION_STATUSES = ("OPEN", "CLOSED")
 
 @attrs.frozen
 class RelationRecord:
-    """What belongs to one entry order (table ``trading_relations``, key ``client_order_id``).
+    """What belongs to one entry order (table ``trading_relations``, key ``id``, one row per
+    ``client_order_id``).
 
-    Links the entry order (its ``clOrdId``, the venue's ``order_id``, the position's
+    Links the entry order (its ``clOrdId``, the venue's ``open_order_id``, the position's
     ``pos_id`` once known) to the stop-loss and take-profit algo orders that protect it,
     and to the signal and/or pending order that caused it. ``status`` is CLOSED once the
-    position it opened or added to is closed.
+    position it opened or added to is closed; then ``close_order_id`` is the order that
+    closed it, ``close_time`` when, ``pnl`` the realised PnL (USDT) and ``pnl_percentage``
+    that PnL in percent of the margin (5 = +5 %). ``open_time`` is when the entry filled.
+    ``id`` is assigned by the repository.
     """
 
     client_order_id: str = attrs.field(validator=_text("client_order_id"))
@@ -395,7 +437,14 @@ class RelationRecord:
     side: str = attrs.field(validator=_one_of("side", SIDES))
     created_at: datetime = attrs.field(converter=_utc("created_at"))
     updated_at: datetime = attrs.field(converter=_utc("updated_at"))
-    order_id: str | None = None
+    open_order_id: str | None = None
+    close_order_id: str | None = None
+    open_time: datetime | None = attrs.field(default=None, converter=_utc_or_none("open_time"))
+    close_time: datetime | None = attrs.field(default=None, converter=_utc_or_none("close_time"))
+    pnl: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("pnl"))
+    pnl_percentage: Decimal | None = attrs.field(
+        default=None, converter=_decimal_or_none("pnl_percentage")
+    )
     pos_id: str | None = None
     stop_loss_algo_id: str | None = None
     stop_loss_price: Decimal | None = attrs.field(
@@ -408,6 +457,7 @@ class RelationRecord:
     signal_id: int | None = None
     pending_order_id: str | None = None
     status: str = attrs.field(default="OPEN", validator=_one_of("status", RELATION_STATUSES))
+    id: int | None = None
 
 
 # -- system status -----------------------------------------------------------------------
@@ -417,14 +467,15 @@ COMPONENT_STATES = ("OK", "FAILING", "DISABLED", "IDLE")
 
 @attrs.frozen
 class StatusRecord:
-    """One component's or job's health (table ``system_status``, key ``component``).
+    """One component's or job's health (table ``system_status``, key ``key``).
 
-    Counters only grow; ``consecutive_failures`` resets on a success. ``rows`` counts the
-    rows the job has written in total.
+    ``key`` names the component or job and ``value`` is its state (OK, FAILING, DISABLED,
+    IDLE), the original system's names. Counters only grow; ``consecutive_failures``
+    resets on a success. ``rows`` counts the rows the job has written in total.
     """
 
-    component: str
-    state: str
+    key: str
+    value: str
     updated_at: datetime = attrs.field(converter=_utc("updated_at"))
     last_run_at: datetime | None = attrs.field(default=None, converter=_utc_or_none("last_run_at"))
     last_success_at: datetime | None = attrs.field(

@@ -153,19 +153,20 @@ class HistoryRepository(Protocol):
         ...
 
     def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
-        """The newest order with this ``clOrdId``, or None."""
+        """The newest order whose ``cl_ord_id`` (OKX ``clOrdId``) is this, or None."""
         ...
 
     def orders(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[OrderRecord]:
-        """Orders created in ``[start, end)``, newest first (by ``created_at``, ``order_id``)."""
+        """Orders created in ``[start, end)``, newest first (by ``created_at``, ``order_id``);
+        ``status`` filters by OKX's order state (``filled``, ``canceled``...)."""
         ...
 
     def positions(
@@ -225,7 +226,7 @@ class SignalRepository(Protocol):
         ...
 
     def active(self, now: datetime, symbol: str | None = None) -> list[SignalRecord]:
-        """ACTIVE signals not yet expired at ``now`` (``expires_at > now``), newest first."""
+        """ACTIVE signals not yet expired at ``now`` (``expire_at > now``), newest first."""
         ...
 
     def set_status(self, signal_id: int, status: str, expected: str | None = None) -> bool:
@@ -234,16 +235,16 @@ class SignalRepository(Protocol):
         ...
 
     def expire(self, now: datetime) -> int:
-        """Mark ACTIVE signals with ``expires_at <= now`` EXPIRED; returns how many."""
+        """Mark ACTIVE signals with ``expire_at <= now`` EXPIRED; returns how many."""
         ...
 
 
 class PendingRepository(Protocol):
     """Pending trigger orders (``pending_order``)."""
 
-    def save(self, order: PendingOrderRecord, expected_state: str | None = None) -> bool:
-        """Insert or replace by ``id``. With ``expected_state``, replace only a stored order
-        in that state (compare-and-set; a missing order is not inserted). True if written."""
+    def save(self, order: PendingOrderRecord, expected_status: str | None = None) -> bool:
+        """Insert or replace by ``id``. With ``expected_status``, replace only a stored order
+        with that status (compare-and-set; a missing order is not inserted). True if written."""
         ...
 
     def get(self, order_id: str) -> PendingOrderRecord | None:
@@ -253,7 +254,7 @@ class PendingRepository(Protocol):
     def find(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[PendingOrderRecord]:
@@ -261,7 +262,7 @@ class PendingRepository(Protocol):
         ...
 
     def open(self, symbol: str | None = None) -> list[PendingOrderRecord]:
-        """Orders in state PENDING, oldest first (the monitor's work list)."""
+        """Orders with status PENDING, oldest first (the monitor's work list)."""
         ...
 
 
@@ -305,8 +306,9 @@ class IntentRepository(Protocol):
 class RelationRepository(Protocol):
     """Links between entry orders, their SL/TP algo orders, signals and pending orders."""
 
-    def save(self, relation: RelationRecord) -> None:
-        """Insert or replace by ``client_order_id`` (of the entry order)."""
+    def save(self, relation: RelationRecord) -> RelationRecord:
+        """Insert or replace by ``client_order_id`` (of the entry order); returns the stored
+        relation with its ``id`` (assigned on first insert, kept on replace)."""
         ...
 
     def get(self, client_order_id: str) -> RelationRecord | None:
@@ -340,8 +342,9 @@ class StatusRepository(Protocol):
         ...
 
     def set_state(self, component: str, state: str, at: datetime, note: str = "") -> None:
-        """Set a component's state (OK, FAILING, DISABLED, IDLE) and note, e.g. DISABLED
-        "no CoinGlass key"; counters are kept."""
+        """Set a component's state (OK, FAILING, DISABLED, IDLE; stored as ``value`` under
+        ``key`` = ``component``) and note, e.g. DISABLED "no CoinGlass key"; counters are
+        kept."""
         ...
 
     def get(self, component: str) -> StatusRecord | None:

@@ -72,10 +72,20 @@ def pending(
     inst: Instrument | None = None,
     at: datetime = T0,
     ttl: timedelta = timedelta(hours=1),
+    signal_id: int | None = None,
 ) -> PendingOrder:
     """A PENDING order (events dropped)."""
     order, _ = PendingOrder.create(
-        id, inst or instrument(), side, trigger_price, size, 5, at, crossing=crossing, ttl=ttl
+        id,
+        inst or instrument(),
+        side,
+        trigger_price,
+        size,
+        5,
+        at,
+        crossing=crossing,
+        ttl=ttl,
+        signal_id=signal_id,
     )
     return order
 

@@ -56,13 +56,13 @@ class MemoryHistoryRepository:
     def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
         check_text(client_order_id, "client_order_id")
         with self._lock:
-            found = [o for o in self._orders.values() if o.client_order_id == client_order_id]
+            found = [o for o in self._orders.values() if o.cl_ord_id == client_order_id]
         return max(found, key=lambda o: (o.created_at, o.order_id), default=None)
 
     def orders(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = 100,
@@ -70,15 +70,15 @@ class MemoryHistoryRepository:
     ) -> list[OrderRecord]:
         start, end = check_span(start, end)
         symbol = symbol_ok(symbol)
-        if state is not None:
-            check_text(state, "state")
+        if status is not None:
+            check_text(status, "status")
         with self._lock:
             items = list(self._orders.values())
         return select(
             items,
             lambda o: (
                 (symbol is None or o.symbol == symbol)
-                and (state is None or o.state == state)
+                and (status is None or o.status == status)
                 and in_span(o.created_at, start, end)
             ),
             lambda o: (o.created_at, o.order_id),
@@ -128,7 +128,7 @@ class MemoryHistoryRepository:
         for o in orders:
             row = totals.setdefault(o.symbol, [0, 0, Decimal(0), Decimal(0)])
             row[0] += 1
-            row[1] += o.state in FILLED_STATES
+            row[1] += o.status in FILLED_STATES
             row[2] += o.fee
             row[3] += o.pnl
         return [OrderStats(symbol, *totals[symbol]) for symbol in sorted(totals)]
@@ -175,7 +175,7 @@ class MemorySignalRepository:
                     score=signal.score,
                     price=signal.price,
                     details=signal.details,
-                    expires_at=signal.expires_at,
+                    expire_at=signal.expire_at,
                 )
             self._signals[signal_id] = stored
         return stored
@@ -221,7 +221,7 @@ class MemorySignalRepository:
             items,
             lambda s: (
                 s.status == "ACTIVE"
-                and s.expires_at > now
+                and s.expire_at > now
                 and (symbol is None or s.symbol == symbol)
             ),
             lambda s: (s.time, s.id),
@@ -244,9 +244,7 @@ class MemorySignalRepository:
     def expire(self, now: datetime) -> int:
         now = require_utc(now, "now")
         with self._lock:
-            due = [
-                s for s in self._signals.values() if s.status == "ACTIVE" and s.expires_at <= now
-            ]
+            due = [s for s in self._signals.values() if s.status == "ACTIVE" and s.expire_at <= now]
             for s in due:
                 self._signals[s.id] = attrs.evolve(s, status="EXPIRED")  # type: ignore[index]
         return len(due)
@@ -270,7 +268,7 @@ class MemoryStatusRepository:
             old = self._status.get(component) or StatusRecord(component, "IDLE", at)
             new = attrs.evolve(
                 old,
-                state="OK" if ok else "FAILING",
+                value="OK" if ok else "FAILING",
                 updated_at=at,
                 last_run_at=at,
                 last_success_at=at if ok else old.last_success_at,
@@ -291,7 +289,7 @@ class MemoryStatusRepository:
         at = require_utc(at, "at")
         with self._lock:
             old = self._status.get(component) or StatusRecord(component, state, at)
-            self._status[component] = attrs.evolve(old, state=state, note=note, updated_at=at)
+            self._status[component] = attrs.evolve(old, value=state, note=note, updated_at=at)
 
     def get(self, component: str) -> StatusRecord | None:
         with self._lock:

@@ -3,7 +3,10 @@ one lock, like the SQL rows)."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+
+import attrs
 
 from qwentrade.adapters.memory._common import choice, select, symbol_ok, typed
 from qwentrade.domain.errors import InvalidInput
@@ -28,14 +31,14 @@ class MemoryPendingRepository:
         self._orders: dict[str, PendingOrderRecord] = {}
         self._lock = threading.Lock()
 
-    def save(self, order: PendingOrderRecord, expected_state: str | None = None) -> bool:
+    def save(self, order: PendingOrderRecord, expected_status: str | None = None) -> bool:
         (order,) = typed([order], PendingOrderRecord)
-        if expected_state is not None:
-            choice(expected_state, PENDING_STATES, "expected_state")
+        if expected_status is not None:
+            choice(expected_status, PENDING_STATES, "expected_status")
         with self._lock:
-            if expected_state is not None:
+            if expected_status is not None:
                 stored = self._orders.get(order.id)
-                if stored is None or stored.state != expected_state:
+                if stored is None or stored.status != expected_status:
                     return False
             self._orders[order.id] = order
             return True
@@ -47,19 +50,19 @@ class MemoryPendingRepository:
     def find(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[PendingOrderRecord]:
         symbol = symbol_ok(symbol)
-        if state is not None:
-            choice(state, PENDING_STATES, "state")
+        if status is not None:
+            choice(status, PENDING_STATES, "status")
         with self._lock:
             items = list(self._orders.values())
         return select(
             items,
             lambda o: (
-                (symbol is None or o.symbol == symbol) and (state is None or o.state == state)
+                (symbol is None or o.symbol == symbol) and (status is None or o.status == status)
             ),
             lambda o: (o.created_at, o.id),
             True,
@@ -159,12 +162,18 @@ class MemoryRelationRepository:
 
     def __init__(self) -> None:
         self._relations: dict[str, RelationRecord] = {}
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def save(self, relation: RelationRecord) -> None:
+    def save(self, relation: RelationRecord) -> RelationRecord:
         (relation,) = typed([relation], RelationRecord)
         with self._lock:
-            self._relations[relation.client_order_id] = relation
+            old = self._relations.get(relation.client_order_id)
+            relation_id = next(self._ids) if old is None else old.id
+            stored = self._relations[relation.client_order_id] = attrs.evolve(
+                relation, id=relation_id
+            )
+        return stored
 
     def get(self, client_order_id: str) -> RelationRecord | None:
         with self._lock:

@@ -36,7 +36,7 @@ import attrs
 
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.numbers import round_to_tick
-from qwentrade.domain.records import PositionRecord
+from qwentrade.domain.records import FULL_CLOSE_TYPES, PositionRecord
 from qwentrade.domain.venue import ExchangePosition, PosSide, TdMode
 
 ZERO = Decimal(0)
@@ -200,7 +200,7 @@ class SimPosition:
             pos_side=self.pos_side.value,
             margin_mode=self.margin_mode.value,
             leverage=self.leverage,
-            open_avg_price=self.avg_price,
+            avg_price=self.avg_price,
             close_avg_price=close_avg,
             open_max_size=self.open_max_size,
             close_total_size=self.close_total_size,
@@ -211,6 +211,7 @@ class SimPosition:
             close_type=close_type,
             created_at=self.created_at,
             updated_at=now,
+            pos_size=ZERO if close_type in FULL_CLOSE_TYPES else self.contracts,
         )
 
 

@@ -10,7 +10,14 @@ from random import Random
 from qwentrade.adapters.sim.prices import FUNDING_INTERVAL, PricePath
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.instruments import Instrument
-from qwentrade.domain.market import BookSnapshot, FundingRate, TimeRange, from_ms, to_ms
+from qwentrade.domain.market import (
+    BookSnapshot,
+    FundingRate,
+    TimeRange,
+    from_ms,
+    next_funding_time,
+    to_ms,
+)
 
 FUNDING_MS = int(FUNDING_INTERVAL.total_seconds() * 1000)
 MAX_BOOK_DEPTH = 400
@@ -21,7 +28,8 @@ def current_funding(path: PricePath, symbol: str, now: datetime) -> FundingRate:
     now_ms = to_ms(now)
     last = now_ms - now_ms % FUNDING_MS
     rate = path.funding_rate(symbol, from_ms(last))
-    return FundingRate(symbol, from_ms(last + FUNDING_MS), rate)
+    upcoming = from_ms(last + FUNDING_MS)
+    return FundingRate(symbol, upcoming, rate, next_funding_time=next_funding_time(upcoming))
 
 
 def funding_settlements(
@@ -34,7 +42,8 @@ def funding_settlements(
     t = first + (-first) % FUNDING_MS
     while t <= last:
         rate = path.funding_rate(symbol, from_ms(t))
-        out.append(FundingRate(symbol, from_ms(t), rate, realized_rate=rate))
+        settled = from_ms(t)
+        out.append(FundingRate(symbol, settled, rate, rate, next_funding_time(settled)))
         t += FUNDING_MS
     return out
 

@@ -1,5 +1,31 @@
 """The database schema as SQLAlchemy Core tables, with the original system's names.
 
+Every column the original design names exists under that name with that meaning (a test
+lists them per table); our richer columns stand beside them, one name per fact:
+
+- ``funding_rate.next_funding_time``: the settlement after ``time`` (null when unknown).
+- ``open_interest``: ``open_interest`` is the total (USD) at ``time``; ``change_24h`` and
+  ``change_percent_24h`` compare it with the row 24 h earlier (null without one);
+  ``open``/``high``/``low``/``close`` are the interval's OHLC when the source gives one.
+- ``liquidation.total_liquidation`` = ``long_liquidation + short_liquidation`` (USD).
+- ``order_history``: ``amount``/``filled_amount`` in contracts; ``status`` is OKX's order
+  state (``live``, ``partially_filled``, ``filled``, ``canceled``, ``mmp_canceled``), kept
+  as OKX spells it so rows compare with the venue; ``created_at``/``updated_at`` are OKX's
+  ``cTime``/``uTime``.
+- ``position_history`` (key ``pos_id`` + ``u_time``): one row per update OKX reports for a
+  position. ``avg_price`` is the open average price; ``pos_size`` the size left (contracts)
+  after that update, 0 after a full close (close types 2, 3, 5); ``unrealized_pnl`` 0 once
+  fully closed, null when unknown; ``margin`` null when unknown. ``updated_at`` is the same
+  fact as ``u_time`` (OKX's update time of that row, never the time we wrote it): the
+  original names both and keys on ``u_time``, so both hold it.
+- ``pending_order.status`` and ``side``, ``market_signal.signal_type`` and
+  ``trading_relations.side``/``status`` use the original spellings (``PENDING``,
+  ``TRIGGERED``, ``CANCELLED``, ``EXPIRED``, ``LONG``, ``SHORT``, ``OPEN``, ``CLOSED``).
+- ``trading_relations``: ``id`` is the key (assigned on insert); ``client_order_id`` of
+  the entry order stays unique; ``open_order_id``/``close_order_id`` are the venue's ids.
+- ``system_status``: ``key`` names the component or job, ``value`` its state (``OK``,
+  ``FAILING``, ``DISABLED``, ``IDLE``); the run counters stand beside them.
+
 Prices and amounts of orders and positions are :class:`ExactDecimal` (NUMERIC); candles,
 indicators and market series are doubles; every time is :class:`UtcDateTime`. Alembic
 migrations (``migrations/``) create exactly this; a test proves autogenerate finds no
@@ -66,6 +92,7 @@ funding_rate = sa.Table(
     _time(primary_key=True),
     sa.Column("funding_rate", ExactDecimal(), nullable=False),
     sa.Column("realized_rate", ExactDecimal()),
+    _time("next_funding_time"),
 )
 
 open_interest = sa.Table(
@@ -73,7 +100,10 @@ open_interest = sa.Table(
     metadata,
     _symbol(),
     _time(primary_key=True),
-    *(sa.Column(name, sa.Double(), nullable=False) for name in ("open", "high", "low", "close")),
+    sa.Column("open_interest", sa.Double(), nullable=False),
+    sa.Column("change_24h", sa.Double()),
+    sa.Column("change_percent_24h", sa.Double()),
+    *(sa.Column(name, sa.Double()) for name in ("open", "high", "low", "close")),
 )
 
 market_sentiment = sa.Table(
@@ -81,8 +111,8 @@ market_sentiment = sa.Table(
     metadata,
     _symbol(),
     _time(primary_key=True),
-    sa.Column("long_ratio", sa.Double(), nullable=False),
-    sa.Column("short_ratio", sa.Double(), nullable=False),
+    sa.Column("long_account_ratio", sa.Double(), nullable=False),
+    sa.Column("short_account_ratio", sa.Double(), nullable=False),
     sa.Column("long_short_ratio", sa.Double(), nullable=False),
 )
 
@@ -100,7 +130,9 @@ etf_flow = sa.Table(
     metadata,
     _symbol(),
     sa.Column("date", sa.Date(), primary_key=True),
-    sa.Column("net_flow_usd", sa.Double(), nullable=False),
+    sa.Column("net_flow", sa.Double(), nullable=False),
+    sa.Column("total_flow_in", sa.Double()),
+    sa.Column("total_flow_out", sa.Double()),
     sa.Column("price_usd", sa.Double()),
 )
 
@@ -117,8 +149,9 @@ liquidation = sa.Table(
     metadata,
     _symbol(),
     _time(primary_key=True),
-    sa.Column("long_usd", sa.Double(), nullable=False),
-    sa.Column("short_usd", sa.Double(), nullable=False),
+    sa.Column("long_liquidation", sa.Double(), nullable=False),
+    sa.Column("short_liquidation", sa.Double(), nullable=False),
+    sa.Column("total_liquidation", sa.Double(), nullable=False),
 )
 
 MARKET_TABLES = {
@@ -138,14 +171,14 @@ order_history = sa.Table(
     "order_history",
     metadata,
     sa.Column("order_id", sa.String(ID), primary_key=True),
-    sa.Column("client_order_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("cl_ord_id", sa.String(ID), nullable=False, index=True),
     sa.Column("symbol", sa.String(SYMBOL), nullable=False),
     sa.Column("side", sa.String(8), nullable=False),
     sa.Column("pos_side", sa.String(8), nullable=False),
     sa.Column("order_type", sa.String(32), nullable=False),
-    sa.Column("state", sa.String(32), nullable=False),
-    sa.Column("size", ExactDecimal(), nullable=False),
-    sa.Column("filled_size", ExactDecimal(), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("amount", ExactDecimal(), nullable=False),
+    sa.Column("filled_amount", ExactDecimal(), nullable=False),
     sa.Column("price", ExactDecimal()),
     sa.Column("avg_price", ExactDecimal()),
     sa.Column("leverage", sa.Integer(), nullable=False),
@@ -154,9 +187,9 @@ order_history = sa.Table(
     sa.Column("reduce_only", sa.Boolean(), nullable=False),
     sa.Column("td_mode", sa.String(16), nullable=False),
     sa.Column("source", sa.String(32), nullable=False),
-    _time("c_time", nullable=False, index=True),
-    _time("u_time", nullable=False, index=True),
-    sa.Index(None, "symbol", "c_time"),
+    _time("created_at", nullable=False, index=True),
+    _time("updated_at", nullable=False, index=True),
+    sa.Index(None, "symbol", "created_at"),
 )
 
 position_history = sa.Table(
@@ -168,7 +201,10 @@ position_history = sa.Table(
     sa.Column("pos_side", sa.String(8), nullable=False),
     sa.Column("margin_mode", sa.String(16), nullable=False),
     sa.Column("leverage", sa.Integer(), nullable=False),
-    sa.Column("open_avg_price", ExactDecimal(), nullable=False),
+    sa.Column("pos_size", ExactDecimal(), nullable=False),
+    sa.Column("avg_price", ExactDecimal(), nullable=False),
+    sa.Column("unrealized_pnl", ExactDecimal()),
+    sa.Column("margin", ExactDecimal()),
     sa.Column("close_avg_price", ExactDecimal(), nullable=False),
     sa.Column("open_max_size", ExactDecimal(), nullable=False),
     sa.Column("close_total_size", ExactDecimal(), nullable=False),
@@ -178,6 +214,7 @@ position_history = sa.Table(
     sa.Column("funding_fee", ExactDecimal(), nullable=False),
     sa.Column("close_type", sa.Integer(), nullable=False),
     _time("c_time", nullable=False),
+    _time("updated_at", nullable=False),
     sa.Index(None, "u_time"),
     sa.Index(None, "symbol", "u_time"),
 )
@@ -193,11 +230,11 @@ market_signal = sa.Table(
     sa.Column("price", ExactDecimal(), nullable=False),
     sa.Column("details", sa.JSON(), nullable=False),
     _time("created_at", nullable=False),
-    _time("expires_at", nullable=False),
+    _time("expire_at", nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.UniqueConstraint("symbol", "time", "signal_type"),
     sa.Index(None, "time"),
-    sa.Index(None, "status", "expires_at"),
+    sa.Index(None, "status", "expire_at"),
 )
 
 pending_order = sa.Table(
@@ -208,18 +245,19 @@ pending_order = sa.Table(
     sa.Column("side", sa.String(8), nullable=False),
     sa.Column("trigger_price", ExactDecimal(), nullable=False),
     sa.Column("crossing", sa.String(8), nullable=False),
-    sa.Column("size", ExactDecimal(), nullable=False),
+    sa.Column("amount", ExactDecimal(), nullable=False),
     sa.Column("leverage", sa.Integer(), nullable=False),
-    sa.Column("stop_loss", ExactDecimal()),
-    sa.Column("take_profit", ExactDecimal()),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("stop_loss_trigger", ExactDecimal()),
+    sa.Column("take_profit_trigger", ExactDecimal()),
+    sa.Column("signal_id", sa.Integer()),
+    sa.Column("status", sa.String(16), nullable=False),
     _time("created_at", nullable=False, index=True),
-    _time("expires_at", nullable=False),
+    _time("expire_at", nullable=False),
     _time("updated_at", nullable=False),
     _time("closed_at"),
     sa.Column("fill_price", ExactDecimal()),
     sa.Column("reason", sa.Text(), nullable=False, server_default=""),
-    sa.Index(None, "state", "symbol"),
+    sa.Index(None, "status", "symbol"),
 )
 
 order_intent = sa.Table(
@@ -243,10 +281,16 @@ order_intent = sa.Table(
 trading_relations = sa.Table(
     "trading_relations",
     metadata,
-    sa.Column("client_order_id", sa.String(32), primary_key=True),
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("client_order_id", sa.String(32), nullable=False, unique=True),
     sa.Column("symbol", sa.String(SYMBOL), nullable=False),
     sa.Column("side", sa.String(8), nullable=False),
-    sa.Column("order_id", sa.String(ID)),
+    sa.Column("open_order_id", sa.String(ID)),
+    sa.Column("close_order_id", sa.String(ID)),
+    _time("open_time"),
+    _time("close_time"),
+    sa.Column("pnl", ExactDecimal()),
+    sa.Column("pnl_percentage", ExactDecimal()),
     sa.Column("pos_id", sa.String(ID)),
     sa.Column("stop_loss_algo_id", sa.String(ID), index=True),
     sa.Column("stop_loss_price", ExactDecimal()),
@@ -273,8 +317,8 @@ config = sa.Table(
 system_status = sa.Table(
     "system_status",
     metadata,
-    sa.Column("component", sa.String(100), primary_key=True),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(16), nullable=False),
     _time("last_run_at"),
     _time("last_success_at"),
     _time("last_error_at"),

@@ -200,14 +200,14 @@ class Order:
         """The ``order_history`` row of this order."""
         return OrderRecord(
             order_id=self.order_id,
-            client_order_id=self.client_order_id,
+            cl_ord_id=self.client_order_id,
             symbol=self.symbol,
             side=self.side.value,
             pos_side=self.pos_side.value,
             order_type=self.order_type.value,
-            state=self.state.value,
-            size=self.size,
-            filled_size=self.filled_size,
+            status=self.state.value,
+            amount=self.size,
+            filled_amount=self.filled_size,
             price=self.price,
             avg_price=self.avg_price,
             leverage=self.leverage,

@@ -101,7 +101,7 @@ def position_dict(
 
 def position_history_dict(record: PositionRecord, direction: str) -> dict[str, Any]:
     """A ``positions-history`` row; ``direction`` is ``long``/``short``."""
-    base = record.open_avg_price * record.close_total_size
+    base = record.avg_price * record.close_total_size
     ratio = num(record.pnl * record.leverage / base) if base else "0"
     return {
         "instType": INST_TYPE,
@@ -112,7 +112,7 @@ def position_history_dict(record: PositionRecord, direction: str) -> dict[str, A
         "posSide": record.pos_side,
         "direction": direction,
         "lever": str(record.leverage),
-        "openAvgPx": num(record.open_avg_price),
+        "openAvgPx": num(record.avg_price),
         "closeAvgPx": num(record.close_avg_price),
         "openMaxPos": num(record.open_max_size),
         "closeTotalPos": num(record.close_total_size),

@@ -267,7 +267,7 @@ def positions_history(state: ServerState, call: Call) -> Answer:
             continue
         if pos_id and record.pos_id != pos_id:
             continue
-        hint = (record.close_avg_price - record.open_avg_price) * record.pnl
+        hint = (record.close_avg_price - record.avg_price) * record.pnl
         direction = state.direction_of(record.pos_id, record.pos_side, 1 if hint >= 0 else -1)
         rows.append(account.position_history_dict(record, direction))
     return Answer(rows[:count])

@@ -253,7 +253,7 @@ def funding_rate_dict(rate: FundingRate, now: datetime, interval: timedelta) -> 
         "fundingRate": num(rate.rate),
         "fundingTime": ms(rate.time),
         "nextFundingRate": "",
-        "nextFundingTime": ms(rate.time + interval),
+        "nextFundingTime": ms(rate.next_funding_time or rate.time + interval),
         "minFundingRate": "-0.00375",
         "maxFundingRate": "0.00375",
         "interestRate": "0.0001",

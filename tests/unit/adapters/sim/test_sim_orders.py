@@ -214,7 +214,7 @@ def test_order_history_is_newest_first_and_holds_only_completed_orders():
     records = sim.order_history()
     assert [r.order_id for r in records] == [c.order_id, a.order_id]
     assert live.order_id not in {r.order_id for r in records}
-    assert records[0].side == Side.SELL.value and records[0].state == "filled"
+    assert records[0].side == Side.SELL.value and records[0].status == "filled"
     assert sim.order_history(limit=1)[0].order_id == c.order_id
 
 

@@ -123,11 +123,12 @@ def test_order_to_record_keeps_every_reported_field():
         source="7",
     )
     record = order.to_record()
-    assert (record.side, record.pos_side, record.order_type, record.state) == (
+    assert (record.side, record.pos_side, record.order_type, record.status) == (
         "sell",
         "net",
         "limit",
         "filled",
     )
+    assert (record.cl_ord_id, record.amount, record.filled_amount) == ("c1", 2, 2)
     assert record.fee == order.fee and record.pnl == order.pnl and record.leverage == 5
     assert record.td_mode == "isolated" and record.source == "7" and record.reduce_only

@@ -55,8 +55,16 @@ def test_upgrade_from_nothing_builds_exactly_the_metadata(empty):
 
 def test_downgrade_one_step_and_upgrade_again(empty):
     upgrade(empty)
-    downgrade(empty)
-    assert current_revision(empty) is None  # one revision so far: one step down is empty
+    assert downgrade(empty) == "0001"
+    assert tables(empty) == set(metadata.tables)  # 0002 renames and adds columns only
+    upgrade(empty)
+    assert current_revision(empty) == head_revision()
+    assert differences(empty) == []
+
+
+def test_downgrade_to_nothing_and_upgrade_again(empty):
+    upgrade(empty)
+    assert downgrade(empty, "base") is None
     assert tables(empty) == set()
     upgrade(empty)
     assert current_revision(empty) == head_revision()
@@ -66,7 +74,7 @@ def test_downgrade_one_step_and_upgrade_again(empty):
 def test_the_comparison_notices_a_drifted_schema(empty):
     upgrade(empty)
     with empty.begin() as connection:
-        connection.execute(sa.text("DROP INDEX ix_order_history_u_time"))
+        connection.execute(sa.text("DROP INDEX ix_order_history_updated_at"))
         connection.execute(sa.text("ALTER TABLE config ADD COLUMN extra INTEGER"))
     found = {diff[0] for diff in differences(empty)}
     assert {"add_index", "remove_column"} <= found
@@ -105,6 +113,7 @@ def test_the_migration_scripts_ship_inside_the_package():
     assert (package / "script.py.mako").is_file()
     versions = [p.name for p in (package / "versions").iterdir() if p.name.endswith(".py")]
     assert any(name.startswith("0001_") for name in versions)
+    assert any(name.startswith("0002_") for name in versions)
 
 
 @pytest.mark.postgres

@@ -31,7 +31,7 @@ def fill(repos: SqlRepositories) -> None:
     repos.klines.upsert(Timeframe.M15, klines(ETH, count=4))
     repos.signals.add(signal(BTC, T0 + 10 * M15))
     repos.signals.add(signal(ETH, T0, "SHORT"))
-    repos.history.upsert_orders([order("1", BTC, T0), order("2", ETH, T0 + M15, state="live")])
+    repos.history.upsert_orders([order("1", BTC, T0), order("2", ETH, T0 + M15, status="live")])
     repos.history.upsert_positions([position("p1", BTC, T0 + 3 * M15)])
     repos.market.upsert(
         [FundingRate(BTC, T0 + i * timedelta(hours=8), Decimal("0.0001")) for i in range(3)]
@@ -63,11 +63,16 @@ def test_signals_orders_and_positions(db):
     orders = db.orders()
     assert orders["order_id"].to_list() == ["1", "2"]
     assert orders["avg_price"][0] == Decimal("42123.45678901")
-    assert db.orders(state="live")["order_id"].to_list() == ["2"]
+    assert db.orders(status="live")["order_id"].to_list() == ["2"]
     assert db.orders(start=date(2024, 1, 1), end=T0 + M15)["order_id"].to_list() == ["1"]
+    assert {"cl_ord_id", "amount", "filled_amount", "status", "created_at"} <= set(orders.columns)
+    assert orders["created_at"].to_list() == [T0, T0 + M15]
     positions = db.positions(BTC)
     assert positions["realized_pnl"].to_list() == [Decimal("12.34")]
     assert positions.schema["u_time"] == pl.Datetime("us", "UTC")
+    assert positions["updated_at"].to_list() == positions["u_time"].to_list()
+    assert positions["pos_size"].to_list() == [Decimal("0")]
+    assert positions["avg_price"].to_list() == [Decimal("42000.1")]
 
 
 def test_market_tables(db):

@@ -22,19 +22,27 @@ from qwentrade.domain.records import (
 )
 from qwentrade.domain.stats import OrderStats, PositionStats
 
-_TO_COLUMNS = {"created_at": "c_time", "updated_at": "u_time"}
-_TO_FIELDS = {v: k for k, v in _TO_COLUMNS.items()}
+# position_history keeps OKX's c_time/u_time (its key); updated_at is the same fact as u_time
+_POSITION_COLUMNS = {"created_at": "c_time", "updated_at": "u_time"}
+_POSITION_FIELDS = {v: k for k, v in _POSITION_COLUMNS.items()}
 FILLED_STATES = ("filled", "partially_filled")
 _BATCH = 1_000
 
 
-def _rows(records: Iterable[object], kind: type) -> list[dict[str, Any]]:
+def _checked(records: Iterable[object], kind: type) -> list[dict[str, Any]]:
     rows = []
     for index, record in enumerate(records):
         if not isinstance(record, kind):
             raise InvalidInput(f"records[{index}]", f"expected {kind.__name__}, got {record!r}")
-        rows.append(renamed(attrs.asdict(record, recurse=False), _TO_COLUMNS))
+        rows.append(attrs.asdict(record, recurse=False))
     return rows
+
+
+def _position_rows(records: Iterable[object]) -> list[dict[str, Any]]:
+    return [
+        {**renamed(values, _POSITION_COLUMNS), "updated_at": values["updated_at"]}
+        for values in _checked(records, PositionRecord)
+    ]
 
 
 class SqlHistoryRepository:
@@ -44,10 +52,10 @@ class SqlHistoryRepository:
         self._engine = engine
 
     def upsert_orders(self, orders: Sequence[OrderRecord]) -> int:
-        return self._upsert(order_history, _rows(orders, OrderRecord))
+        return self._upsert(order_history, _checked(orders, OrderRecord))
 
     def upsert_positions(self, positions: Sequence[PositionRecord]) -> int:
-        return self._upsert(position_history, _rows(positions, PositionRecord))
+        return self._upsert(position_history, _position_rows(positions))
 
     def _upsert(self, table: sa.Table, rows: list[dict[str, Any]]) -> int:
         written = 0
@@ -67,10 +75,8 @@ class SqlHistoryRepository:
     def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
         statement = (
             sa.select(order_history)
-            .where(
-                order_history.c.client_order_id == check_text(client_order_id, "client_order_id")
-            )
-            .order_by(order_history.c.c_time.desc(), order_history.c.order_id.desc())
+            .where(order_history.c.cl_ord_id == check_text(client_order_id, "client_order_id"))
+            .order_by(order_history.c.created_at.desc(), order_history.c.order_id.desc())
             .limit(1)
         )
         found = self._orders(statement)
@@ -79,19 +85,19 @@ class SqlHistoryRepository:
     def orders(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[OrderRecord]:
         t = order_history
-        statement = within(sa.select(t), t.c.c_time, start, end)
+        statement = within(sa.select(t), t.c.created_at, start, end)
         if symbol is not None:
             statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
-        if state is not None:
-            statement = statement.where(t.c.state == check_text(state, "state"))
-        statement = statement.order_by(t.c.c_time.desc(), t.c.order_id.desc())
+        if status is not None:
+            statement = statement.where(t.c.status == check_text(status, "status"))
+        statement = statement.order_by(t.c.created_at.desc(), t.c.order_id.desc())
         return self._orders(paged(statement, limit, offset))
 
     def positions(
@@ -110,15 +116,15 @@ class SqlHistoryRepository:
         return self._positions(paged(statement, limit, offset))
 
     def latest_order_update(self, symbol: str | None = None) -> datetime | None:
-        return self._latest(order_history, symbol)
+        return self._latest(order_history.c.updated_at, symbol)
 
     def latest_position_update(self, symbol: str | None = None) -> datetime | None:
-        return self._latest(position_history, symbol)
+        return self._latest(position_history.c.u_time, symbol)
 
-    def _latest(self, table: sa.Table, symbol: str | None) -> datetime | None:
-        statement = sa.select(sa.func.max(table.c.u_time))
+    def _latest(self, column: sa.Column, symbol: str | None) -> datetime | None:
+        statement = sa.select(sa.func.max(column))
         if symbol is not None:
-            statement = statement.where(table.c.symbol == check_text(symbol, "symbol"))
+            statement = statement.where(column.table.c.symbol == check_text(symbol, "symbol"))
         with self._engine.connect() as connection:
             return connection.execute(statement).scalar()
 
@@ -128,14 +134,14 @@ class SqlHistoryRepository:
         # Summed in Python: SQLite keeps decimals as text and would sum them as doubles.
         t = order_history
         statement = within(
-            sa.select(t.c.symbol, t.c.state, t.c.fee, t.c.pnl), t.c.c_time, start, end
+            sa.select(t.c.symbol, t.c.status, t.c.fee, t.c.pnl), t.c.created_at, start, end
         )
         totals: dict[str, list[Any]] = {}
         with self._engine.connect() as connection:
-            for symbol, state, fee, pnl in connection.execute(statement):
+            for symbol, status, fee, pnl in connection.execute(statement):
                 row = totals.setdefault(symbol, [0, 0, Decimal(0), Decimal(0)])
                 row[0] += 1
-                row[1] += state in FILLED_STATES
+                row[1] += status in FILLED_STATES
                 row[2] += fee
                 row[3] += pnl
         return [OrderStats(symbol, *totals[symbol]) for symbol in sorted(totals)]
@@ -164,9 +170,14 @@ class SqlHistoryRepository:
     def _orders(self, statement: sa.Select) -> list[OrderRecord]:
         with self._engine.connect() as connection:
             rows = connection.execute(statement).mappings().all()
-        return [OrderRecord(**renamed(row, _TO_FIELDS)) for row in rows]
+        return [OrderRecord(**row) for row in rows]
 
     def _positions(self, statement: sa.Select) -> list[PositionRecord]:
         with self._engine.connect() as connection:
             rows = connection.execute(statement).mappings().all()
-        return [PositionRecord(**renamed(row, _TO_FIELDS)) for row in rows]
+        return [
+            PositionRecord(
+                **renamed({k: v for k, v in row.items() if k != "updated_at"}, _POSITION_FIELDS)
+            )
+            for row in rows
+        ]

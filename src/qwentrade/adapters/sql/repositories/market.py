@@ -69,11 +69,18 @@ def _funding_row(item: FundingRate) -> dict[str, Any]:
         "time": item.time,
         "funding_rate": item.rate,
         "realized_rate": item.realized_rate,
+        "next_funding_time": item.next_funding_time,
     }
 
 
 def _funding(row: dict[str, Any]) -> FundingRate:
-    return FundingRate(row["symbol"], row["time"], row["funding_rate"], row["realized_rate"])
+    return FundingRate(
+        row["symbol"],
+        row["time"],
+        row["funding_rate"],
+        row["realized_rate"],
+        row["next_funding_time"],
+    )
 
 
 KINDS: dict[type, _Kind] = {

@@ -14,7 +14,7 @@ from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import require_utc
 from qwentrade.domain.records import SIGNAL_STATUSES, SignalRecord, check_text
 
-_DETECTION = ("score", "price", "details", "expires_at")  # what re-detecting a candle replaces
+_DETECTION = ("score", "price", "details", "expire_at")  # what re-detecting a candle replaces
 
 
 def check_status(status: str, field: str = "status") -> str:
@@ -71,7 +71,7 @@ class SqlSignalRepository:
     def active(self, now: datetime, symbol: str | None = None) -> list[SignalRecord]:
         t = market_signal
         statement = sa.select(t).where(
-            t.c.status == "ACTIVE", t.c.expires_at > require_utc(now, "now")
+            t.c.status == "ACTIVE", t.c.expire_at > require_utc(now, "now")
         )
         if symbol is not None:
             statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
@@ -89,7 +89,7 @@ class SqlSignalRepository:
         t = market_signal
         statement = (
             sa.update(t)
-            .where(t.c.status == "ACTIVE", t.c.expires_at <= require_utc(now, "now"))
+            .where(t.c.status == "ACTIVE", t.c.expire_at <= require_utc(now, "now"))
             .values(status="EXPIRED")
         )
         with self._engine.begin() as connection:

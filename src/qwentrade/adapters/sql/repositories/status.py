@@ -37,8 +37,8 @@ class SqlStatusRepository:
         at = check_run(component, at, rows)
         t = system_status
         first = {
-            "component": component,
-            "state": "OK" if ok else "FAILING",
+            "key": component,
+            "value": "OK" if ok else "FAILING",
             "last_run_at": at,
             "last_success_at": at if ok else None,
             "last_error_at": None if ok else at,
@@ -53,7 +53,7 @@ class SqlStatusRepository:
         }
         insert = self._insert().values(first)
         changes = {
-            "state": insert.excluded.state,
+            "value": insert.excluded["value"],
             "last_run_at": at,
             "runs": t.c.runs + 1,
             "successes": t.c.successes + int(ok),
@@ -66,7 +66,7 @@ class SqlStatusRepository:
             changes["last_success_at"] = at
         else:
             changes.update(last_error_at=at, last_error=error)
-        statement = insert.on_conflict_do_update(index_elements=["component"], set_=changes)
+        statement = insert.on_conflict_do_update(index_elements=["key"], set_=changes)
         with self._engine.begin() as connection:
             row = connection.execute(statement.returning(*t.c)).mappings().one()
         return StatusRecord(**row)
@@ -76,19 +76,19 @@ class SqlStatusRepository:
         if state not in COMPONENT_STATES:
             raise InvalidInput("state", f"{state!r} is not one of {', '.join(COMPONENT_STATES)}")
         at = require_utc(at, "at")
-        insert = self._insert().values(component=component, state=state, note=note, updated_at=at)
+        insert = self._insert().values(key=component, value=state, note=note, updated_at=at)
         statement = insert.on_conflict_do_update(
-            index_elements=["component"], set_={"state": state, "note": note, "updated_at": at}
+            index_elements=["key"], set_={"value": state, "note": note, "updated_at": at}
         )
         with self._engine.begin() as connection:
             connection.execute(statement)
 
     def get(self, component: str) -> StatusRecord | None:
-        found = self._select(sa.select(system_status).where(system_status.c.component == component))
+        found = self._select(sa.select(system_status).where(system_status.c.key == component))
         return found[0] if found else None
 
     def all(self) -> list[StatusRecord]:
-        return self._select(sa.select(system_status).order_by(system_status.c.component))
+        return self._select(sa.select(system_status).order_by(system_status.c.key))
 
     def _select(self, statement: sa.Select) -> list[StatusRecord]:
         with self._engine.connect() as connection:

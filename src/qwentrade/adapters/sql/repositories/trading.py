@@ -58,17 +58,17 @@ class SqlPendingRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def save(self, order: PendingOrderRecord, expected_state: str | None = None) -> bool:
+    def save(self, order: PendingOrderRecord, expected_status: str | None = None) -> bool:
         values = _values(order, PendingOrderRecord)
         with self._engine.begin() as connection:
-            if expected_state is None:
+            if expected_status is None:
                 upsert_rows(connection, pending_order, [values])
                 return True
-            check_choice(expected_state, PENDING_STATES, "expected_state")
+            check_choice(expected_status, PENDING_STATES, "expected_status")
             t = pending_order
             statement = (
                 sa.update(t)
-                .where(t.c.id == order.id, t.c.state == expected_state)
+                .where(t.c.id == order.id, t.c.status == expected_status)
                 .values({k: v for k, v in values.items() if k != "id"})
             )
             return connection.execute(statement).rowcount == 1
@@ -81,7 +81,7 @@ class SqlPendingRepository:
     def find(
         self,
         symbol: str | None = None,
-        state: str | None = None,
+        status: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[PendingOrderRecord]:
@@ -89,14 +89,16 @@ class SqlPendingRepository:
         statement = sa.select(t)
         if symbol is not None:
             statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
-        if state is not None:
-            statement = statement.where(t.c.state == check_choice(state, PENDING_STATES, "state"))
+        if status is not None:
+            statement = statement.where(
+                t.c.status == check_choice(status, PENDING_STATES, "status")
+            )
         statement = paged(statement.order_by(t.c.created_at.desc(), t.c.id.desc()), limit, offset)
         return _select(self._engine, statement, PendingOrderRecord)
 
     def open(self, symbol: str | None = None) -> list[PendingOrderRecord]:
         t = pending_order
-        statement = sa.select(t).where(t.c.state == "PENDING")
+        statement = sa.select(t).where(t.c.status == "PENDING")
         if symbol is not None:
             statement = statement.where(t.c.symbol == check_text(symbol, "symbol"))
         statement = statement.order_by(t.c.created_at, t.c.id)
@@ -192,10 +194,19 @@ class SqlRelationRepository:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    def save(self, relation: RelationRecord) -> None:
+    def save(self, relation: RelationRecord) -> RelationRecord:
         values = _values(relation, RelationRecord)
+        del values["id"]  # assigned by the database; kept when the entry order is stored
+        t = trading_relations
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(t).values(values)
+        statement = insert.on_conflict_do_update(
+            index_elements=["client_order_id"],
+            set_={name: insert.excluded[name] for name in values if name != "client_order_id"},
+        ).returning(*t.c)
         with self._engine.begin() as connection:
-            upsert_rows(connection, trading_relations, [values])
+            row = connection.execute(statement).mappings().one()
+        return RelationRecord(**row)
 
     def get(self, client_order_id: str) -> RelationRecord | None:
         t = trading_relations
