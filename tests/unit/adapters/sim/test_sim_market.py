@@ -161,9 +161,11 @@ def test_funding_rate_history_and_order_book():
     sim, _ = replay_engine()
     rate = sim.funding_rate(BTC)
     assert rate.time == datetime(2024, 8, 23, tzinfo=UTC)  # the next settlement
+    assert rate.next_funding_time == datetime(2024, 8, 23, 8, tzinfo=UTC)  # and the one after
     history = sim.funding_history(BTC, TimeRange(REPLAY_START, REPLAY_START + timedelta(days=9)))
     assert len(history) == 7  # settlements up to now only, 00/08/16 UTC
     assert history[0].realized_rate == D("4.14245554449e-05")
+    assert all(h.next_funding_time == h.time + timedelta(hours=8) for h in history)
     book = sim.order_book(BTC, depth=3)
     last = sim.last_price(BTC)
     assert [p for p, _ in book.bids] == [last - D("0.1"), last - D("0.2"), last - D("0.3")]
