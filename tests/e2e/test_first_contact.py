@@ -164,3 +164,17 @@ def test_timeframes_are_shown_as_they_are_typed(cli, tmp_path):
     assert "4H" not in result.stdout and "1D" not in result.stdout
     with sqlite3.connect(tmp_path / "qwentrade.db") as db:
         assert db.execute("select count(*) from klines_4h").fetchone()[0] >= 6
+
+
+def test_an_unknown_target_revision_is_one_line_and_migrates_nothing(cli, tmp_path):
+    result = cli("db", "upgrade", "nonsense", QWENTRADE_LOG_FILE="")
+    one_line_error(result, "revision", "'nonsense'", "use head", status=1)
+    current = cli("db", "current", QWENTRADE_LOG_FILE="")
+    assert "revision: empty" in current.stdout
+
+
+def test_a_database_url_naming_a_folder_is_one_line(cli, tmp_path):
+    (tmp_path / "data").mkdir()
+    result = cli("db", "upgrade", QWENTRADE_DATABASE_URL="sqlite:///data", QWENTRADE_LOG_FILE="")
+    one_line_error(result, "QWENTRADE_DATABASE_URL", "is a folder", "data/qwentrade.db", status=1)
+    assert list((tmp_path / "data").iterdir()) == []

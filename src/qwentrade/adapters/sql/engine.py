@@ -97,6 +97,11 @@ def _check_sqlite_folder(url: URL) -> None:
         return
     path = Path(database)
     folder = path.parent
+    if path.is_dir():
+        raise DatabaseUnavailable(
+            "database_url",
+            f"{path} is a folder: name a SQLite file in it, e.g. {path / 'qwentrade.db'}",
+        )
     if not folder.is_dir():
         raise DatabaseNotFound(
             "database_url",

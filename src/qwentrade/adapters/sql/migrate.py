@@ -18,10 +18,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import URL, Engine
 
 from qwentrade.adapters.sql.engine import make_engine
-from qwentrade.domain.errors import DomainError
+from qwentrade.domain.errors import DomainError, InvalidInput
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK = 0x71777472  # "qwtr": serialises concurrent upgrades on one PostgreSQL
@@ -78,7 +79,14 @@ def _locked(engine: Engine) -> Iterator[sa.Connection]:
 def _run(connection: sa.Connection, action, *args: str) -> None:
     config = _config()
     config.attributes["connection"] = connection
-    action(config, *args)
+    try:
+        action(config, *args)
+    except CommandError as e:  # e.g. a target revision that does not exist
+        raise InvalidInput(
+            "revision",
+            f"{e}: use head, a relative step such as -1, or a revision of this qwentrade "
+            f"(head {head_revision()})",
+        ) from None
 
 
 def current_revision(target: str | URL | Engine) -> str | None:
