@@ -69,7 +69,12 @@ def test_bad_stored_text_and_foreign_secret_rows_never_come_out(sql):
         connection.execute(
             config.insert(),
             [
-                {"key": "KLINE_15M_START_DAYS", "value": "lots", "value_type": "int", "updated_at": now},
+                {
+                    "key": "KLINE_15M_START_DAYS",
+                    "value": "lots",
+                    "value_type": "int",
+                    "updated_at": now,
+                },
                 {
                     "key": "okx.secret",
                     "value": "hunter2",
