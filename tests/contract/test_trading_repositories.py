@@ -41,7 +41,7 @@ def race(count: int, attempt) -> list[bool]:
 def test_pending_orders_round_trip_from_the_domain_object(repos):
     domain = builders.pending(id="p-42", signal_id=11)
     record = PendingOrderRecord.from_pending(domain, updated_at=T0)
-    assert (record.signal_id, record.status, record.amount) == (11, "PENDING", domain.size)
+    assert (record.signal_id, record.status, record.amount) == (11, "PENDING", domain.amount)
     assert repos.pending.save(record)
     back = repos.pending.get("p-42")
     assert back == record

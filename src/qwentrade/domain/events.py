@@ -142,8 +142,8 @@ class PendingCreated:
     side: Side
     trigger_price: Decimal
     crossing: Crossing
-    size: Decimal
-    expires_at: datetime
+    amount: Decimal
+    expire_at: datetime
     at: datetime
 
 
@@ -156,7 +156,7 @@ class PendingTriggered:
     side: Side
     trigger_price: Decimal
     price: Decimal
-    size: Decimal
+    amount: Decimal
     at: datetime
 
 
@@ -176,7 +176,7 @@ class PendingExpired:
 
     pending_id: str
     symbol: str
-    expires_at: datetime
+    expire_at: datetime
     at: datetime
 
 

@@ -67,10 +67,12 @@ ACTIONS = ("trigger", "cancel", "expire")
 class PendingOrder:
     """A trigger order waiting for price to cross ``trigger_price``; build it with :meth:`create`.
 
-    ``size`` is in contracts; ``stop_loss``/``take_profit`` (optional) are the protection
-    to attach when it triggers. ``signal_id`` is the stored signal that caused it (None when
-    placed by hand). ``closed_at`` is when it left PENDING, ``fill_price`` the price that
-    triggered it and ``reason`` why it was cancelled.
+    The field names are those of the stored record and the ``pending_order`` table.
+    ``amount`` is in contracts; ``stop_loss_trigger``/``take_profit_trigger`` (optional) are
+    the protection prices to attach when it triggers. ``signal_id`` is the stored signal
+    that caused it (None when placed by hand). ``status`` is its :class:`PendingState`;
+    ``closed_at`` is when it left PENDING, ``fill_price`` the price that triggered it and
+    ``reason`` why it was cancelled.
     """
 
     id: str
@@ -78,14 +80,14 @@ class PendingOrder:
     side: Side
     trigger_price: Decimal
     crossing: Crossing
-    size: Decimal
+    amount: Decimal
     leverage: int
     created_at: datetime
-    expires_at: datetime
-    stop_loss: Decimal | None = None
-    take_profit: Decimal | None = None
+    expire_at: datetime
+    stop_loss_trigger: Decimal | None = None
+    take_profit_trigger: Decimal | None = None
     signal_id: int | None = None
-    state: PendingState = PENDING
+    status: PendingState = PENDING
     closed_at: datetime | None = None
     fill_price: Decimal | None = None
     reason: str = ""
@@ -97,23 +99,24 @@ class PendingOrder:
         instrument: Instrument,
         side: Side,
         trigger_price: object,
-        size: object,
+        amount: object,
         leverage: int,
         created_at: datetime,
         *,
         current_price: object | None = None,
         crossing: Crossing | None = None,
         ttl: timedelta = DEFAULT_PENDING_TTL,
-        stop_loss: object | None = None,
-        take_profit: object | None = None,
+        stop_loss_trigger: object | None = None,
+        take_profit_trigger: object | None = None,
         signal_id: int | None = None,
     ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
         """A new PENDING order expiring ``ttl`` (default 1 h) after ``created_at``.
 
         The crossing is ``crossing`` if given, else derived from the price now: a level above
-        ``current_price`` triggers on the way UP, one below on the way DOWN. ``stop_loss``
-        must be on the losing side of the trigger price for ``side`` (below for a LONG),
-        ``take_profit`` on the winning side. Prices round to the tick, the size down to the lot.
+        ``current_price`` triggers on the way UP, one below on the way DOWN.
+        ``stop_loss_trigger`` must be on the losing side of the trigger price for ``side``
+        (below for a LONG), ``take_profit_trigger`` on the winning side. Prices round to the
+        tick, the amount down to the lot.
         """
         if not isinstance(id, str) or not id.strip():
             raise InvalidInput("id", f"must be a non-empty string, got {id!r}")
@@ -127,18 +130,22 @@ class PendingOrder:
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise InvalidInput("ttl", f"must be a positive timedelta, got {ttl!r}")
         level = normalize_price(instrument, trigger_price, "trigger_price")
-        size_ = instrument.check_size(normalize_size(instrument, size))
+        amount_ = instrument.check_size(normalize_size(instrument, amount, "amount"), "amount")
         lever = instrument.check_leverage(leverage)
         crossing = _crossing(level, current_price, crossing)
-        stop = _protection(instrument, side, level, stop_loss, "stop_loss", below=True)
-        target = _protection(instrument, side, level, take_profit, "take_profit", below=False)
+        stop = _protection(
+            instrument, side, level, stop_loss_trigger, "stop_loss_trigger", below=True
+        )
+        target = _protection(
+            instrument, side, level, take_profit_trigger, "take_profit_trigger", below=False
+        )
         order = cls(
             id,
             instrument.inst_id,
             side,
             level,
             crossing,
-            size_,
+            amount_,
             lever,
             created_at,
             created_at + ttl,
@@ -147,17 +154,17 @@ class PendingOrder:
             signal_id,
         )
         event = PendingCreated(
-            id, order.symbol, side, level, crossing, size_, order.expires_at, created_at
+            id, order.symbol, side, level, crossing, amount_, order.expire_at, created_at
         )
         return order, (event,)
 
     @property
     def is_terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return self.status in TERMINAL_STATES
 
     def triggers(self, price: object) -> bool:
         """True when ``price`` has crossed the level in this order's direction (PENDING only)."""
-        if self.state is not PENDING:
+        if self.status is not PENDING:
             return False
         value = to_decimal(price, "price")
         if self.crossing is Crossing.UP:
@@ -165,8 +172,8 @@ class PendingOrder:
         return value <= self.trigger_price
 
     def expired(self, now: datetime) -> bool:
-        """True when a PENDING order has reached its expiry at ``now`` (``now >= expires_at``)."""
-        return self.state is PENDING and require_utc(now, "now") >= self.expires_at
+        """True when a PENDING order has reached its expiry at ``now`` (``now >= expire_at``)."""
+        return self.status is PENDING and require_utc(now, "now") >= self.expire_at
 
     def apply(
         self, action: str, now: datetime, price: object | None = None, reason: str = ""
@@ -180,31 +187,31 @@ class PendingOrder:
         if action not in ACTIONS:
             raise InvalidInput("action", f"{action!r} is not one of {', '.join(ACTIONS)}")
         now = require_utc(now, "now")
-        target = TRANSITIONS.get((self.state, action))
+        target = TRANSITIONS.get((self.status, action))
         if target is None:
             raise InvalidTransition(
-                f"cannot {action} pending order {self.id}: it is {self.state.name}, a final "
+                f"cannot {action} pending order {self.id}: it is {self.status.name}, a final "
                 "state; create a new pending order instead"
             )
         if action == "trigger":
             return self._trigger(price, now)
         if action == "expire":
-            if now < self.expires_at:
+            if now < self.expire_at:
                 raise InvalidTransition(
                     f"cannot expire pending order {self.id} at {now.isoformat()}: it expires at "
-                    f"{self.expires_at.isoformat()}; cancel it to stop it earlier"
+                    f"{self.expire_at.isoformat()}; cancel it to stop it earlier"
                 )
-            new = attrs.evolve(self, state=EXPIRED, closed_at=now)
-            return new, (PendingExpired(self.id, self.symbol, self.expires_at, now),)
+            new = attrs.evolve(self, status=EXPIRED, closed_at=now)
+            return new, (PendingExpired(self.id, self.symbol, self.expire_at, now),)
         text = reason or "cancelled"
-        new = attrs.evolve(self, state=CANCELLED, closed_at=now, reason=text)
+        new = attrs.evolve(self, status=CANCELLED, closed_at=now, reason=text)
         return new, (PendingCancelled(self.id, self.symbol, text, now),)
 
     def evaluate(
         self, price: object | None, now: datetime
     ) -> tuple[PendingOrder, tuple[PendingEvent, ...]]:
         """The monitor's step: expire if due, else trigger if ``price`` crosses, else nothing."""
-        if self.state is not PENDING:
+        if self.status is not PENDING:
             return self, ()
         if self.expired(now):
             return self.apply("expire", now)
@@ -225,14 +232,14 @@ class PendingOrder:
                 f"{value} has not crossed the level: pending order {self.id} triggers {side} "
                 f"{self.trigger_price}",
             )
-        if now >= self.expires_at:
+        if now >= self.expire_at:
             raise InvalidTransition(
                 f"cannot trigger pending order {self.id}: it expired at "
-                f"{self.expires_at.isoformat()}; expire it instead"
+                f"{self.expire_at.isoformat()}; expire it instead"
             )
-        new = attrs.evolve(self, state=TRIGGERED, closed_at=now, fill_price=value)
+        new = attrs.evolve(self, status=TRIGGERED, closed_at=now, fill_price=value)
         event = PendingTriggered(
-            self.id, self.symbol, self.side, self.trigger_price, value, self.size, now
+            self.id, self.symbol, self.side, self.trigger_price, value, self.amount, now
         )
         return new, (event,)
 
@@ -248,7 +255,7 @@ def supersede(
     cancelled: list[PendingOrder] = []
     events: list[PendingEvent] = []
     for order in existing:
-        if order.symbol != new.symbol or order.state is not PENDING or order.id == new.id:
+        if order.symbol != new.symbol or order.status is not PENDING or order.id == new.id:
             continue
         done, more = order.apply("cancel", new.created_at, reason=f"superseded by {new.id}")
         cancelled.append(done)

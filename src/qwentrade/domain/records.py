@@ -244,6 +244,11 @@ class SignalRecord:
 SIDES = ("LONG", "SHORT")
 PENDING_STATES = tuple(state.name for state in PendingState)
 CROSSINGS = tuple(crossing.name for crossing in Crossing)
+_PENDING_ENUMS: dict[str, type[enum.Enum]] = {
+    "side": Side,
+    "crossing": Crossing,
+    "status": PendingState,
+}
 
 
 @attrs.frozen
@@ -282,47 +287,21 @@ class PendingOrderRecord:
 
     @classmethod
     def from_pending(cls, order: PendingOrder, updated_at: datetime) -> PendingOrderRecord:
-        """The record of a domain pending order, stamped ``updated_at``."""
-        return cls(
-            id=order.id,
-            symbol=order.symbol,
-            side=order.side.name,
-            trigger_price=order.trigger_price,
-            crossing=order.crossing.name,
-            amount=order.size,
-            leverage=order.leverage,
-            created_at=order.created_at,
-            expire_at=order.expires_at,
-            updated_at=updated_at,
-            stop_loss_trigger=order.stop_loss,
-            take_profit_trigger=order.take_profit,
-            signal_id=order.signal_id,
-            status=order.state.name,
-            closed_at=order.closed_at,
-            fill_price=order.fill_price,
-            reason=order.reason,
-        )
+        """The record of a domain pending order, stamped ``updated_at``.
+
+        Both carry the same field names; only the enums become their names here.
+        """
+        values = attrs.asdict(order, recurse=False)
+        for name in _PENDING_ENUMS:
+            values[name] = values[name].name
+        return cls(**values, updated_at=updated_at)
 
     def to_pending(self) -> PendingOrder:
-        """The domain pending order this record stores."""
-        return PendingOrder(
-            id=self.id,
-            symbol=self.symbol,
-            side=Side[self.side],
-            trigger_price=self.trigger_price,
-            crossing=Crossing[self.crossing],
-            size=self.amount,
-            leverage=self.leverage,
-            created_at=self.created_at,
-            expires_at=self.expire_at,
-            stop_loss=self.stop_loss_trigger,
-            take_profit=self.take_profit_trigger,
-            signal_id=self.signal_id,
-            state=PendingState[self.status],
-            closed_at=self.closed_at,
-            fill_price=self.fill_price,
-            reason=self.reason,
-        )
+        """The domain pending order this record stores (everything but ``updated_at``)."""
+        values = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "updated_at")
+        for name, kind in _PENDING_ENUMS.items():
+            values[name] = kind[values[name]]
+        return PendingOrder(**values)
 
 
 # -- order intents -----------------------------------------------------------------------

@@ -68,11 +68,13 @@ def pending(
     side: Side = Side.LONG,
     trigger_price: str = "110",
     crossing: Crossing = Crossing.UP,
-    size: str = "1",
+    amount: str = "1",
     inst: Instrument | None = None,
     at: datetime = T0,
     ttl: timedelta = timedelta(hours=1),
     signal_id: int | None = None,
+    stop_loss_trigger: str | None = None,
+    take_profit_trigger: str | None = None,
 ) -> PendingOrder:
     """A PENDING order (events dropped)."""
     order, _ = PendingOrder.create(
@@ -80,12 +82,14 @@ def pending(
         inst or instrument(),
         side,
         trigger_price,
-        size,
+        amount,
         5,
         at,
         crossing=crossing,
         ttl=ttl,
         signal_id=signal_id,
+        stop_loss_trigger=stop_loss_trigger,
+        take_profit_trigger=take_profit_trigger,
     )
     return order
 

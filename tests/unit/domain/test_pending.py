@@ -34,13 +34,36 @@ def test_create_derives_the_crossing_from_the_current_price_and_expires_after_an
     above, events = PendingOrder.create("a", INST, Side.LONG, "105", "1", 3, T0, current_price=100)
     below, _ = PendingOrder.create("b", INST, Side.LONG, "95", "1", 3, T0, current_price=100)
     assert above.crossing is Crossing.UP and below.crossing is Crossing.DOWN
-    assert above.expires_at == T0 + timedelta(hours=1)
-    assert above.state is PendingState.PENDING
+    assert above.expire_at == T0 + timedelta(hours=1)
+    assert above.status is PendingState.PENDING
     assert events == (
         PendingCreated(
-            "a", INST.inst_id, Side.LONG, D("105.0"), Crossing.UP, D("1.00"), above.expires_at, T0
+            "a", INST.inst_id, Side.LONG, D("105.0"), Crossing.UP, D("1.00"), above.expire_at, T0
         ),
     )
+
+
+def test_create_names_the_amount_when_it_is_not_a_valid_size():
+    for amount in ("0", "0.001", "-1"):
+        with pytest.raises(InvalidInput) as caught:
+            PendingOrder.create("a", INST, Side.LONG, "105", amount, 3, T0, current_price=100)
+        assert caught.value.field == "amount"
+
+
+def test_protection_prices_are_kept_rounded_to_the_tick():
+    order, _ = PendingOrder.create(
+        "a",
+        INST,
+        Side.LONG,
+        "105",
+        "1",
+        3,
+        T0,
+        current_price=100,
+        stop_loss_trigger="99.04",
+        take_profit_trigger="120",
+    )
+    assert (order.stop_loss_trigger, order.take_profit_trigger) == (D("99.0"), D("120.0"))
 
 
 def test_a_level_equal_to_the_current_price_needs_an_explicit_crossing():
@@ -55,10 +78,10 @@ def test_a_level_equal_to_the_current_price_needs_an_explicit_crossing():
 @pytest.mark.parametrize(
     ("side", "field", "value"),
     [
-        (Side.LONG, "stop_loss", "101"),
-        (Side.LONG, "take_profit", "99"),
-        (Side.SHORT, "stop_loss", "99"),
-        (Side.SHORT, "take_profit", "100"),
+        (Side.LONG, "stop_loss_trigger", "101"),
+        (Side.LONG, "take_profit_trigger", "99"),
+        (Side.SHORT, "stop_loss_trigger", "99"),
+        (Side.SHORT, "take_profit_trigger", "100"),
     ],
 )
 def test_protection_must_be_on_the_right_side_of_the_trigger_price(side, field, value):
@@ -89,7 +112,7 @@ def test_expiry_is_inclusive_and_wins_over_a_trigger_at_the_same_time():
     assert not order.expired(minutes(59.99))
     assert order.expired(minutes(60))
     done, events = order.evaluate("200", minutes(60))
-    assert done.state is PendingState.EXPIRED
+    assert done.status is PendingState.EXPIRED
     assert events == (PendingExpired("p1", order.symbol, minutes(60), minutes(60)),)
     with pytest.raises(InvalidTransition, match="expire it instead"):
         order.apply("trigger", minutes(61), price="200")
@@ -102,7 +125,7 @@ def test_evaluate_triggers_on_a_crossing_and_otherwise_does_nothing():
     same, events = order.evaluate("109", minutes(10))
     assert same is order and events == ()
     done, events = order.evaluate("110.5", minutes(11))
-    assert done.state is PendingState.TRIGGERED and done.fill_price == D("110.5")
+    assert done.status is PendingState.TRIGGERED and done.fill_price == D("110.5")
     assert events == (
         PendingTriggered(
             "p1", order.symbol, Side.LONG, D("110.0"), D("110.5"), D("1.00"), minutes(11)
@@ -127,7 +150,7 @@ def test_trigger_needs_a_price_that_crossed():
 def test_terminal_states_are_final(first, second):
     order = pending(trigger_price="110", crossing=Crossing.UP)
     done, _ = order.apply(first, minutes(60 if first == "expire" else 1), price="120")
-    assert done.state is TRANSITIONS[(PendingState.PENDING, first)]
+    assert done.status is TRANSITIONS[(PendingState.PENDING, first)]
     with pytest.raises(InvalidTransition, match="a final state"):
         done.apply(second, minutes(90), price="120")
     assert done.evaluate("120", minutes(120)) == (done, ())
@@ -140,7 +163,7 @@ def test_a_new_pending_order_cancels_the_older_one_of_its_symbol_only():
     new = pending("new", at=minutes(5))
     cancelled, events = supersede([old, other, finished, new], new)
     assert [o.id for o in cancelled] == ["old"]
-    assert cancelled[0].state is PendingState.CANCELLED
+    assert cancelled[0].status is PendingState.CANCELLED
     assert cancelled[0].reason == "superseded by new"
     assert events == (PendingCancelled("old", old.symbol, "superseded by new", minutes(5)),)
 
@@ -157,9 +180,9 @@ def test_it_triggers_at_the_first_price_of_a_path_that_crosses(path, level, up):
     for i, price in enumerate(path):
         order, events = order.evaluate(price, minutes(i))
         if i == first:
-            assert order.state is PendingState.TRIGGERED and len(events) == 1
+            assert order.status is PendingState.TRIGGERED and len(events) == 1
         elif first is None or i < first:
-            assert order.state is PendingState.PENDING and events == ()
+            assert order.status is PendingState.PENDING and events == ()
         else:
             assert events == ()  # terminal: nothing more happens
-    assert (order.state is PendingState.TRIGGERED) == (first is not None)
+    assert (order.status is PendingState.TRIGGERED) == (first is not None)

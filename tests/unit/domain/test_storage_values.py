@@ -16,6 +16,7 @@ from qwentrade.domain.market import (
     next_funding_time,
     with_24h_change,
 )
+from qwentrade.domain.pending import PendingOrder
 from qwentrade.domain.records import PendingOrderRecord, PositionRecord
 from qwentrade.testing import builders
 
@@ -122,10 +123,30 @@ def test_pending_record_carries_the_signal_and_the_original_names():
     assert (record.signal_id, record.status, record.amount, record.expire_at) == (
         42,
         "PENDING",
-        domain.size,
-        domain.expires_at,
+        domain.amount,
+        domain.expire_at,
     )
     assert record.to_pending() == domain
     with pytest.raises(InvalidInput) as info:
         builders.pending(signal_id="7")  # type: ignore[arg-type]
     assert info.value.field == "signal_id"
+
+
+def test_pending_order_and_its_record_use_the_same_names():
+    domain_names = [field.name for field in attrs.fields(PendingOrder)]
+    record_names = [field.name for field in attrs.fields(PendingOrderRecord)]
+    assert domain_names == [name for name in record_names if name != "updated_at"]
+    domain = builders.pending(
+        id="p10", signal_id=3, stop_loss_trigger="100", take_profit_trigger="130"
+    )
+    record = PendingOrderRecord.from_pending(domain, updated_at=T0)
+    assert (record.stop_loss_trigger, record.take_profit_trigger) == (
+        Decimal("100"),
+        Decimal("130"),
+    )
+    assert (record.side, record.crossing, record.updated_at) == ("LONG", "UP", T0)
+    assert record.to_pending() == domain
+    done, _ = domain.apply("cancel", T0 + H, reason="by hand")
+    stored = PendingOrderRecord.from_pending(done, updated_at=T0 + H)
+    assert (stored.status, stored.closed_at, stored.reason) == ("CANCELLED", T0 + H, "by hand")
+    assert stored.to_pending() == done

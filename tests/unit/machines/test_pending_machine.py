@@ -79,7 +79,7 @@ class PendingMachine(RuleBasedStateMachine):
         order = self.store[order_id]
         now = minutes(self.minute)
         price = self.price + price_step
-        allowed = (order.state, action) in TRANSITIONS
+        allowed = (order.status, action) in TRANSITIONS
         try:
             new, events = order.apply(action, now, price=price)
         except InvalidTransition:
@@ -92,36 +92,36 @@ class PendingMachine(RuleBasedStateMachine):
             assert allowed and action == "trigger" and e.field == "price"
             assert not order.triggers(price)
             return
-        assert allowed, f"{action} from {order.state} is not in the table but was accepted"
-        assert new.state is TRANSITIONS[(order.state, action)]
+        assert allowed, f"{action} from {order.status} is not in the table but was accepted"
+        assert new.status is TRANSITIONS[(order.status, action)]
         assert len(events) == 1 and new.closed_at == now
         self.store[order_id] = new
 
     @invariant()
     def terminal_orders_never_change(self):
         for order_id, order in self.store.items():
-            if order.state in TERMINAL_STATES:
+            if order.status in TERMINAL_STATES:
                 self.finals.setdefault(order_id, order)
         for order_id, frozen in self.finals.items():
             assert self.store[order_id] == frozen
 
     @invariant()
     def at_most_one_pending_order_per_symbol(self):
-        pending = [o.symbol for o in self.store.values() if o.state is PendingState.PENDING]
+        pending = [o.symbol for o in self.store.values() if o.status is PendingState.PENDING]
         assert len(pending) == len(set(pending))
 
     @invariant()
     def final_states_record_why(self):
         for order in self.store.values():
-            if order.state is PendingState.EXPIRED:
-                assert order.closed_at >= order.expires_at
-            elif order.state is PendingState.TRIGGERED:
-                assert order.closed_at < order.expires_at
+            if order.status is PendingState.EXPIRED:
+                assert order.closed_at >= order.expire_at
+            elif order.status is PendingState.TRIGGERED:
+                assert order.closed_at < order.expire_at
                 if order.crossing is Crossing.UP:
                     assert order.fill_price >= order.trigger_price
                 else:
                     assert order.fill_price <= order.trigger_price
-            elif order.state is PendingState.CANCELLED:
+            elif order.status is PendingState.CANCELLED:
                 assert order.reason
 
 
