@@ -3,21 +3,24 @@
 For each symbol and stored timeframe it asks the repository which closed candles are
 missing over the requested days (``domain.series`` does the arithmetic), fetches them in
 pages of at most 300 (OKX's page size), keeps closed candles only (OKX ``confirm = 1``),
-recomputes the indicators over the stored history joined with the new candles (so values
-after a filled gap are exact, TA-Lib style) and upserts from the first new candle on.
-Re-running it is cheap and changes nothing: only missing candles are fetched.
+and stores them holding the series' writer lock from the read to the commit: the
+indicators from the first new candle on are extended from a bounded stored tail
+(``domain.indicators.extend``), equal to a recompute over the whole stored history (a
+filled gap recomputes every later candle), written in one transaction. Re-running it is
+cheap and changes nothing: only missing candles are fetched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 import polars as pl
 
 from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
-from qwentrade.domain.indicators import IndicatorParams, compute
+from qwentrade.domain.indicators import IndicatorParams
+from qwentrade.domain.indicators.extend import NeedHistory, extend
 from qwentrade.domain.market import Candle, Timeframe, TimeRange
 from qwentrade.domain.series import (
     OHLCV_COLUMNS,
@@ -69,12 +72,15 @@ class KlineBackfill:
         clock: Clock,
         page_size: int = PAGE_SIZE,
         config: ConfigStore | None = None,
+        between_read_and_write: Callable[[], None] | None = None,
     ) -> None:
         self._exchange = exchange
         self._klines = klines
         self._clock = clock
         self._page_size = page_size
         self._config = config
+        # called under the series lock after the stored tail is read (tests pause here)
+        self._between_read_and_write = between_read_and_write or (lambda: None)
 
     def start_days(self, timeframe: Timeframe) -> int:
         """The history window of ``timeframe`` in days, read from the config store now
@@ -117,14 +123,18 @@ class KlineBackfill:
         return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
 
     def _store(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
+        """Write ``candles`` with indicators equal to a recompute over the whole stored
+        history, holding the series' writer lock from the read to the commit (one writer
+        per series across processes; one transaction), reading only a bounded tail."""
         new = candles_to_frame(candles)
-        stored = self._klines.range(symbol, timeframe).select("time", *OHLCV_COLUMNS)
-        history = (
-            pl.concat([stored, new], how="vertical_relaxed")
-            .unique(subset="time", keep="last")
-            .sort("time")
-        )
-        computed = compute(history, IndicatorParams.for_timeframe(timeframe))
+        params = IndicatorParams.for_timeframe(timeframe)
         first_new = new["time"].min()
-        changed = computed.filter(pl.col("time") >= first_new)
-        return self._klines.upsert(timeframe, changed, symbol=symbol)
+        with self._klines.writing(symbol, timeframe) as series:
+            before = series.range(end=first_new, limit=params.warmup, newest_first=True)
+            after = series.range(start=first_new)
+            self._between_read_and_write()
+            try:
+                rows = extend(before.reverse(), new, after, params)
+            except NeedHistory:
+                rows = extend(series.range(end=first_new), new, after, params, whole=True)
+            return series.upsert(rows)

@@ -15,6 +15,7 @@ over all three. Conventions every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -49,6 +50,25 @@ M = TypeVar(
 )
 
 
+class SeriesWriter(Protocol):
+    """One candle series held for a read-compute-write (see ``KlineRepository.writing``)."""
+
+    def range(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> pl.DataFrame:
+        """The series' candles in ``[start, end)`` as stored, with this writer's own writes."""
+        ...
+
+    def upsert(self, frame: pl.DataFrame) -> int:
+        """Insert or replace candles of this series (as ``KlineRepository.upsert``); they
+        are committed together when the ``writing`` block ends without an exception."""
+        ...
+
+
 class KlineRepository(Protocol):
     """Candles with their indicators (tables ``klines_15m``, ``klines_4h``, ``klines_1d``).
 
@@ -80,6 +100,17 @@ class KlineRepository(Protocol):
     ) -> pl.DataFrame:
         """Candles of ``symbol`` with open time in ``[start, end)``, oldest first (or newest
         first), every column of the table; an empty frame keeps the schema."""
+        ...
+
+    def writing(self, symbol: str, timeframe: Timeframe) -> AbstractContextManager[SeriesWriter]:
+        """Hold ``symbol``'s ``timeframe`` series for a read-compute-write.
+
+        One writer per series at a time, across threads and processes (PostgreSQL: an
+        advisory transaction lock; SQLite: the database write lock; memory: a lock): a
+        second writer waits at the ``with`` until the first block has ended. Reads inside
+        see every committed write; writes inside commit together at the end of the block,
+        or not at all if it raises (or the process dies). ``upsert`` takes the same locks.
+        """
         ...
 
     def latest(self, symbol: str, timeframe: Timeframe, count: int = 1) -> pl.DataFrame:

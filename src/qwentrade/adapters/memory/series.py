@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 import polars as pl
@@ -31,23 +32,87 @@ from qwentrade.domain.stats import SeriesStats
 from qwentrade.ports.repositories import M, MarketItem
 
 
+class MemorySeriesWriter:
+    """The series writer of ``MemoryKlineRepository.writing``: reads see the stored series
+    and this writer's own upserts; the upserts are applied together when the block ends
+    without an exception."""
+
+    def __init__(self, repository: MemoryKlineRepository, symbol: str, timeframe: Timeframe):
+        self._repository = repository
+        self._symbol = symbol
+        self._timeframe = timeframe
+        self._pending: list[pl.DataFrame] = []
+
+    def range(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> pl.DataFrame:
+        frame = self._repository._series(self._symbol, self._timeframe, start, end)
+        if self._pending:
+            frame = _merged(frame, *self._pending).filter(pl.col("symbol") == self._symbol)
+            start, end = check_span(start, end)
+            if start is not None:
+                frame = frame.filter(pl.col("time") >= start)
+            if end is not None:
+                frame = frame.filter(pl.col("time") < end)
+        return frame.sort("time", descending=newest_first).slice(0, check_page(limit, 0)[0])
+
+    def upsert(self, frame: pl.DataFrame) -> int:
+        rows = normalize_klines(self._timeframe, frame, self._symbol)
+        # normalize_klines refuses a frame of another symbol than the one held
+        self._pending.append(rows)
+        return rows.height
+
+    def _commit(self) -> None:
+        if self._pending:
+            self._repository._apply(self._timeframe, _merged(*self._pending))
+
+
+def _merged(*frames: pl.DataFrame) -> pl.DataFrame:
+    merged = pl.concat(frames)
+    merged = merged.unique(subset=["symbol", "time"], keep="last", maintain_order=True)
+    return merged.sort("symbol", "time")
+
+
 class MemoryKlineRepository:
     """KlineRepository in memory: one polars frame per timeframe (see ``ports.repositories``)."""
 
     def __init__(self) -> None:
         self._frames: dict[Timeframe, pl.DataFrame] = {}
         self._lock = threading.Lock()
+        self._series_locks: dict[tuple[Timeframe, str], threading.RLock] = {}
 
     def upsert(self, timeframe: Timeframe, frame: pl.DataFrame, symbol: str | None = None) -> int:
         timeframe = require_stored_timeframe(timeframe)
         rows = normalize_klines(timeframe, frame, symbol)
         if rows.is_empty():
             return 0
-        with self._lock:
-            merged = pl.concat([self._frame(timeframe), rows])
-            merged = merged.unique(subset=["symbol", "time"], keep="last", maintain_order=True)
-            self._frames[timeframe] = merged.sort("symbol", "time")
+        locks = [self._series_lock(timeframe, s) for s in sorted(rows["symbol"].unique())]
+        with ExitStack() as stack:
+            for lock in locks:
+                stack.enter_context(lock)
+            self._apply(timeframe, rows)
         return rows.height
+
+    @contextmanager
+    def writing(self, symbol: str, timeframe: Timeframe) -> Iterator[MemorySeriesWriter]:
+        timeframe = require_stored_timeframe(timeframe)
+        check_text(symbol, "symbol")
+        with self._series_lock(timeframe, symbol):
+            writer = MemorySeriesWriter(self, symbol, timeframe)
+            yield writer
+            writer._commit()
+
+    def _series_lock(self, timeframe: Timeframe, symbol: str) -> threading.RLock:
+        with self._lock:
+            return self._series_locks.setdefault((timeframe, symbol), threading.RLock())
+
+    def _apply(self, timeframe: Timeframe, rows: pl.DataFrame) -> None:
+        with self._lock:
+            self._frames[timeframe] = _merged(self._frame(timeframe), rows)
 
     def _frame(self, timeframe: Timeframe) -> pl.DataFrame:
         return self._frames.get(timeframe, empty_klines(timeframe))

@@ -2,7 +2,8 @@
 
 Small batches of records go through :func:`upsert_rows` (``INSERT ... ON CONFLICT (key)
 DO UPDATE``, executemany). Candle frames take a faster path per dialect: SQLite here
-(:func:`upsert_klines_sqlite`), PostgreSQL in ``pgcopy.py``.
+(:func:`upsert_klines_sqlite`), PostgreSQL in ``pgcopy.py``; both write inside the
+caller's transaction, which ``klines_write.py`` opens holding the series locks.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def upsert_klines_sqlite(engine: sa.Engine, table: sa.Table, frame: pl.DataFrame) -> int:
-    """Upsert a normalised klines frame into SQLite, committing every 10,000 rows so other
-    writers (order intents) never wait long for the write lock.
+def upsert_klines_sqlite(connection: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> int:
+    """Upsert a normalised klines frame into SQLite within ``connection``'s transaction
+    (the caller commits: one series, one transaction, so a kill leaves all or nothing).
 
     Rows travel as plain float lists (epoch seconds, then the values; NaN binds as NULL),
     one statement per symbol with the symbol as a literal, and SQLite renders the time text
@@ -78,21 +79,20 @@ def upsert_klines_sqlite(engine: sa.Engine, table: sa.Table, frame: pl.DataFrame
     assignments = ", ".join(f"{q} = excluded.{q}" for q in quoted[2:])
     placeholders = ", ".join(["?"] * (len(names) - 2))
     seconds = (pl.col("time").dt.epoch("us") // 1_000_000).cast(pl.Float64)
-    for (symbol,), part in frame.group_by(["symbol"], maintain_order=True):
-        literal = "'" + str(symbol).replace("'", "''") + "'"
-        statement = (
-            f'INSERT INTO "{table.name}" ({", ".join(quoted)}) '
-            f"VALUES ({literal}, printf('%s.000000', datetime(?, 'unixepoch')), {placeholders}) "
-            f"ON CONFLICT (symbol, time) DO UPDATE SET {assignments}"
-        )
-        matrix = part.select(seconds, *names[2:]).fill_null(float("nan")).to_numpy()
-        with paused_gc():
-            rows = matrix.tolist()
-            for start in range(0, len(rows), SQLITE_CHUNK_ROWS):
-                with engine.begin() as connection:
-                    cursor = connection.connection.cursor()  # sqlite3 takes lists as rows
-                    try:
-                        cursor.executemany(statement, rows[start : start + SQLITE_CHUNK_ROWS])
-                    finally:
-                        cursor.close()
+    cursor = connection.connection.cursor()  # sqlite3 takes lists as rows
+    try:
+        for (symbol,), part in frame.group_by(["symbol"], maintain_order=True):
+            literal = "'" + str(symbol).replace("'", "''") + "'"
+            statement = (
+                f'INSERT INTO "{table.name}" ({", ".join(quoted)}) '
+                f"VALUES ({literal}, printf('%s.000000', datetime(?, 'unixepoch')), "
+                f"{placeholders}) ON CONFLICT (symbol, time) DO UPDATE SET {assignments}"
+            )
+            matrix = part.select(seconds, *names[2:]).fill_null(float("nan")).to_numpy()
+            for start in range(0, matrix.shape[0], SQLITE_CHUNK_ROWS):
+                with paused_gc():  # lists of floats only: chunks bound the memory
+                    rows = matrix[start : start + SQLITE_CHUNK_ROWS].tolist()
+                cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
     return frame.height

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from qwentrade.adapters.sql.pgcopy import upsert_klines_postgres
+from qwentrade.adapters.sql.klines_write import (
+    SqlSeriesWriter,
+    locked_transaction,
+    series_writer,
+    write_klines,
+)
 from qwentrade.adapters.sql.repositories._query import paged, within
 from qwentrade.adapters.sql.schema import kline_table
-from qwentrade.adapters.sql.upsert import upsert_klines_sqlite
 from qwentrade.domain.market import Timeframe, TimeRange
 from qwentrade.domain.records import check_text
 from qwentrade.domain.series import (
@@ -20,7 +25,6 @@ from qwentrade.domain.series import (
     missing_opens_us,
     normalize_klines,
     require_stored_timeframe,
-    step_us,
     to_epoch_us,
 )
 from qwentrade.domain.stats import SeriesStats
@@ -37,11 +41,12 @@ class SqlKlineRepository:
         rows = normalize_klines(timeframe, frame, symbol)
         if rows.is_empty():
             return 0
-        table = kline_table(timeframe)
-        if self._engine.dialect.name == "postgresql":
-            with self._engine.begin() as connection:
-                return upsert_klines_postgres(connection, table, rows, step_us(timeframe))
-        return upsert_klines_sqlite(self._engine, table, rows)
+        symbols = rows["symbol"].unique().to_list()
+        with locked_transaction(self._engine, timeframe, symbols) as connection:
+            return write_klines(connection, timeframe, rows)
+
+    def writing(self, symbol: str, timeframe: Timeframe) -> AbstractContextManager[SqlSeriesWriter]:
+        return series_writer(self._engine, symbol, timeframe)
 
     def range(
         self,
