@@ -1,7 +1,9 @@
 """Read what qwentrade stored, as polars DataFrames, with no service running.
 
 ``qwentrade.open(url)`` opens a database written by qwentrade (a SQLite file or a
-PostgreSQL URL) for reading; nothing is written and nothing is migrated:
+PostgreSQL URL) for reading only: PostgreSQL transactions are read-only, a SQLite file is
+opened with ``mode=ro`` and left as it was (bytes, journal mode, no new ``-wal``/``-shm``
+files); nothing is migrated. Candles come column-wise through ADBC drivers:
 
 ```python
 import qwentrade
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,8 +33,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from qwentrade.adapters.sql import schema
-from qwentrade.adapters.sql.engine import DatabaseNotFound, make_engine
+from qwentrade.adapters.sql.engine import DatabaseNotFound, make_engine, normalize_url
+from qwentrade.adapters.sql.fastread import ArrowKlineReader, FastReadUnavailable
 from qwentrade.adapters.sql.migrate import SchemaVersionError, check_revision
+from qwentrade.adapters.sql.readonly import sqlite_file
 from qwentrade.adapters.sql.repositories import SqlKlineRepository
 from qwentrade.adapters.sql.types import ExactDecimal, UtcDateTime
 from qwentrade.domain.errors import DomainError, InvalidInput
@@ -64,16 +67,15 @@ def open(url: str | URL) -> Reader:
 
 
 def _open(url: str | URL) -> Reader:
-    engine = make_engine(url)
-    database = engine.url.database
-    in_file = engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-    if in_file and not Path(database).exists():  # type: ignore[arg-type]
-        engine.dispose()
+    parsed = normalize_url(url)
+    path = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is not None and not path.exists() and path.parent.is_dir():
         raise DatabaseNotFound(
             "url",
-            f"no qwentrade database at {database}: start the service or run "
+            f"no qwentrade database at {path}: start the service or run "
             "`qwentrade db upgrade` first",
         )
+    engine = make_engine(parsed, read_only=True)
     try:
         if check_revision(engine) is None:
             raise SchemaVersionError(
@@ -99,7 +101,11 @@ class Reader:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
-        self._klines = SqlKlineRepository(engine)
+        self._klines: ArrowKlineReader | SqlKlineRepository
+        try:
+            self._klines = ArrowKlineReader(engine)
+        except FastReadUnavailable:  # e.g. in-memory SQLite: row by row through SQLAlchemy
+            self._klines = SqlKlineRepository(engine)
 
     def klines(
         self,

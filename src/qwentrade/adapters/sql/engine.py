@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from qwentrade.adapters.sql import readonly
 from qwentrade.domain.errors import InvalidInput
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -54,23 +55,34 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, search_path: str | None = None, **options: Any) -> Engine:
+def make_engine(
+    url: str | URL, search_path: str | None = None, read_only: bool = False, **options: Any
+) -> Engine:
     """An engine for ``url``: a ``postgresql+psycopg://`` server or a ``sqlite:///`` file.
 
     PostgreSQL sessions run in UTC (``search_path`` optionally set, for isolated schemas)
     with a 5 s connect timeout and pre-ping. SQLite runs in WAL mode with foreign keys on,
     a 30 s busy timeout, ``synchronous=FULL`` (a committed intent survives a power cut)
     and SQLAlchemy-managed transactions. ``options`` go to ``sqlalchemy.create_engine``.
+
+    ``read_only=True`` opens for reading and changes nothing on disk (see ``readonly.py``):
+    PostgreSQL transactions are read-only; a SQLite file opens with ``mode=ro``, keeps its
+    journal mode, is not created when missing (DatabaseNotFound) and each connection closes
+    when returned, removing the ``-wal``/``-shm`` files reading made.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
-        _check_sqlite_folder(parsed)
+        _check_sqlite_folder(parsed, read_only)
+        if read_only:
+            return _sqlite_read_only_engine(parsed, options)
     if parsed.get_backend_name() == "postgresql":
         settings = "-c TimeZone=UTC"
         if search_path:
             if not _IDENTIFIER.match(search_path):
                 raise InvalidInput("search_path", f"{search_path!r} is not a schema name")
             settings += f" -c search_path={search_path}"
+        if read_only:
+            settings = readonly.postgres_read_only_options(settings)
         connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS, "options": settings}
         connect_args.update(options.pop("connect_args", {}))
         engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **options)
@@ -85,12 +97,38 @@ def make_engine(url: str | URL, search_path: str | None = None, **options: Any) 
     return engine
 
 
+def _sqlite_read_only_engine(parsed: URL, options: dict[str, Any]) -> Engine:
+    path = readonly.sqlite_file(parsed)
+    if path is not None and not path.is_file():
+        raise DatabaseNotFound(
+            "database_url", f"no database at {path}: run `qwentrade db upgrade` first"
+        )
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+    connect_args.update(options.pop("connect_args", {}))
+    options.setdefault("poolclass", sa.NullPool)  # no idle connection keeps -wal/-shm open
+    engine = sa.create_engine(
+        readonly.sqlite_read_only_url(parsed), connect_args=connect_args, **options
+    )
+    event.listen(engine, "connect", _sqlite_read_only_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    event.listen(engine, "handle_error", _unavailable)
+    if path is not None:
+        files = readonly.WalFiles(path)
+
+        def release(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.close()  # SQLAlchemy closes it right after; closing twice is fine
+            files.release()
+
+        event.listen(engine, "close", release)
+    return engine
+
+
 def safe_url(url: URL) -> str:
     """``url`` as text with any password hidden, for messages."""
     return url.render_as_string(hide_password=True)
 
 
-def _check_sqlite_folder(url: URL) -> None:
+def _check_sqlite_folder(url: URL, read_only: bool = False) -> None:
     # Checked before connecting: sqlite3 would only say "unable to open database file".
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -108,7 +146,7 @@ def _check_sqlite_folder(url: URL) -> None:
             f"the folder {folder} of the SQLite file {path} does not exist: create it, or "
             "use a file in an existing folder",
         )
-    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+    if not read_only and not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
         raise DatabaseUnavailable(
             "database_url",
             f"cannot create the SQLite file {path}: the folder {folder} is not writable; "
@@ -125,6 +163,8 @@ def _unavailable(context: sa.engine.ExceptionContext) -> None:
     lines = str(original).strip().splitlines() or [type(original).__name__]
     detail = " ".join(lines[0].split()).removeprefix("connection failed: ")
     if url.get_backend_name() == "sqlite":
+        if url.query.get("mode") == "ro" and "readonly database" in detail:
+            return  # a write through a read-only engine: SQLite's own message says it
         if any(text in detail for text in _SQLITE_UNUSABLE):
             raise DatabaseUnavailable(
                 "database_url",
@@ -156,6 +196,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_read_only_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # No journal_mode or synchronous PRAGMA: both would write, or change the file for good.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA query_only=ON")
     finally:
         cursor.close()
 

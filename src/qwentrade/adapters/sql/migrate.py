@@ -21,7 +21,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import URL, Engine
 
-from qwentrade.adapters.sql.engine import make_engine
+from qwentrade.adapters.sql.engine import make_engine, normalize_url
+from qwentrade.adapters.sql.readonly import sqlite_file
 from qwentrade.domain.errors import DomainError, InvalidInput
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -90,9 +91,23 @@ def _run(connection: sa.Connection, action, *args: str) -> None:
 
 
 def current_revision(target: str | URL | Engine) -> str | None:
-    """The database's schema revision, or None when it has none (an empty database)."""
-    with _engine(target) as engine, engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The database's schema revision, or None when it has none (an empty database).
+
+    Given a URL it only reads: a SQLite file that does not exist is None and not created.
+    """
+    if isinstance(target, Engine):
+        with target.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    url = normalize_url(target)
+    path = sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+    if path is not None and not path.exists() and path.parent.is_dir():
+        return None  # nothing there yet: `db upgrade` will create it
+    engine = make_engine(url, read_only=True)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 def check_revision(target: str | URL | Engine) -> str | None:
