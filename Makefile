@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test soak lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qwentrade needs Python 3.11 or newer; set PYTHON=python3.x")'
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Long randomised runs kept out of `make test` (which runs a small sample of each).
+soak: $(STAMP)
+	SOAK_KILL_TRIALS=$${SOAK_KILL_TRIALS:-40} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_writes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

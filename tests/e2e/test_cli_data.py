@@ -1,6 +1,7 @@
 """The data commands of the `qwentrade` CLI, run as a user runs them, on a SQLite file."""
 
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -100,3 +101,22 @@ def test_unconfigured_symbol_and_unsupported_mode_are_clear_errors(cli):
     paper = cli("backfill", QWENTRADE_MODE="paper")
     assert paper.returncode == 2
     assert "QWENTRADE_MODE" in paper.stderr and "OKX adapter" in paper.stderr
+
+
+def test_verify_finds_a_wrong_cell_and_a_hole_and_repair_fixes_both(cli, tmp_path):
+    assert cli("backfill", "-q", "--days", "5", "--symbol", "BTC-USDT-SWAP").returncode == 0
+    assert cli("verify", "-q").returncode == 0
+    with sqlite3.connect(tmp_path / "qwentrade.db") as db:
+        times = [row[0] for row in db.execute("select time from klines_15m order by time")]
+        db.execute("update klines_15m set rsi_7 = 99 where time = ?", (times[200],))
+        db.execute("delete from klines_15m where time between ? and ?", (times[300], times[309]))
+    found = cli("verify", "-q", "--timeframe", "15m")
+    assert found.returncode == 1 and "WRONG" in found.stdout
+    row = found.stdout.splitlines()[2].split()
+    assert row[:4] == ["BTC-USDT-SWAP", "15m", str(len(times) - 10), "10"]  # rows, gaps
+    repaired = cli("verify", "-q", "--repair")
+    assert repaired.returncode == 0, repaired.stdout
+    assert "WRONG" not in repaired.stdout
+    fetched = re.search(r"fetched (\d+)", repaired.stdout.splitlines()[2])
+    assert int(fetched.group(1)) >= 10  # the hole (and any close since the backfill)
+    assert cli("verify", "-q").returncode == 0
