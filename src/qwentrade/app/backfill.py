@@ -13,18 +13,17 @@ cheap and changes nothing: only missing candles are fetched.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import attrs
 import polars as pl
 
-from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
+from qwentrade.app.gaps import KlineGaps
 from qwentrade.domain.indicators import IndicatorParams
 from qwentrade.domain.indicators.extend import NeedHistory, extend
 from qwentrade.domain.market import Candle, Timeframe, TimeRange
 from qwentrade.domain.series import (
     OHLCV_COLUMNS,
-    closed_span,
     missing_ranges,
     plan_pages,
     require_stored_timeframe,
@@ -86,10 +85,7 @@ class KlineBackfill:
         """The history window of ``timeframe`` in days, read from the config store now
         (``KLINE_15M_START_DAYS`` 30, ``KLINE_4H_START_DAYS`` 180, ``KLINE_1D_START_DAYS``
         600 by default, as the original)."""
-        key = START_DAYS[require_stored_timeframe(timeframe).value.lower()]
-        if self._config is None:
-            return int(CONFIG_KEYS[key].default)
-        return int(self._config.get(key))
+        return self._gaps().start_days(timeframe)
 
     def run(self, symbol: str, timeframe: Timeframe, days: float | None = None) -> BackfillReport:
         """Fetch and store every missing closed candle of the last ``days`` days (default:
@@ -102,7 +98,7 @@ class KlineBackfill:
         for page in self._pages(timeframe, missing):
             candles = self._exchange.candles(symbol, timeframe, span=page, limit=self._page_size)
             fetched.extend(c for c in candles if c.confirmed and c.time in page)
-        written = self._store(symbol, timeframe, fetched) if fetched else 0
+        written = self.store(symbol, timeframe, fetched) if fetched else 0
         times = {c.time for c in fetched}
         return BackfillReport(
             symbol=symbol,
@@ -115,14 +111,15 @@ class KlineBackfill:
         )
 
     def _missing(self, symbol: str, timeframe: Timeframe, days: float) -> list[datetime]:
-        now = self._clock.now()
-        span = closed_span(timeframe, now - timedelta(days=days), now)
-        return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+        return self._gaps().missing(symbol, timeframe, days)
+
+    def _gaps(self) -> KlineGaps:
+        return KlineGaps(self._klines, self._clock, self._config)
 
     def _pages(self, timeframe: Timeframe, missing: list[datetime]) -> list[TimeRange]:
         return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
 
-    def _store(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
+    def store(self, symbol: str, timeframe: Timeframe, candles: Sequence[Candle]) -> int:
         """Write ``candles`` with indicators equal to a recompute over the whole stored
         history, holding the series' writer lock from the read to the commit (one writer
         per series across processes; one transaction), reading only a bounded tail."""

@@ -35,6 +35,8 @@ from qwentrade.domain.series import (
     step_us,
 )
 
+ANALYZE_ROWS = 10_000  # a PostgreSQL write this large refreshes the table's statistics
+
 
 def _signed32(text: str) -> int:
     value = zlib.crc32(text.encode())
@@ -73,7 +75,13 @@ def write_klines(connection: sa.Connection, timeframe: Timeframe, rows: pl.DataF
         return 0
     table = kline_table(timeframe)
     if connection.dialect.name == "postgresql":
-        return upsert_klines_postgres(connection, table, rows, step_us(timeframe))
+        written = upsert_klines_postgres(connection, table, rows, step_us(timeframe))
+        if written >= ANALYZE_ROWS:
+            # Fresh statistics now, not when autovacuum gets to it: with the estimates of
+            # an emptier table the planner answers "the last 615 candles" by sorting the
+            # whole series (40 ms at 150k rows) instead of walking the key backwards.
+            connection.exec_driver_sql(f'ANALYZE "{table.name}"')
+        return written
     return upsert_klines_sqlite(connection, table, rows)
 
 
