@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-
-from tqdm import tqdm
+from collections.abc import Iterable, Sequence
 
 from qwentrade.app.settings import Settings, parse_finite_number
 from qwentrade.domain.errors import DomainError
@@ -97,24 +95,39 @@ def _symbols(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
 
 def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     container = _container(settings)
-    backfill = container.backfill()
     timeframes = [Timeframe.parse(t) for t in (args.timeframe or STORED)]
     symbols = _symbols(args, settings)
-    reports = []
+    gaps = container.gaps()
+    rows = []
     jobs = [(s, t) for s in symbols for t in timeframes]
-    with tqdm(
-        total=len(jobs), desc="backfill", unit="series", disable=True if args.quiet else None
-    ) as bar:
-        for symbol, timeframe in jobs:
-            bar.set_postfix_str(f"{symbol} {timeframe.label}")
-            reports.append(backfill.run(symbol, timeframe, args.days))
-            bar.update()
-    rows = [
-        (r.symbol, r.timeframe.label, r.fetched, r.written, r.still_missing, r.first, r.last)
-        for r in reports
-    ]
+    for symbol, timeframe in _progress(jobs, quiet=args.quiet):
+        # Ask the database first: a series with nothing missing needs neither the exchange
+        # nor the indicators (nor their imports); the backfill asks again for the others.
+        if not gaps.missing(symbol, timeframe, args.days):
+            rows.append((symbol, timeframe.label, 0, 0, 0, None, None))
+            continue
+        r = container.backfill().run(symbol, timeframe, args.days)
+        rows.append(
+            (r.symbol, r.timeframe.label, r.fetched, r.written, r.still_missing, r.first, r.last)
+        )
     print(table(("symbol", "tf", "fetched", "written", "missing", "first", "last"), rows))
     return 0
+
+
+def _progress(
+    jobs: Sequence[tuple[str, Timeframe]], quiet: bool
+) -> Iterable[tuple[str, Timeframe]]:
+    """``jobs``, with a progress bar on a terminal (tqdm, imported only then)."""
+    if quiet or not sys.stderr.isatty():
+        yield from jobs
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=len(jobs), desc="backfill", unit="series") as bar:
+        for symbol, timeframe in jobs:
+            bar.set_postfix_str(f"{symbol} {timeframe.label}")
+            yield symbol, timeframe
+            bar.update()
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-
-import numpy as np
-import polars as pl
+from typing import TYPE_CHECKING
 
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import EPOCH, Timeframe, TimeRange, require_utc
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+# numpy and polars are imported by the functions that use them, not here: the time
+# arithmetic and the table names below are what a start-up path (a no-op backfill, the
+# schema) needs, and importing polars would cost it more than everything else it does.
 
 MICROSECOND = timedelta(microseconds=1)
 
@@ -68,6 +74,8 @@ def closed_span(timeframe: Timeframe, since: datetime, now: datetime) -> TimeRan
 
 def expected_opens_us(timeframe: Timeframe, span: TimeRange) -> np.ndarray:
     """Open times (epoch microseconds, int64, ascending) of the candles in ``span``."""
+    import numpy as np
+
     step = step_us(timeframe)
     first = -(-to_epoch_us(span.start, "start") // step) * step
     end = to_epoch_us(span.end, "end")
@@ -86,6 +94,8 @@ def missing_opens_us(timeframe: Timeframe, span: TimeRange, present_us: np.ndarr
 
     ``present_us`` may hold anything: unaligned or out-of-span values are simply ignored.
     """
+    import numpy as np
+
     expected = expected_opens_us(timeframe, span)
     present = np.asarray(present_us, dtype=np.int64)
     return expected[~np.isin(expected, present)]
@@ -95,8 +105,40 @@ def missing_opens(
     timeframe: Timeframe, span: TimeRange, present: Iterable[datetime]
 ) -> list[datetime]:
     """Open times of the candles in ``span`` that are not among ``present`` (ascending)."""
+    import numpy as np
+
     present_us = np.fromiter((to_epoch_us(t) for t in present), dtype=np.int64)
     return [from_epoch_us(v) for v in missing_opens_us(timeframe, span, present_us).tolist()]
+
+
+def open_count(timeframe: Timeframe, span: TimeRange) -> int:
+    """How many candles have their open time in ``span`` (``len(expected_opens(...))``)."""
+    step = step_us(timeframe)
+    first = -(-to_epoch_us(span.start, "start") // step) * step
+    return max(0, -(-(to_epoch_us(span.end, "end") - first) // step))
+
+
+Gap = tuple[datetime | None, datetime | None]
+
+
+def missing_in_gaps(timeframe: Timeframe, span: TimeRange, gaps: Iterable[Gap]) -> list[datetime]:
+    """Open times of the candles in ``span`` that fall in ``gaps``, ascending.
+
+    A gap is ``(before, after)``: the stored open times on either side of a run of missing
+    candles, None for the start or the end of ``span``; ``(None, None)`` is a span with
+    nothing stored. This is how a database answers :func:`missing_opens` without sending
+    every stored time: the gaps it finds between neighbours (stored times are open times).
+    Gaps are given in ascending order and do not overlap.
+    """
+    step = step_us(timeframe)
+    first = -(-to_epoch_us(span.start, "start") // step) * step
+    end = to_epoch_us(span.end, "end")
+    missing: list[datetime] = []
+    for before, after in gaps:
+        low = first if before is None else max(first, to_epoch_us(before, "before") + step)
+        high = end if after is None else min(end, to_epoch_us(after, "after"))
+        missing.extend(from_epoch_us(value) for value in range(low, high, step))
+    return missing
 
 
 def missing_ranges(timeframe: Timeframe, missing: Sequence[datetime]) -> list[TimeRange]:
@@ -105,6 +147,8 @@ def missing_ranges(timeframe: Timeframe, missing: Sequence[datetime]) -> list[Ti
     Each run is the span ``[first open, last open + duration)``; runs are returned oldest
     first. Input order does not matter and duplicates are ignored.
     """
+    import numpy as np
+
     values = np.unique(np.fromiter((to_epoch_us(t) for t in missing), dtype=np.int64))
     if values.size == 0:
         return []
@@ -194,12 +238,22 @@ def require_stored_timeframe(timeframe: object) -> Timeframe:
 
 # -- kline frames ------------------------------------------------------------------------
 
-KLINE_TIME = pl.Datetime("us", "UTC")
+
+def __getattr__(name: str):
+    # KLINE_TIME is a polars dtype: built on first use so that importing this module does
+    # not import polars.
+    if name == "KLINE_TIME":
+        import polars as pl
+
+        return pl.Datetime("us", "UTC")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def kline_schema(timeframe: Timeframe) -> dict[str, pl.DataType]:
     """Column name -> polars dtype of a klines frame of ``timeframe``, in table order."""
-    schema: dict[str, pl.DataType] = {"symbol": pl.String(), "time": KLINE_TIME}
+    import polars as pl
+
+    schema: dict[str, pl.DataType] = {"symbol": pl.String(), "time": pl.Datetime("us", "UTC")}
     for name in kline_columns(timeframe)[2:]:
         schema[name] = pl.Float64()
     return schema
@@ -207,6 +261,8 @@ def kline_schema(timeframe: Timeframe) -> dict[str, pl.DataType]:
 
 def empty_klines(timeframe: Timeframe) -> pl.DataFrame:
     """A klines frame with no rows and the full schema."""
+    import polars as pl
+
     return pl.DataFrame(schema=kline_schema(timeframe))
 
 
@@ -221,6 +277,8 @@ def normalize_klines(
     rows sorted by (symbol, time). Refused: unknown columns, a missing symbol, naive or
     unaligned times, null or negative OHLCV, ``high < low``.
     """
+    import polars as pl
+
     timeframe = require_stored_timeframe(timeframe)
     if not isinstance(frame, pl.DataFrame):
         raise InvalidInput("frame", f"expected a polars DataFrame, got {type(frame).__name__}")
@@ -263,6 +321,8 @@ def normalize_klines(
 def _last_per_key(frame: pl.DataFrame) -> pl.DataFrame:
     """Sorted by (symbol, time), keeping the last row of each key (a stable sort keeps the
     input order among equal keys; the input is often sorted already)."""
+    import polars as pl
+
     after_next = (pl.col("symbol") > pl.col("symbol").shift(-1)) | (
         (pl.col("symbol") == pl.col("symbol").shift(-1))
         & (pl.col("time") >= pl.col("time").shift(-1))
@@ -277,6 +337,8 @@ def _last_per_key(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_symbol(frame: pl.DataFrame, symbol: str | None) -> pl.DataFrame:
+    import polars as pl
+
     if symbol is not None and (not isinstance(symbol, str) or not symbol.strip()):
         raise InvalidInput("symbol", f"must be a non-empty string, got {symbol!r}")
     if "symbol" not in frame.columns:
@@ -295,17 +357,21 @@ def _with_symbol(frame: pl.DataFrame, symbol: str | None) -> pl.DataFrame:
 
 
 def _utc_time(dtype: pl.DataType) -> pl.Expr:
+    import polars as pl
+
     if not isinstance(dtype, pl.Datetime):
         raise InvalidInput("time", f"must be a Datetime column, got {dtype}")
     if dtype.time_zone is None:
         raise InvalidInput(
             "time", "is naive: give timezone-aware UTC times (dt.replace_time_zone('UTC'))"
         )
-    return pl.col("time").dt.convert_time_zone("UTC").cast(KLINE_TIME)
+    return pl.col("time").dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
 
 
 def _check_rows(timeframe: Timeframe, frame: pl.DataFrame) -> None:
     """One pass over the frame; only when something is wrong, a second to name the row."""
+    import polars as pl
+
     checks = {
         "time": pl.col("time").is_null()
         | (pl.col("time").dt.epoch("us") % step_us(timeframe) != 0),

@@ -69,6 +69,21 @@ class SeriesWriter(Protocol):
         ...
 
 
+class KlineIndex(Protocol):
+    """Which candles a klines table holds, without reading them: the questions a lookup
+    asks (``KlineRepository`` has both, with the same meaning)."""
+
+    def missing_closes(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> list[datetime]:
+        """As ``KlineRepository.missing_closes``."""
+        ...
+
+    def stats(self, timeframe: Timeframe) -> list[SeriesStats]:
+        """As ``KlineRepository.stats``."""
+        ...
+
+
 class KlineRepository(Protocol):
     """Candles with their indicators (tables ``klines_15m``, ``klines_4h``, ``klines_1d``).
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from qwentrade.adapters.sql.engine import DatabaseUnavailable
 from qwentrade.adapters.sql.schema import config
@@ -81,8 +80,13 @@ class SqlConfigStore:
             "description": spec.description,
             "updated_at": self._now(),
         }
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(config).values(row)
+        # The dialect's own INSERT, imported here: the PostgreSQL dialect costs a SQLite
+        # command (config get) a tenth of its start-up.
+        if self._engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        insert = dialect_insert(config).values(row)
         statement = insert.on_conflict_do_update(
             index_elements=["key"],
             set_={name: insert.excluded[name] for name in row if name != "key"},

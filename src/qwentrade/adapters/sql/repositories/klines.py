@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from datetime import datetime
 
-import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
@@ -16,16 +15,14 @@ from qwentrade.adapters.sql.klines_write import (
     write_klines,
 )
 from qwentrade.adapters.sql.repositories._query import paged, within
+from qwentrade.adapters.sql.repositories.kline_index import SqlKlineIndex
 from qwentrade.adapters.sql.schema import kline_table
-from qwentrade.domain.market import Timeframe, TimeRange
+from qwentrade.domain.market import Timeframe
 from qwentrade.domain.records import check_text
 from qwentrade.domain.series import (
-    from_epoch_us,
     kline_schema,
-    missing_opens_us,
     normalize_klines,
     require_stored_timeframe,
-    to_epoch_us,
 )
 from qwentrade.domain.stats import SeriesStats
 
@@ -84,32 +81,7 @@ class SqlKlineRepository:
     def missing_closes(
         self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
     ) -> list[datetime]:
-        timeframe = require_stored_timeframe(timeframe)
-        span = TimeRange(start, end)
-        table = kline_table(timeframe)
-        statement = within(
-            sa.select(table.c.time).where(table.c.symbol == check_text(symbol, "symbol")),
-            table.c.time,
-            span.start,
-            span.end,
-        )
-        with self._engine.connect() as connection:
-            present = [to_epoch_us(t) for t in connection.execute(statement).scalars()]
-        missing = missing_opens_us(timeframe, span, np.asarray(present, dtype=np.int64))
-        return [from_epoch_us(v) for v in missing.tolist()]
+        return SqlKlineIndex(self._engine).missing_closes(symbol, timeframe, start, end)
 
     def stats(self, timeframe: Timeframe) -> list[SeriesStats]:
-        table = kline_table(timeframe)
-        statement = (
-            sa.select(
-                table.c.symbol,
-                sa.func.count(),
-                sa.func.min(table.c.time),
-                sa.func.max(table.c.time),
-            )
-            .group_by(table.c.symbol)
-            .order_by(table.c.symbol)
-        )
-        with self._engine.connect() as connection:
-            rows = connection.execute(statement).all()
-        return [SeriesStats(s, n, lo, hi) for s, n, lo, hi in rows]
+        return SqlKlineIndex(self._engine).stats(timeframe)
