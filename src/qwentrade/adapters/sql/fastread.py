@@ -16,15 +16,17 @@ order, dtypes and nulls) several times faster.
   values in the first batch (an all-NULL start would become an integer column and then
   fail), so the whole result is asked for as one batch.
 - The ADBC packages are imported on the first read, never at import time.
-- A SQLite file opened by two SQLite libraries in one process shares POSIX locks between
-  them (SQLite's "multiple copies" caveat); the ADBC connection is short-lived and only
-  reads, which is the case that caveat leaves safe for this process's own writers as long
-  as none of them is mid-transaction on the same file.
+- The ADBC SQLite driver is a second copy of SQLite in the process, and closing its file
+  would drop the POSIX locks the first copy (Python's sqlite3) holds on the same file
+  (SQLite's "multiple copies" hazard). So when this process already has the file open -
+  a writer engine's pooled connection, say - the read goes row by row through SQLAlchemy
+  instead (counted in ``row_reads``); the reader's own engine keeps no connection open.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +35,7 @@ import sqlalchemy as sa
 
 from qwentrade.adapters.sql import readonly
 from qwentrade.adapters.sql.engine import DatabaseUnavailable, safe_url
+from qwentrade.adapters.sql.repositories import SqlKlineRepository
 from qwentrade.adapters.sql.schema import kline_table
 from qwentrade.domain.market import Timeframe
 from qwentrade.domain.records import check_page, check_span, check_text
@@ -79,8 +82,10 @@ class ArrowKlineReader:
         self._sqlite_uri: str | None = None
         self._wal_files: readonly.WalFiles | None = None
         self._postgres_dsn: str | None = None
+        self._sqlite_path: Path | None = None
+        self.row_reads = 0  # reads that went through SQLAlchemy instead (see above)
         if self._dialect == "sqlite":
-            path = readonly.sqlite_file(engine.url)
+            path = self._sqlite_path = readonly.sqlite_file(engine.url)
             if path is None:
                 raise FastReadUnavailable("an in-memory SQLite database has no file to open")
             self._sqlite_uri = f"file:{quote(str(path.resolve()), safe='/')}?mode=ro"
@@ -106,6 +111,11 @@ class ArrowKlineReader:
         limit, offset = check_page(limit, offset)
         if limit == 0:
             return empty_klines(timeframe)
+        if self._sqlite_path is not None and readonly.open_in_this_process(self._sqlite_path):
+            self.row_reads += 1
+            return SqlKlineRepository(self._engine).range(
+                symbol, timeframe, start, end, limit, offset, newest_first
+            )
         query = _Query(kline_table(timeframe), symbol, start, end, limit, offset, newest_first)
         frame = self._postgres(query) if self._dialect == "postgresql" else self._sqlite(query)
         if frame.height == 0:

@@ -10,6 +10,8 @@
    normally does). :class:`WalFiles` removes them again when they were absent before, the
    WAL holds no frames, and no connection in any process (this one included) has them open
    - the same test SQLite makes before it deletes them itself.
+4. :func:`open_in_this_process` tells whether a second SQLite library may open the file
+   without taking locks away from the first (see ``fastread.py``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,30 @@ class WalFiles:
             return
         finally:
             os.close(descriptor)
+
+
+def open_in_this_process(database: Path) -> bool:
+    """True when this process already has ``database`` open (e.g. a sqlite3 connection),
+    as far as Linux's ``/proc/self/fd`` tells; False where there is no such listing.
+
+    Another SQLite library (an ADBC driver) must not open the file then: closing it would
+    drop this process's POSIX locks that the first library holds (SQLite's "multiple
+    copies of SQLite in one process" hazard).
+    """
+    descriptors = Path("/proc/self/fd")
+    try:
+        wanted = database.stat()
+        entries = list(os.scandir(descriptors))
+    except OSError:
+        return False
+    for entry in entries:
+        try:
+            found = os.stat(entry.path)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return True
+    return False
 
 
 _HAS_OFD_LOCKS = sys.platform == "linux"

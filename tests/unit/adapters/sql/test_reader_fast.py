@@ -65,7 +65,10 @@ def stored(sql):
 
 def both(engine, symbol, **query):
     old = SqlKlineRepository(engine).range(symbol, M15, **query)
-    new = ArrowKlineReader(engine).range(symbol, M15, **query)
+    engine.dispose()  # no pooled sqlite3 connection left open: the ADBC read is allowed
+    fast = ArrowKlineReader(engine)
+    new = fast.range(symbol, M15, **query)
+    assert fast.row_reads == 0
     assert_frame_equal(new, old, check_exact=True)
     assert new.schema == old.schema == kline_schema(M15)
     assert new.columns == old.columns
@@ -148,3 +151,17 @@ def test_bad_arguments_are_refused_as_before(sql):
         assert caught.value.field == field
     with pytest.raises(InvalidInput):
         fast.range("", M15)
+
+
+def test_a_sqlite_file_this_process_has_open_is_read_row_by_row(sql):
+    """A second SQLite library must not open a file this process's sqlite3 holds."""
+    SqlKlineRepository(sql).upsert(M15, real_candles(BTC))
+    fast = ArrowKlineReader(sql)
+    with sql.connect() as held:
+        held.exec_driver_sql("SELECT 1").all()
+        frame = fast.range(BTC, M15, limit=20)
+    sql.dispose()
+    expected = 1 if sql.dialect.name == "sqlite" else 0
+    assert fast.row_reads == expected
+    assert_frame_equal(frame, fast.range(BTC, M15, limit=20), check_exact=True)
+    assert fast.row_reads == expected
