@@ -21,7 +21,7 @@ import os
 import struct
 import sys
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy.engine import URL
 
@@ -37,7 +37,7 @@ def sqlite_file(url: URL) -> Path | None:
     if database in ("", ":memory:") or "mode=memory" in database:
         return None
     if database.startswith("file:"):
-        database = database.removeprefix("file:").split("?", 1)[0]
+        database = unquote(database.removeprefix("file:").split("?", 1)[0])
         if url.query.get("mode") == "memory":
             return None
     return Path(database)

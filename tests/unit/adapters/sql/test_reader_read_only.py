@@ -155,3 +155,14 @@ def test_db_current_reads_without_creating_or_changing(tmp_path, sqlite_template
     before = snapshot(path)
     assert current_revision(f"sqlite:///{path}") == head_revision()
     assert snapshot(path) == before
+
+
+def test_a_path_with_uri_characters_opens_read_only(tmp_path, sqlite_template):
+    folder = tmp_path / "my data #1 100%"
+    folder.mkdir()
+    path = sqlite_file(folder, sqlite_template)
+    before = snapshot(path)
+    with reader.open(f"sqlite:///{path}") as db:
+        assert db.klines(BTC).height == 40
+        assert db._klines.row_reads == 0  # read column-wise through the file: URI
+    assert snapshot(path) == before
