@@ -9,7 +9,6 @@ secret passed as an argument, inside an exception, or in a URL never reaches a l
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from collections.abc import Iterable
 
 from qwentrade.app.settings import Settings, SettingsError
@@ -84,6 +83,8 @@ def configure_logging(settings: Settings, *, stream: bool = True) -> logging.Log
 
 
 def _file_handler(settings: Settings) -> logging.Handler:
+    import logging.handlers  # here: a process that logs to no file does not pay for it
+
     path = settings.log_file
     assert path is not None
     try:
