@@ -66,7 +66,8 @@ _LIBPQ_KEYWORDS = (
 )
 _SQLITE_BATCH_ROWS = "adbc.sqlite.query.batch_rows"
 _ONE_BATCH = str(100_000_000)  # the largest the driver takes is below 2**31
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S%.f"  # parses what types.SQLITE_TIME_FORMAT writes
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S%.f"  # what types.SQLITE_TIME_FORMAT writes, and shorter
+_SQLITE_TIME_WIDTH = len("2024-01-01 00:00:00.000000")
 
 
 class FastReadUnavailable(Exception):
@@ -239,11 +240,28 @@ def _sqlite_time(value: datetime) -> str:
 
 
 def _shaped(frame: pl.DataFrame, timeframe: Timeframe, parse_time: bool) -> pl.DataFrame:
-    schema = kline_schema(timeframe)
-    columns = []
-    for name, dtype in schema.items():
-        column = pl.col(name)
-        if name == "time" and parse_time:
-            column = column.str.to_datetime(_SQLITE_TIME, time_unit="us", time_zone="UTC")
-        columns.append(column.cast(dtype))
+    if parse_time:
+        frame = frame.with_columns(_sqlite_times(frame["time"]))
+    columns = [pl.col(name).cast(dtype) for name, dtype in kline_schema(timeframe).items()]
     return frame.select(columns).rechunk()
+
+
+def _sqlite_times(text: pl.Series) -> pl.Series:
+    """SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC texts as ``Datetime("us", "UTC")``.
+
+    When every value has that fixed width, the day is parsed once per distinct date and
+    the time of day summed from its digits (2x quicker than ``strptime`` over 150k rows,
+    whose values are all distinct); otherwise ``strptime`` takes any fraction or none.
+    """
+    utc = pl.Datetime("us", "UTC")
+    if not (text.str.len_bytes() == _SQLITE_TIME_WIDTH).all():
+        return text.str.strptime(utc, _SQLITE_TIME)
+    time = pl.col("time")
+    day = time.str.slice(0, 10).str.to_date("%Y-%m-%d").cast(pl.Datetime("us")).cast(pl.Int64)
+    clock = (
+        time.str.slice(11, 2).cast(pl.Int64) * 3_600_000_000
+        + time.str.slice(14, 2).cast(pl.Int64) * 60_000_000
+        + time.str.slice(17, 2).cast(pl.Int64) * 1_000_000
+        + time.str.slice(20, 6).cast(pl.Int64)
+    )
+    return text.to_frame("time").select((day + clock).cast(utc).alias("time")).to_series()

@@ -7,6 +7,8 @@ every span, page and order that ``range`` takes, and for results with no rows.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +17,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from qwentrade.adapters.sql import make_engine
 from qwentrade.adapters.sql.fastread import ArrowKlineReader
 from qwentrade.adapters.sql.repositories import SqlKlineRepository
+from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.indicators import compute
 from qwentrade.domain.market import Timeframe
 from qwentrade.domain.series import indicator_columns, kline_schema
@@ -137,8 +141,6 @@ def test_an_empty_table_and_the_other_timeframes(sql):
 
 
 def test_bad_arguments_are_refused_as_before(sql):
-    from qwentrade.domain.errors import InvalidInput
-
     fast = ArrowKlineReader(sql)
     for query, field in (
         ({"start": datetime(2024, 1, 1)}, "start"),
@@ -165,3 +167,19 @@ def test_a_sqlite_file_this_process_has_open_is_read_row_by_row(sql):
     assert fast.row_reads == expected
     assert_frame_equal(frame, fast.range(BTC, M15, limit=20), check_exact=True)
     assert fast.row_reads == expected
+
+
+def test_sqlite_times_written_without_a_fraction_read_as_before(tmp_path, sqlite_template):
+    """Times stored by another tool as ``YYYY-MM-DD HH:MM:SS`` (or a short fraction)."""
+    path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    SqlKlineRepository(engine).upsert(M15, real_candles(BTC).head(50))
+    engine.dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE klines_15m SET time = substr(time, 1, 19) WHERE rowid % 2 = 0")
+        connection.execute("UPDATE klines_15m SET time = substr(time, 1, 21) WHERE rowid % 5 = 0")
+    connection.close()
+    frame = both(engine, BTC)
+    assert frame["time"].to_list() == real_candles(BTC).head(50)["time"].to_list()
+    engine.dispose()
