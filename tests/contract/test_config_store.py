@@ -140,6 +140,27 @@ def test_contradictory_keys_are_refused_on_write_whichever_is_written(store):
         store.set("DETECTOR_VOLUME_WINDOW", 25)
 
 
+def test_the_original_api_and_websocket_defaults(store):
+    # APIManager: "每2秒最多10次请求", "至少200ms", "最大重试次数：3次", "请求超时：30秒";
+    # WebSocket: "心跳间隔：20秒", "ping超时：5秒", "重连间隔：5秒"
+    expected = {
+        "API_RATE_LIMIT": 10,
+        "API_RATE_WINDOW": 2.0,
+        "API_MIN_INTERVAL": 0.2,
+        "API_MAX_RETRIES": 3,
+        "API_REQUEST_TIMEOUT": 30.0,
+        "WS_HEARTBEAT_INTERVAL": 20.0,
+        "WS_PING_TIMEOUT": 5.0,
+        "WS_RECONNECT_INTERVAL": 5.0,
+    }
+    assert {key: store.get(key) for key in expected} == expected
+    with pytest.raises(InvalidInput) as info:
+        store.set("API_MIN_INTERVAL", 3)  # longer than the 2 s window
+    assert "API_RATE_WINDOW" in str(info.value)
+    store.set("API_RATE_WINDOW", 5)
+    assert store.set("API_MIN_INTERVAL", 3) == 3.0
+
+
 def test_the_key_table_is_valid():
     for spec in CONFIG_KEYS.values():
         assert spec.parse(spec.default) == spec.default, spec.name

@@ -291,6 +291,26 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         _key(SIGNAL_EXPIRE_HOURS, "float", 4.0,
              "hours a stored signal stays active after it is created",
              minimum=0.25, maximum=168),
+        # OKX REST: the permit gate and the retry policy (original: APIManager)
+        _key("API_RATE_LIMIT", "int", 10, "OKX requests allowed per window, all endpoints",
+             minimum=1, maximum=1000),
+        _key("API_RATE_WINDOW", "float", 2.0, "length of the rate-limit window, seconds",
+             minimum=0.1, maximum=60),
+        _key("API_MIN_INTERVAL", "float", 0.2, "minimum gap between two OKX requests, seconds",
+             minimum=0, maximum=10),
+        _key("API_MAX_RETRIES", "int", 3,
+             "retries of a request that failed on the network, a timeout, 5xx or a rate "
+             "limit (an order is looked up, never re-sent blindly)", minimum=0, maximum=10),
+        _key("API_REQUEST_TIMEOUT", "float", 30.0, "timeout of one OKX request, seconds",
+             minimum=1, maximum=120),
+        # OKX private WebSocket (original: WS_*)
+        _key("WS_HEARTBEAT_INTERVAL", "float", 20.0,
+             "send 'ping' after this long without a message (OKX drops at 30 s)",
+             minimum=1, maximum=29),
+        _key("WS_PING_TIMEOUT", "float", 5.0, "reconnect when no 'pong' comes within this long",
+             minimum=1, maximum=60),
+        _key("WS_RECONNECT_INTERVAL", "float", 5.0, "wait before each reconnect, seconds",
+             minimum=0.1, maximum=300),
         # candle history (original: 15m 30 days, 4h 180, 1d 600)
         _key(START_DAYS["15m"], "int", 30,
              "days of 15m candles `qwentrade backfill` fills when --days is not given",
@@ -356,6 +376,16 @@ def _counts_cover_windows(values: Mapping[str, ConfigValue]) -> str | None:
     return None
 
 
+def _interval_within_window(values: Mapping[str, ConfigValue]) -> str | None:
+    interval, window = _key_values(values, "API_MIN_INTERVAL", "API_RATE_WINDOW")
+    if interval > window:  # type: ignore[operator]
+        return (
+            f"API_MIN_INTERVAL {interval:g} s is longer than API_RATE_WINDOW {window:g} s: "
+            "the window could never hold more than one request"
+        )
+    return None
+
+
 CROSS_RULES: tuple[
     tuple[frozenset[str], Callable[[Mapping[str, ConfigValue]], str | None]], ...
 ] = (
@@ -378,6 +408,7 @@ CROSS_RULES: tuple[
         ),
         _counts_cover_windows,
     ),
+    (frozenset({"API_MIN_INTERVAL", "API_RATE_WINDOW"}), _interval_within_window),
 )
 
 
