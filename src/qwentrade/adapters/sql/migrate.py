@@ -163,5 +163,8 @@ def downgrade(target: str | URL | Engine, revision: str = "-1") -> str | None:
 
 
 def ensure_schema(target: str | URL | Engine) -> str:
-    """Service start: refuse a newer database, else upgrade to head; returns the head."""
-    return upgrade(target, "head")
+    """Service start: refuse a newer database, else upgrade to head; returns the head.
+    Reads the revision without Alembic when it is already the head (``revision.py``)."""
+    from qwentrade.adapters.sql.revision import ensure_schema as fast
+
+    return fast(target)
