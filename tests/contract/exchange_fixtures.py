@@ -14,8 +14,15 @@ from decimal import Decimal
 
 import attrs
 
+from qwentrade.adapters.memory import MemoryConfigStore
+from qwentrade.adapters.okx.exchange import OkxExchange
+from qwentrade.adapters.okx.gate import PermitGate
+from qwentrade.adapters.okx.retry import RetryPolicy
+from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
+from qwentrade.ports.config import ConfigStore
 from qwentrade.ports.exchange import Exchange
+from qwentrade.testing.fake_okx import FakeOkx, FaultPlan
 
 SYMBOL = "BTC-USDT-SWAP"
 PATH_START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -27,8 +34,10 @@ class Venue:
 
     ``exchange`` is the port object. ``advance(delta)`` moves the venue's market time on
     (None when the venue follows real time only). ``wire_faults`` is True when the venue
-    can inject transport faults (the fake OKX server). ``starting_cash`` is the USDT the
-    account starts with. ``close`` releases whatever the factory started.
+    can inject transport faults (the fake OKX server): ``faults`` is then its FaultPlan
+    and ``config`` the ConfigStore the adapter reads (API_MAX_RETRIES, API_REQUEST_TIMEOUT).
+    ``starting_cash`` is the USDT the account starts with. ``close`` releases whatever the
+    factory started.
     """
 
     name: str
@@ -37,6 +46,8 @@ class Venue:
     starting_cash: Decimal = Decimal(10000)
     advance: Callable[[timedelta], None] | None = None
     wire_faults: bool = False
+    faults: FaultPlan | None = None
+    config: ConfigStore | None = None
     close: Callable[[], None] = lambda: None
 
 
@@ -56,7 +67,37 @@ def sim_venue() -> Venue:
     return Venue(name="sim", exchange=SimExchange(engine), advance=advance)
 
 
-#: name -> factory. The fake-OKX work adds "okx-over-fake-server" here.
+def okx_venue() -> Venue:
+    """OkxExchange (through a real PermitGate) talking to the fake OKX server on loopback.
+
+    The gate's limits are opened up (the fake's own OKX limits still apply) and the
+    adapter's waits shortened (backoff, order expiry), so the suite runs in seconds.
+    """
+    server = FakeOkx(history_days=3, seed=11, balance=10000).start()
+    config = MemoryConfigStore()
+    config.set("API_RATE_LIMIT", 1000)
+    config.set("API_MIN_INTERVAL", 0)
+    credentials = server.credentials
+    exchange = OkxExchange(
+        PermitGate(config),
+        rest_url=server.rest_url,
+        credentials=OkxCredentials(credentials.api_key, credentials.secret, credentials.passphrase),
+        config=config,
+        order_expiry=0.5,
+        backoff=RetryPolicy(base=0.05, cap=0.2),
+    )
+    return Venue(
+        name="okx-over-fake-server",
+        exchange=exchange,
+        wire_faults=True,
+        faults=server.faults,
+        config=config,
+        close=server.stop,
+    )
+
+
+#: name -> factory.
 VENUES: dict[str, Callable[[], Venue]] = {
     "sim": sim_venue,
+    "okx-over-fake-server": okx_venue,
 }

@@ -1,7 +1,10 @@
 """adapters/okx"""
 
+from qwentrade.adapters.okx.exchange import OkxExchange
 from qwentrade.adapters.okx.gate import GateClosed, GateState, PermitGate, PermitTimeout
 from qwentrade.adapters.okx.limits import OKX_LIMITS, EndpointLimit, LimitRule
+from qwentrade.adapters.okx.retry import RetryPolicy
+from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream import EventQueues, OkxPrivateStream, StreamState
 
 __all__ = [
@@ -11,8 +14,11 @@ __all__ = [
     "GateClosed",
     "GateState",
     "LimitRule",
+    "OkxCredentials",
+    "OkxExchange",
     "OkxPrivateStream",
     "PermitGate",
     "PermitTimeout",
+    "RetryPolicy",
     "StreamState",
 ]

@@ -1,0 +1,525 @@
+"""OKX v5 payloads <-> domain values (pure; okx-spec sections B and D).
+
+Named constructors from OKX's raw JSON (``candle_from_okx(row)``, ``order_from_okx(item)``
+...), request bodies built from domain requests (``order_body(request)``), and OKX's
+error codes mapped to the domain's errors (:func:`error_from_okx`), keeping OKX's code
+and message. OKX sends numbers as strings and ``""`` for "none"; both are handled here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from qwentrade.domain.errors import (
+    AuthFailed,
+    DomainError,
+    ExchangeRejected,
+    ExchangeUnavailable,
+    InsufficientFunds,
+    OrderNotFound,
+    RateLimited,
+)
+from qwentrade.domain.instruments import Instrument
+from qwentrade.domain.market import BookSnapshot, Candle, FundingRate, Timeframe, from_ms
+from qwentrade.domain.records import PositionRecord
+from qwentrade.domain.venue import (
+    AlgoLeg,
+    AlgoOrder,
+    AlgoRequest,
+    AttachedAlgo,
+    Balance,
+    ExchangePosition,
+    Order,
+    OrderRequest,
+    PosSide,
+)
+
+INST_TYPE = "SWAP"
+SETTLE = "USDT"
+MARKET_PRICE = "-1"  # an algo leg's order price meaning "market at trigger"
+
+#: Our timeframes -> OKX ``bar``; the day bar is UTC-aligned (plain ``1D`` is UTC+8).
+BARS = {Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
+
+#: OKX order types outside our enum, read as the nearest one we know.
+ORDER_TYPE_ALIASES = {
+    "optimal_limit_ioc": "market",
+    "mmp": "limit",
+    "mmp_and_post_only": "post_only",
+}
+
+# -- error codes (okx-spec A, D4) ----------------------------------------------------------
+
+RATE_LIMIT_CODES = frozenset({"50011", "50061", "51113"})
+#: the venue or the path to it failed; a request may still have been carried out
+SERVER_CODES = frozenset({"50001", "50004", "50005", "50013", "50026", "50156"})
+TIMESTAMP_EXPIRED = "50102"
+AUTH_CODES = frozenset(
+    {"50007", "50008", "50009", "50027", "50101", "50103", "50104", "50105", "50106", "50107"}
+    | {"50110", "50111", "50112", "50113", "50114", TIMESTAMP_EXPIRED}
+)
+NOT_FOUND_CODES = frozenset({"51400", "51401", "51402", "51503", "51509", "51603"})
+FUNDS_CODES = frozenset(
+    {"51008", "51119", "51127", "51131", "51502", "59103", "59108", "59200", "59201"}
+)
+
+
+def error_from_okx(code: str, message: str, http_status: int | None = None) -> DomainError:
+    """The domain error for OKX ``code``/``message``; the text keeps both, ``code`` is set."""
+    code = str(code or "")
+    text = f"OKX {code}: {message}".strip() if code else f"OKX HTTP {http_status}: {message}"
+    if code in NOT_FOUND_CODES:
+        error: DomainError = OrderNotFound(text)
+    elif code in FUNDS_CODES:
+        error = InsufficientFunds(text)
+    elif code in RATE_LIMIT_CODES or (not code and http_status == 429):
+        error = RateLimited(text)
+    elif code in AUTH_CODES or (not code and http_status in (401, 403)):
+        error = AuthFailed(text)
+    elif code in SERVER_CODES or (not code and (http_status or 0) >= 500):
+        error = ExchangeUnavailable(text)
+    else:
+        return ExchangeRejected(text, code or str(http_status or ""))
+    error.code = code  # type: ignore[attr-defined]
+    return error
+
+
+def envelope_failure(payload: object, items: bool = True) -> tuple[str, str] | None:
+    """OKX's ``(code, message)`` when ``payload`` is not a success, else None.
+
+    A place/cancel answer with top-level ``"1"``/``"2"`` carries the reason per item: the
+    first failed item's ``sCode``/``sMsg`` is the failure. ccxt does not raise on a
+    top-level ``"2"`` (partial success), so every item is checked here. With
+    ``items=False`` the items are left to the caller (a batch whose items fail alone).
+    """
+    if not isinstance(payload, Mapping):
+        return "", f"OKX answered something that is not a JSON object: {str(payload)[:200]}"
+    code = str(payload.get("code", ""))
+    data = payload.get("data")
+    if code in ("0", "1", "2") and isinstance(data, list):
+        failed = [d for d in data if isinstance(d, Mapping) and str(d.get("sCode", "0")) != "0"]
+        if not items:
+            return None if code == "0" or data else (code, str(payload.get("msg", "")))
+        if failed:
+            return str(failed[0]["sCode"]), str(failed[0].get("sMsg", ""))
+        if code == "0":
+            return None
+    return code, str(payload.get("msg", ""))
+
+
+def item_failure(item: Mapping[str, Any]) -> DomainError | None:
+    """The error of one place/cancel item (``sCode != "0"``), else None."""
+    code = str(item.get("sCode", "0"))
+    return None if code == "0" else error_from_okx(code, str(item.get("sMsg", "")))
+
+
+# -- small readers ---------------------------------------------------------------------
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    value = item.get(key)
+    return "" if value is None else str(value)
+
+
+def _dec(item: Mapping[str, Any], key: str, default: str = "0") -> Decimal:
+    return Decimal(_text(item, key) or default)
+
+
+def _dec_or_none(item: Mapping[str, Any], key: str) -> Decimal | None:
+    text = _text(item, key)
+    return None if text == "" else Decimal(text)
+
+
+def _leg_price(item: Mapping[str, Any], key: str) -> Decimal | None:
+    """An algo leg's order price: ``-1`` (market) and ``""`` are None."""
+    text = _text(item, key)
+    return None if text in ("", MARKET_PRICE) else Decimal(text)
+
+
+def _time(item: Mapping[str, Any], key: str, fallback: str = "") -> datetime:
+    return from_ms(_text(item, key) or _text(item, fallback) or "0")
+
+
+def _int(item: Mapping[str, Any], key: str) -> int:
+    text = _text(item, key)
+    return int(Decimal(text)) if text else 0
+
+
+def _flag(item: Mapping[str, Any], key: str) -> bool:
+    value = item.get(key)
+    return value is True or str(value).lower() == "true"
+
+
+def num(value: Decimal | int) -> str:
+    """A number as OKX text: plain notation, no exponent."""
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+# -- market data -----------------------------------------------------------------------
+
+
+def instrument_from_okx(item: Mapping[str, Any]) -> Instrument:
+    """A ``/public/instruments`` SWAP row."""
+    return Instrument(
+        inst_id=_text(item, "instId"),
+        ct_val=_dec(item, "ctVal"),
+        lot_sz=_dec(item, "lotSz"),
+        tick_sz=_dec(item, "tickSz"),
+        min_sz=_dec(item, "minSz"),
+        max_lever=_int(item, "lever") or 1,
+        settle_ccy=_text(item, "settleCcy") or SETTLE,
+    )
+
+
+def is_tradable_usdt_swap(item: Mapping[str, Any]) -> bool:
+    """A live, linear, USDT-settled swap."""
+    return (
+        _text(item, "instType") == INST_TYPE
+        and _text(item, "settleCcy") == SETTLE
+        and _text(item, "ctType") in ("", "linear")
+        and _text(item, "state") == "live"
+        and bool(_text(item, "instId"))
+    )
+
+
+def candle_from_okx(symbol: str, row: list) -> Candle:
+    """``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]``; volume in the base
+    currency (``volCcy``; ``vol`` counts contracts); ``confirm == "1"`` is closed."""
+    volume = row[6] if len(row) > 6 and row[6] != "" else row[5]
+    confirmed = row[8] == "1" if len(row) > 8 else True
+    return Candle(
+        symbol,
+        from_ms(row[0]),
+        float(row[1]),
+        float(row[2]),
+        float(row[3]),
+        float(row[4]),
+        float(volume),
+        confirmed=confirmed,
+    )
+
+
+def funding_rate_from_okx(item: Mapping[str, Any]) -> FundingRate:
+    """``/public/funding-rate``: ``fundingTime`` is the coming settlement."""
+    next_time = _text(item, "nextFundingTime")
+    return FundingRate(
+        symbol=_text(item, "instId"),
+        time=_time(item, "fundingTime"),
+        rate=_dec(item, "fundingRate"),
+        next_funding_time=from_ms(next_time) if next_time else None,
+    )
+
+
+def funding_history_from_okx(item: Mapping[str, Any]) -> FundingRate:
+    """A ``/public/funding-rate-history`` row (a settled rate)."""
+    return FundingRate(
+        symbol=_text(item, "instId"),
+        time=_time(item, "fundingTime"),
+        rate=_dec(item, "fundingRate"),
+        realized_rate=_dec_or_none(item, "realizedRate"),
+    )
+
+
+def book_from_okx(symbol: str, item: Mapping[str, Any], depth: int) -> BookSnapshot:
+    """``/market/books``: levels ``[px, sz, "0", orders]``, best first."""
+
+    def levels(key: str) -> tuple[tuple[Decimal, Decimal], ...]:
+        return tuple((Decimal(level[0]), Decimal(level[1])) for level in item.get(key, [])[:depth])
+
+    return BookSnapshot(symbol, _time(item, "ts"), levels("bids"), levels("asks"))
+
+
+# -- account ---------------------------------------------------------------------------
+
+
+def balance_from_okx(item: Mapping[str, Any], currency: str = SETTLE) -> Balance:
+    """``/account/balance``: the ``details`` row of ``currency`` (zeros when absent)."""
+    detail = next((d for d in item.get("details", []) if d.get("ccy") == currency), None)
+    if detail is None:
+        return Balance(currency, 0, 0, 0, 0, 0, _time(item, "uTime"))
+    available = _text(detail, "availEq") or _text(detail, "availBal") or "0"
+    return Balance(
+        currency=currency,
+        equity=_dec(detail, "eq"),
+        cash_balance=_dec(detail, "cashBal"),
+        available=Decimal(available),
+        frozen=_dec(detail, "frozenBal"),
+        unrealised_pnl=_dec(detail, "upl"),
+        updated_at=from_ms(_text(detail, "uTime") or _text(item, "uTime") or "0"),
+    )
+
+
+def position_from_okx(item: Mapping[str, Any]) -> ExchangePosition:
+    """An ``/account/positions`` row (``pos`` signed in net mode)."""
+    isolated = _text(item, "mgnMode") == "isolated"
+    return ExchangePosition(
+        pos_id=_text(item, "posId"),
+        symbol=_text(item, "instId"),
+        pos_side=_text(item, "posSide") or "net",
+        size=_dec(item, "pos"),
+        avg_price=_dec_or_none(item, "avgPx"),
+        mark_price=_dec(item, "markPx"),
+        unrealised_pnl=_dec(item, "upl"),
+        realised_pnl=_dec(item, "realizedPnl"),
+        margin=_dec(item, "margin" if isolated else "imr"),
+        leverage=_int(item, "lever"),
+        margin_mode=_text(item, "mgnMode"),
+        liquidation_price=_dec_or_none(item, "liqPx"),
+        created_at=_time(item, "cTime"),
+        updated_at=_time(item, "uTime", "cTime"),
+        fee=_dec(item, "fee"),
+        funding_fee=_dec(item, "fundingFee"),
+        maintenance_margin=_dec(item, "mmr"),
+    )
+
+
+def position_record_from_okx(item: Mapping[str, Any]) -> PositionRecord:
+    """An ``/account/positions-history`` row."""
+    return PositionRecord(
+        pos_id=_text(item, "posId"),
+        symbol=_text(item, "instId"),
+        pos_side=_text(item, "posSide") or "net",
+        margin_mode=_text(item, "mgnMode"),
+        leverage=_int(item, "lever"),
+        avg_price=_dec(item, "openAvgPx"),
+        close_avg_price=_dec(item, "closeAvgPx"),
+        open_max_size=_dec(item, "openMaxPos"),
+        close_total_size=_dec(item, "closeTotalPos"),
+        pnl=_dec(item, "pnl"),
+        realized_pnl=_dec(item, "realizedPnl"),
+        fee=_dec(item, "fee"),
+        funding_fee=_dec(item, "fundingFee"),
+        close_type=_int(item, "type"),
+        created_at=_time(item, "cTime"),
+        updated_at=_time(item, "uTime", "cTime"),
+    )
+
+
+# -- orders ----------------------------------------------------------------------------
+
+
+def _attached_body(algo: AttachedAlgo) -> dict[str, str]:
+    body: dict[str, str] = {}
+    if algo.attach_algo_client_order_id:
+        body["attachAlgoClOrdId"] = algo.attach_algo_client_order_id
+    kind = algo.trigger_price_type.value
+    if algo.sl_trigger_price is not None:
+        body["slTriggerPx"] = num(algo.sl_trigger_price)
+        body["slOrdPx"] = MARKET_PRICE if algo.sl_order_price is None else num(algo.sl_order_price)
+        body["slTriggerPxType"] = kind
+    if algo.tp_trigger_price is not None:
+        body["tpTriggerPx"] = num(algo.tp_trigger_price)
+        body["tpOrdPx"] = MARKET_PRICE if algo.tp_order_price is None else num(algo.tp_order_price)
+        body["tpTriggerPxType"] = kind
+    if algo.size is not None:
+        body["sz"] = num(algo.size)
+    return body
+
+
+def order_body(request: OrderRequest) -> dict[str, Any]:
+    """The ``POST /trade/order`` body; ``clOrdId`` is always the caller's own."""
+    body: dict[str, Any] = {
+        "instId": request.symbol,
+        "tdMode": request.td_mode.value,
+        "side": request.side.value,
+        "ordType": request.order_type.value,
+        "sz": num(request.size),
+        "clOrdId": request.client_order_id,
+    }
+    if request.price is not None:
+        body["px"] = num(request.price)
+    if request.pos_side is not PosSide.NET:
+        body["posSide"] = request.pos_side.value
+    if request.reduce_only:
+        body["reduceOnly"] = "true"
+    if request.tag:
+        body["tag"] = request.tag
+    if request.attached_algos:
+        body["attachAlgoOrds"] = [_attached_body(a) for a in request.attached_algos]
+    return body
+
+
+def algo_body(request: AlgoRequest) -> dict[str, Any]:
+    """The ``POST /trade/order-algo`` body (conditional or oco)."""
+    body: dict[str, Any] = {
+        "instId": request.symbol,
+        "tdMode": request.td_mode.value,
+        "side": request.side.value,
+        "ordType": request.algo_type.value,
+    }
+    if request.size is not None:
+        body["sz"] = num(request.size)
+    else:
+        body["closeFraction"] = num(request.close_fraction or 1)
+    if request.pos_side is not PosSide.NET:
+        body["posSide"] = request.pos_side.value
+    if request.reduce_only:
+        body["reduceOnly"] = "true"
+    kind = request.trigger_price_type.value
+    if request.sl_trigger_price is not None:
+        body["slTriggerPx"] = num(request.sl_trigger_price)
+        body["slOrdPx"] = (
+            MARKET_PRICE if request.sl_order_price is None else num(request.sl_order_price)
+        )
+        body["slTriggerPxType"] = kind
+    if request.tp_trigger_price is not None:
+        body["tpTriggerPx"] = num(request.tp_trigger_price)
+        body["tpOrdPx"] = (
+            MARKET_PRICE if request.tp_order_price is None else num(request.tp_order_price)
+        )
+        body["tpTriggerPxType"] = kind
+    if request.algo_client_order_id:
+        body["algoClOrdId"] = request.algo_client_order_id
+    if request.tag:
+        body["tag"] = request.tag
+    return body
+
+
+def attached_from_okx(item: Mapping[str, Any]) -> AttachedAlgo:
+    """One element of an order's ``attachAlgoOrds``."""
+    kind = _text(item, "slTriggerPxType") or _text(item, "tpTriggerPxType") or "last"
+    return AttachedAlgo(
+        sl_trigger_price=_dec_or_none(item, "slTriggerPx"),
+        tp_trigger_price=_dec_or_none(item, "tpTriggerPx"),
+        sl_order_price=_leg_price(item, "slOrdPx"),
+        tp_order_price=_leg_price(item, "tpOrdPx"),
+        size=_dec_or_none(item, "sz") or None,
+        trigger_price_type=kind,
+        attach_algo_client_order_id=_text(item, "attachAlgoClOrdId"),
+    )
+
+
+def order_from_okx(item: Mapping[str, Any]) -> Order:
+    """A REST order object (``/trade/order``, orders-pending, orders-history)."""
+    attached = [a for a in item.get("attachAlgoOrds") or [] if isinstance(a, Mapping)]
+    filled = _dec(item, "accFillSz")
+    avg = _dec_or_none(item, "avgPx")
+    kind = _text(item, "ordType")
+    return Order(
+        order_id=_text(item, "ordId"),
+        client_order_id=_text(item, "clOrdId"),
+        symbol=_text(item, "instId"),
+        side=_text(item, "side"),
+        pos_side=_text(item, "posSide") or "net",
+        order_type=ORDER_TYPE_ALIASES.get(kind, kind),
+        state=_text(item, "state"),
+        size=_dec(item, "sz"),
+        filled_size=filled,
+        price=_dec_or_none(item, "px") or None,
+        avg_price=avg if avg and filled else None,  # "0"/"" while unfilled
+        fee=_dec(item, "fee"),
+        pnl=_dec(item, "pnl"),
+        leverage=_int(item, "lever"),
+        reduce_only=_flag(item, "reduceOnly"),
+        td_mode=_text(item, "tdMode"),
+        created_at=_time(item, "cTime"),
+        updated_at=_time(item, "uTime", "cTime"),
+        attached_algos=tuple(
+            attached_from_okx(a)
+            for a in attached
+            if _text(a, "slTriggerPx") or _text(a, "tpTriggerPx")
+        ),
+        attached_algo_ids=tuple(
+            _text(a, "attachAlgoId") for a in attached if a.get("attachAlgoId")
+        ),
+        source=_text(item, "source"),
+        algo_id=_text(item, "algoId"),
+        tag=_text(item, "tag"),
+    )
+
+
+def algo_from_okx(item: Mapping[str, Any]) -> AlgoOrder:
+    """An algo order object (orders-algo-pending, -history, ``GET /trade/order-algo``)."""
+    fraction = _dec_or_none(item, "closeFraction")
+    kind = _text(item, "slTriggerPxType") or _text(item, "tpTriggerPxType") or "last"
+    leg = _text(item, "actualSide")
+    linked = item.get("linkedOrd")
+    attached_to = _text(linked, "ordId") if isinstance(linked, Mapping) else ""
+    trigger_time = _text(item, "triggerTime")
+    fail = _text(item, "failCode")
+    return AlgoOrder(
+        algo_id=_text(item, "algoId"),
+        algo_client_order_id=_text(item, "algoClOrdId") or _text(item, "clOrdId"),
+        symbol=_text(item, "instId"),
+        side=_text(item, "side"),
+        pos_side=_text(item, "posSide") or "net",
+        td_mode=_text(item, "tdMode"),
+        algo_type=_text(item, "ordType"),
+        state=_text(item, "state"),
+        size=None if fraction else _dec_or_none(item, "sz"),
+        close_fraction=fraction,
+        sl_trigger_price=_dec_or_none(item, "slTriggerPx"),
+        sl_order_price=_leg_price(item, "slOrdPx"),
+        tp_trigger_price=_dec_or_none(item, "tpTriggerPx"),
+        tp_order_price=_leg_price(item, "tpOrdPx"),
+        trigger_price_type=kind,
+        reduce_only=_flag(item, "reduceOnly"),
+        leverage=_int(item, "lever"),
+        created_at=_time(item, "cTime"),
+        updated_at=_time(item, "uTime", "cTime"),
+        attached_to=attached_to or None,
+        order_id=_text(item, "ordId"),
+        triggered_leg=AlgoLeg(leg) if leg in ("sl", "tp") else None,
+        triggered_at=from_ms(trigger_time) if trigger_time else None,
+        fail_code="" if fail in ("", "0") else fail,
+        tag=_text(item, "tag"),
+    )
+
+
+def order_from_ack(request: OrderRequest, ack: Mapping[str, Any], now: datetime) -> Order:
+    """The order as its placement acknowledgement tells it (when a lookup right after
+    failed): live, nothing filled yet as far as we know."""
+    stamp = from_ms(_text(ack, "ts")) if _text(ack, "ts") else now
+    return Order(
+        order_id=_text(ack, "ordId"),
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        pos_side=request.pos_side,
+        order_type=request.order_type,
+        state="live",
+        size=request.size,
+        filled_size=0,
+        price=request.price,
+        avg_price=None,
+        fee=0,
+        pnl=0,
+        leverage=0,
+        reduce_only=request.reduce_only,
+        td_mode=request.td_mode,
+        created_at=stamp,
+        updated_at=stamp,
+        attached_algos=request.attached_algos,
+        tag=request.tag,
+    )
+
+
+def algo_from_ack(request: AlgoRequest, algo_id: str, now: datetime) -> AlgoOrder:
+    """The algo order as its placement acknowledgement tells it: live."""
+    return AlgoOrder(
+        algo_id=algo_id,
+        algo_client_order_id=request.algo_client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        pos_side=request.pos_side,
+        td_mode=request.td_mode,
+        algo_type=request.algo_type,
+        state="live",
+        size=request.size,
+        close_fraction=request.close_fraction,
+        sl_trigger_price=request.sl_trigger_price,
+        sl_order_price=request.sl_order_price,
+        tp_trigger_price=request.tp_trigger_price,
+        tp_order_price=request.tp_order_price,
+        trigger_price_type=request.trigger_price_type,
+        reduce_only=request.reduce_only,
+        leverage=0,
+        created_at=now,
+        updated_at=now,
+        tag=request.tag,
+    )
