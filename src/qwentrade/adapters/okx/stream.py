@@ -604,9 +604,10 @@ class OkxPrivateStream:
                 continue
             if event is None:
                 continue
-            if not self._seen.first_time(key_of(row), now):
-                with self._lock:
-                    self._duplicates += 1
+            with self._lock:  # two sockets (private, business) share the memory
+                first = self._seen.first_time(key_of(row), now)
+                self._duplicates += not first
+            if not first:
                 continue
             self._emit(event, queues)
 

@@ -174,14 +174,21 @@ def _required(row: dict[str, Any], name: str) -> str:
     return value
 
 
+def _decimal(text: str, name: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"field {name} is not a number: {text!r}") from None
+
+
 def _number(row: dict[str, Any], name: str, default: str = "0") -> Decimal:
     value = row.get(name)
-    return Decimal(value if isinstance(value, str) and value else default)
+    return _decimal(value if isinstance(value, str) and value else default, name)
 
 
 def _number_or_none(row: dict[str, Any], name: str) -> Decimal | None:
     value = row.get(name)
-    return Decimal(value) if isinstance(value, str) and value else None
+    return _decimal(value, name) if isinstance(value, str) and value else None
 
 
 def _order_price(row: dict[str, Any], name: str) -> Decimal | None:
@@ -201,7 +208,7 @@ def _time_or_none(row: dict[str, Any], name: str) -> datetime | None:
 
 def _leverage(row: dict[str, Any]) -> int:
     value = row.get("lever")
-    return int(Decimal(value)) if isinstance(value, str) and value else 0
+    return int(_decimal(value, "lever")) if isinstance(value, str) and value else 0
 
 
 def _flag(row: dict[str, Any], name: str) -> bool:
