@@ -15,7 +15,7 @@ from decimal import Decimal
 import attrs
 
 from qwentrade.adapters.memory import MemoryConfigStore
-from qwentrade.adapters.okx import OkxPrivateStream
+from qwentrade.adapters.okx import OkxCredentials, OkxPrivateStream
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimPrivateStream, SteppedClock
 from qwentrade.ports.exchange import PrivateStream
 from qwentrade.testing.fake_okx import FakeOkx
@@ -79,7 +79,8 @@ def okx_stream_over_fake_server() -> StreamVenue:
     config.set("WS_HEARTBEAT_INTERVAL", 1.0)
     config.set("WS_PING_TIMEOUT", 1.0)
     config.set("WS_RECONNECT_INTERVAL", 0.1)
-    stream = OkxPrivateStream(server.ws_url, KEY, SECRET, PASSPHRASE, config=config)
+    credentials = OkxCredentials(KEY, SECRET, PASSPHRASE)
+    stream = OkxPrivateStream(server.ws_url, credentials, config=config)
 
     def close() -> None:
         stream.close()

@@ -5,7 +5,8 @@ from qwentrade.adapters.okx.gate import GateClosed, GateState, PermitGate, Permi
 from qwentrade.adapters.okx.limits import OKX_LIMITS, EndpointLimit, LimitRule
 from qwentrade.adapters.okx.retry import RetryPolicy
 from qwentrade.adapters.okx.signing import OkxCredentials
-from qwentrade.adapters.okx.stream import EventQueues, OkxPrivateStream, StreamState
+from qwentrade.adapters.okx.stream import OkxPrivateStream, StreamState
+from qwentrade.adapters.okx.stream_queues import EventQueues
 
 __all__ = [
     "OKX_LIMITS",

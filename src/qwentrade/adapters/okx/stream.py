@@ -23,7 +23,7 @@ is opened there with the same login). The rules, in order:
    minutes); a frame or row that cannot be parsed is skipped and counted, and logged
    once per kind of problem.
 6. The socket thread never blocks on the consumer: events go to bounded queues
-   (:class:`EventQueues`) drained by one handler thread that calls ``on_event``.
+   (``stream_queues.EventQueues``) drained by one handler thread that calls ``on_event``.
 
 Intervals are read from the ``ConfigStore`` each time they are used (defaults without one).
 """
@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -41,9 +40,16 @@ import attrs
 import websocket
 
 from qwentrade.adapters.okx import stream_wire as wire
+from qwentrade.adapters.okx.signing import OkxCredentials
+from qwentrade.adapters.okx.stream_queues import (
+    CLOSE_QUEUE_SIZE,
+    ORDER_QUEUE_SIZE,
+    POSITION_QUEUE_SIZE,
+    EventQueues,
+)
 from qwentrade.domain.config_keys import CONFIG_KEYS
 from qwentrade.domain.errors import DomainError
-from qwentrade.domain.venue import ExchangePosition, StreamEvent, StreamStatus, StreamStatusKind
+from qwentrade.domain.venue import StreamEvent, StreamStatus, StreamStatusKind
 from qwentrade.ports.config import ConfigStore
 
 log = logging.getLogger(__name__)
@@ -51,15 +57,10 @@ log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL = "WS_HEARTBEAT_INTERVAL"
 PING_TIMEOUT = "WS_PING_TIMEOUT"
 RECONNECT_INTERVAL = "WS_RECONNECT_INTERVAL"
-CLOSE_QUEUE_SIZE = 100
-POSITION_QUEUE_SIZE = 200
-ORDER_QUEUE_SIZE = 1000
-STATUS_QUEUE_SIZE = 100
 #: Longest a socket read blocks, so a stop is seen promptly even without an abort.
 READ_TICK_SECONDS = 0.2
 JOIN_SECONDS = 1.0
 MALFORMED_LOG_KINDS = 100
-FELL_BEHIND = "consumer fell behind: queued events dropped, reconcile"
 
 
 @attrs.frozen
@@ -90,106 +91,6 @@ class StreamState:
     malformed_skipped: int = 0
     dropped_events: int = 0
     queued_events: int = 0
-
-
-class EventQueues:
-    """The bounded queues between the socket threads and the handler thread.
-
-    - statuses (``STATUS_QUEUE_SIZE``), closed positions (size 0, ``close_size``),
-      orders and algo orders (``order_size``): first in, first out;
-    - open position updates (``position_size``): one per position id, the newest
-      replacing a queued older one (each push is the whole position); a close of a
-      position removes its queued update so a stale open update never follows the close.
-
-    They are taken in that order of priority. Overflow policy: ``put`` never blocks. When
-    a queue is full the whole backlog is discarded (counted in ``dropped``) and the next
-    ``take`` returns ``disconnected`` and ``connected`` statuses, so the consumer
-    reconciles from the venue instead of acting on a gap, as after a dropped connection
-    (the simulated stream does the same). A full status queue drops its oldest status.
-    """
-
-    def __init__(
-        self,
-        close_size: int = CLOSE_QUEUE_SIZE,
-        position_size: int = POSITION_QUEUE_SIZE,
-        order_size: int = ORDER_QUEUE_SIZE,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._statuses: deque[StreamStatus] = deque(maxlen=STATUS_QUEUE_SIZE)
-        self._closes: deque[StreamEvent] = deque()
-        self._orders: deque[StreamEvent] = deque()
-        self._positions: OrderedDict[str, ExchangePosition] = OrderedDict()
-        self._sizes = (close_size, position_size, order_size)
-        self._now = now
-        self._condition = threading.Condition()
-        self._resync = False
-        self.dropped = 0
-
-    def put(self, event: StreamEvent) -> bool:
-        """Queue ``event``; False when a queue overflowed (the backlog was discarded)."""
-        close_size, position_size, order_size = self._sizes
-        with self._condition:
-            if isinstance(event, StreamStatus):
-                self._statuses.append(event)
-            elif isinstance(event, ExchangePosition) and event.is_open:
-                self._positions.pop(event.pos_id, None)
-                if len(self._positions) >= position_size:
-                    return self._overflow()
-                self._positions[event.pos_id] = event
-            elif isinstance(event, ExchangePosition):
-                self._positions.pop(event.pos_id, None)
-                if len(self._closes) >= close_size:
-                    return self._overflow()
-                self._closes.append(event)
-            else:
-                if len(self._orders) >= order_size:
-                    return self._overflow()
-                self._orders.append(event)
-            self._condition.notify()
-            return True
-
-    def _overflow(self) -> bool:
-        self.dropped += len(self._closes) + len(self._orders) + len(self._positions) + 1
-        self._closes.clear()
-        self._orders.clear()
-        self._positions.clear()
-        self._resync = True
-        self._condition.notify()
-        return False
-
-    def take(self, timeout: float) -> list[StreamEvent]:
-        """The next event(s) to deliver (two statuses after an overflow); [] on timeout."""
-        with self._condition:
-            if not self._ready():
-                self._condition.wait(timeout)
-            if self._resync:
-                self._resync = False
-                now = self._now()
-                return [
-                    StreamStatus(StreamStatusKind.DISCONNECTED, now, FELL_BEHIND),
-                    StreamStatus(StreamStatusKind.CONNECTED, now, FELL_BEHIND),
-                ]
-            for lane in (self._statuses, self._closes, self._orders):
-                if lane:
-                    return [lane.popleft()]
-            if self._positions:
-                return [self._positions.popitem(last=False)[1]]
-            return []
-
-    def wake(self) -> None:
-        with self._condition:
-            self._condition.notify_all()
-
-    def _ready(self) -> bool:
-        return bool(
-            self._resync or self._statuses or self._closes or self._orders or self._positions
-        )
-
-    def __len__(self) -> int:
-        with self._condition:
-            return (
-                len(self._statuses) + len(self._closes) + len(self._orders) + len(self._positions)
-            )
 
 
 class _Reconnect(Exception):
@@ -230,16 +131,15 @@ class OkxPrivateStream:
     trading ``wss://wspap.okx.com:8443/ws/v5/private``). ``business_url`` (None: algo
     orders are not followed) is where ``orders-algo`` is subscribed
     (``stream_wire.business_url(url)`` derives it). ``time_offset`` returns the seconds to
-    add to the local clock to get OKX's (the measured server-time offset). ``config``
+    add to the local clock to get OKX's, read at each login (with the REST adapter's
+    ``signing.ClockOffset``: ``lambda: offset.offset_ms / 1000``). ``config``
     gives the intervals; ``clock`` is the wall clock in seconds (tests).
     """
 
     def __init__(
         self,
         url: str,
-        api_key: str,
-        secret: str,
-        passphrase: str,
+        credentials: OkxCredentials,
         *,
         business_url: str | None = None,
         config: ConfigStore | None = None,
@@ -251,9 +151,7 @@ class OkxPrivateStream:
     ) -> None:
         self._url = url
         self._business_url = business_url
-        self._api_key = api_key
-        self._secret = secret
-        self._passphrase = passphrase
+        self._credentials = credentials
         self._config = config
         self._time_offset = time_offset
         self._clock = clock
@@ -447,9 +345,8 @@ class OkxPrivateStream:
             self._emit(status, queues)
 
     def _auth_failure(self, link: _Link, error: str, queues: EventQueues) -> None:
-        for value in (self._api_key, self._secret, self._passphrase):
-            if value:
-                error = error.replace(value, "********")
+        for value in self._credentials.values():
+            error = error.replace(value, "********")
         with self._lock:
             self._auth_error = error
             self._last_error = f"{link.name}: login refused: {error}"
@@ -473,7 +370,7 @@ class OkxPrivateStream:
         if stop.is_set():
             return
         stamp = int(self._clock() + self._time_offset())
-        socket.send(wire.login_message(self._api_key, self._secret, self._passphrase, stamp))
+        socket.send(wire.login_message(self._credentials, stamp))
         session = _Session(time.monotonic(), answer_timeout)
         while not stop.is_set():
             opcode, data = self._read(link, socket, session)

@@ -19,9 +19,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
@@ -31,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from qwentrade.adapters.okx.signing import OkxCredentials, signature
 from qwentrade.domain.venue import (
     AlgoLeg,
     AlgoOrder,
@@ -76,18 +74,16 @@ DEDUPE_MAX_KEYS = 200_000
 
 def login_sign(secret: str, timestamp: int) -> str:
     """OKX's WebSocket login ``sign`` for ``timestamp`` (Unix seconds)."""
-    prehash = f"{timestamp}GET{WS_VERIFY_PATH}"
-    digest = hmac.new(secret.encode(), prehash.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return signature(secret, f"{timestamp}GET{WS_VERIFY_PATH}")
 
 
-def login_message(api_key: str, secret: str, passphrase: str, timestamp: int) -> str:
+def login_message(credentials: OkxCredentials, timestamp: int) -> str:
     """The ``login`` request text (the timestamp as a string, as the docs show)."""
     arg = {
-        "apiKey": api_key,
-        "passphrase": passphrase,
+        "apiKey": credentials.api_key,
+        "passphrase": credentials.passphrase,
         "timestamp": str(timestamp),
-        "sign": login_sign(secret, timestamp),
+        "sign": login_sign(credentials.secret, timestamp),
     }
     return json.dumps({"op": "login", "args": [arg]})
 

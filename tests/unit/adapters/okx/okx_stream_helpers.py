@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from qwentrade.adapters.memory import MemoryConfigStore
+from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream import OkxPrivateStream
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SteppedClock
 from qwentrade.domain.venue import (
@@ -57,9 +58,8 @@ def short_intervals(heartbeat: float = 1.0, ping_timeout: float = 1.0, reconnect
 
 
 def okx_stream(okx: FakeOkx, config=None, secret: str = SECRET, **extra) -> OkxPrivateStream:
-    return OkxPrivateStream(
-        okx.ws_url, KEY, secret, PASSPHRASE, config=config or short_intervals(), **extra
-    )
+    credentials = OkxCredentials(KEY, secret, PASSPHRASE)
+    return OkxPrivateStream(okx.ws_url, credentials, config=config or short_intervals(), **extra)
 
 
 class Recorder:

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from okx_stream_helpers import BTC, stepped_engine
 
-from qwentrade.adapters.okx.stream import EventQueues
+from qwentrade.adapters.okx.signing import OkxCredentials
+from qwentrade.adapters.okx.stream_queues import EventQueues
 from qwentrade.adapters.okx.stream_wire import (
     Event,
     Pong,
@@ -43,10 +44,10 @@ NOW = datetime(2024, 3, 4, tzinfo=UTC)
 def test_the_login_is_what_okx_verifies():
     credentials = Credentials("k1", "s3cret", "pp")
     stamp = int(NOW.timestamp())
-    message = json.loads(login_message("k1", "s3cret", "pp", stamp))
+    message = json.loads(login_message(OkxCredentials("k1", "s3cret", "pp"), stamp))
     assert message["op"] == "login" and message["args"][0]["timestamp"] == str(stamp)
     assert verify_ws_login(message["args"][0], credentials, NOW) is None
-    wrong = json.loads(login_message("k1", "other", "pp", stamp))["args"][0]
+    wrong = json.loads(login_message(OkxCredentials("k1", "other", "pp"), stamp))["args"][0]
     assert verify_ws_login(wrong, credentials, NOW).code == "60007"
 
 
