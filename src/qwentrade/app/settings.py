@@ -86,6 +86,7 @@ class Settings:
     okx_secret: Secret | None = None
     okx_passphrase: Secret | None = None
     okx_rest_url: str = "https://www.okx.com"
+    okx_demo: bool = False
     okx_ws_url: str = "wss://ws.okx.com:8443/ws/v5/private"
     coinglass_api_key: Secret | None = None
     coinglass_url: str = "https://open-api-v4.coinglass.com"
@@ -311,6 +312,15 @@ def _url(variable: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _bool(variable: str, raw: str) -> bool:
+    text = raw.lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(variable, f"{raw!r} is not true or false (also 1/0, yes/no, on/off)")
+
+
 def _secret(variable: str, raw: str) -> Secret | None:
     return Secret(raw) if raw else None
 
@@ -331,6 +341,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "okx_secret": _secret,
     "okx_passphrase": _secret,
     "okx_rest_url": _url,
+    "okx_demo": _bool,
     "okx_ws_url": _url,
     "coinglass_api_key": _secret,
     "coinglass_url": _url,
@@ -353,6 +364,8 @@ SETTING_HELP: dict[str, str] = {
     "okx_secret": "secret: OKX API secret (live mode)",
     "okx_passphrase": "secret: OKX API passphrase (live mode)",
     "okx_rest_url": "OKX REST base URL (default https://www.okx.com)",
+    "okx_demo": "true: OKX demo trading (sends x-simulated-trading: 1 on every request; needs "
+    "a demo API key); default false",
     "okx_ws_url": "OKX private WebSocket URL",
     "coinglass_api_key": "secret: CoinGlass v4 key (reserved: no CoinGlass jobs exist yet)",
     "coinglass_url": "CoinGlass API base URL",

@@ -27,6 +27,7 @@ from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.market import BookSnapshot, Candle, FundingRate, Timeframe, from_ms
 from qwentrade.domain.records import PositionRecord
 from qwentrade.domain.venue import (
+    CLIENT_ORDER_ID,
     AlgoLeg,
     AlgoOrder,
     AlgoRequest,
@@ -390,8 +391,14 @@ def attached_from_okx(item: Mapping[str, Any]) -> AttachedAlgo:
         tp_order_price=_leg_price(item, "tpOrdPx"),
         size=_dec_or_none(item, "sz") or None,
         trigger_price_type=kind,
-        attach_algo_client_order_id=_text(item, "attachAlgoClOrdId"),
+        attach_algo_client_order_id=_client_id_or_empty(_text(item, "attachAlgoClOrdId")),
     )
+
+
+def _client_id_or_empty(text: str) -> str:
+    """An id as the domain holds it (1-32 alphanumerics); any other text is dropped, so a
+    stray id never stops an order from being read."""
+    return text if CLIENT_ORDER_ID.match(text) else ""
 
 
 def order_from_okx(item: Mapping[str, Any]) -> Order:
