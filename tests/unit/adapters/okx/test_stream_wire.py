@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from okx_stream_helpers import BTC, stepped_engine
@@ -183,3 +184,23 @@ def test_statuses_go_first_and_the_oldest_status_gives_way():
         queues.put(StreamStatus("connected", datetime(2024, 3, 4, 1, minute % 60, tzinfo=UTC)))
     taken = take_all(queues)
     assert len(taken) == 101 and isinstance(taken[-1], ExchangePosition)
+
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "okx"
+
+
+@pytest.mark.parametrize(
+    ("name", "parse"), [("ws_orders", order_from_ws), ("ws_positions", position_from_ws)]
+)
+def test_recorded_pushes_parse(name, parse):
+    push = parse_frame((DATA / f"{name}.json").read_text())
+    assert isinstance(push, Push) and push.rows
+    for row in push.rows:
+        value = parse(row)
+        assert value.symbol == row["instId"] and value.updated_at.tzinfo is not None
+
+
+def test_recorded_events_parse():
+    for frame in json.loads((DATA / "ws_events.json").read_text()).values():
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        assert isinstance(parse_frame(text), Event | Pong | Push)
