@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,7 @@ from qwentrade.adapters.okx.signing import (
 )
 from qwentrade.app.settings import Settings, SettingsError
 from qwentrade.domain.errors import AuthFailed, ExchangeRejected, ExchangeUnavailable
-from qwentrade.domain.market import Timeframe
+from qwentrade.domain.market import Timeframe, TimeRange
 from qwentrade.domain.ratelimit import Priority
 from qwentrade.domain.venue import AlgoRequest, OrderRequest
 from qwentrade.testing.fake_okx import FakeOkx
@@ -263,3 +263,19 @@ def test_an_auth_failure_is_one_warning_without_secrets(okx, caplog):
     for secret in (c.api_key, c.secret, c.passphrase, "not-the-secret"):
         assert secret not in everything
     assert "OK-ACCESS-SIGN" not in everything
+
+
+def test_old_candles_come_from_history_candles():
+    with FakeOkx(history_days=17, seed=2) as server:
+        gate = OpenGate()
+        exchange = make(server, gate)
+        now = exchange.server_time()
+        start = Timeframe.M15.floor(now - timedelta(days=16))
+        span = TimeRange(start, start + timedelta(hours=5))
+        candles = exchange.candles("BTC-USDT-SWAP", Timeframe.M15, span, limit=300)
+        recent = exchange.candles("BTC-USDT-SWAP", Timeframe.M15, limit=3)
+    assert [c.time for c in candles] == [start + timedelta(minutes=15 * i) for i in range(20)]
+    assert all(c.confirmed for c in candles)
+    paths = [e for _, e in gate.permits if "candles" in e]
+    assert paths == ["GET /api/v5/market/history-candles", "GET /api/v5/market/candles"]
+    assert len(recent) == 3 and not recent[-1].confirmed
