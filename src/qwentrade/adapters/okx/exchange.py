@@ -11,7 +11,7 @@ An order whose answer is lost is never re-sent blindly (okx-spec A, DESIGN "Safe
 rules"): each placement carries ``expTime`` (OKX refuses it after that time), so once
 the deadline has passed a lookup by client order id is final: found -> that order;
 absent -> it may be sent again, with the same id; the lookup failing ->
-``OutcomeUnknown``.
+``OutcomeUnknown`` (:mod:`.recovery`).
 """
 
 from __future__ import annotations
@@ -23,17 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from qwentrade.adapters.okx import wire
+from qwentrade.adapters.okx.recovery import Recovery
 from qwentrade.adapters.okx.rest import Config, Gate, OkxRest
 from qwentrade.adapters.okx.retry import (
     DEFAULT_POLICY,
-    Classified,
-    Failure,
-    FailureKind,
     RetryPolicy,
-    run,
 )
 from qwentrade.adapters.okx.signing import OkxCredentials
-from qwentrade.domain.errors import DomainError, InvalidInput, OrderNotFound, OutcomeUnknown
+from qwentrade.domain.errors import DomainError, InvalidInput, OrderNotFound
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.market import (
     BookSnapshot,
@@ -67,10 +64,6 @@ FUNDING_PAGE = 400
 RECENT_ORDER_HISTORY = timedelta(days=7)  # orders-history; older ones are in the archive
 ALGO_CANCEL_BATCH = 10
 ALGO_KINDS = "conditional,oco"
-#: time after ``expTime`` before a lookup counts as final (the request may be in transit)
-EXPIRY_MARGIN = 0.5
-#: a found order older than the first attempt by more than this is a previous one
-REUSE_SLACK = timedelta(seconds=5)
 
 
 class OkxExchange:
@@ -109,6 +102,7 @@ class OkxExchange:
             backoff=backoff,
         )
         self._order_expiry_ms = int(order_expiry * 1000)
+        self._recovery = Recovery(self._rest, self._order_expiry_ms)
         self._priority = priority
 
     @property
@@ -292,7 +286,7 @@ class OkxExchange:
         the request's ``expTime`` has passed (see the module docstring).
         """
         body = wire.order_body(request)
-        ack = self._send_recoverably(
+        ack = self._recovery.place(
             "trade/order",
             body,
             self._at(Priority.TRADE),
@@ -306,81 +300,6 @@ class OkxExchange:
             return self.get_order(request.symbol, order_id=wire._text(ack, "ordId"))
         except DomainError:  # placed for sure; report what the acknowledgement says
             return wire.order_from_ack(request, ack, self._now())
-
-    def _send_recoverably(
-        self,
-        path: str,
-        body: dict,
-        priority: Priority,
-        symbol: str,
-        lookup: Callable[[], Any] | None,
-        client_id: str,
-    ) -> Any:
-        """The acknowledgement item of a placement, or what ``lookup`` found after a
-        lost answer. ``lookup`` returns the placed thing or None when it is absent."""
-        policy = self._rest.policy()
-        first_sent = self._now()
-        attempt = 0
-        while True:
-            deadline = self._rest.server_ms() + self._order_expiry_ms
-            try:
-                [ack] = self._rest.attempt(
-                    "POST",
-                    path,
-                    body,
-                    priority=priority,
-                    private=True,
-                    instrument=symbol,
-                    headers={"expTime": str(deadline)},
-                )
-                return ack
-            except Classified as e:
-                failure = e.failure
-            if not failure.retryable:
-                raise failure.error from None
-            delay = policy.delay(attempt, self._rest.draw())
-            if failure.maybe_applied:
-                if failure.kind is FailureKind.RATE_LIMITED:
-                    self._rest.gate.penalise(delay)
-                found = self._resolve(failure, lookup, deadline, client_id, first_sent)
-                if found is not None:
-                    return found
-            else:
-                self._rest.after_failure(failure, delay)
-            if attempt >= policy.max_retries:
-                raise failure.error from None  # provably not placed
-            self._rest.sleep(delay)
-            attempt += 1
-
-    def _resolve(
-        self,
-        failure: Failure,
-        lookup: Callable[[], Any] | None,
-        deadline_ms: int,
-        client_id: str,
-        first_sent: datetime,
-    ) -> Any:
-        """After a lost answer: wait out ``expTime``, then look the placement up."""
-        if lookup is None:
-            raise OutcomeUnknown(
-                f"the answer to a placement without a client id was lost ({failure.error}); "
-                "list the open algo orders to see whether it exists"
-            )
-        wait = (deadline_ms - self._rest.server_ms()) / 1000 + EXPIRY_MARGIN
-        if wait > 0:
-            self._rest.sleep(wait)
-        try:
-            found = lookup()
-        except OrderNotFound:
-            return None
-        except DomainError as e:
-            raise OutcomeUnknown(
-                f"client order id {client_id}: the answer was lost ({failure.error}) and the "
-                f"lookup failed ({e}); look it up by client order id, never re-send"
-            ) from e
-        if found is not None and found.created_at < first_sent - REUSE_SLACK:
-            return None  # an earlier order that used the same client id
-        return found
 
     def _lookup_order(self, symbol: str, client_order_id: str) -> Order:
         return self._fetch_order(symbol, None, client_order_id, Priority.TRADE)
@@ -410,37 +329,13 @@ class OkxExchange:
             body["ordId"] = order_id
         else:
             body["clOrdId"] = client_order_id  # type: ignore[assignment]
-        answered = self._repeatable("trade/cancel-order", body, symbol)
+        answered = self._recovery.repeat(
+            "trade/cancel-order", body, self._at(Priority.TRADE), symbol
+        )
         order = self._fetch_order(symbol, order_id, client_order_id, self._at(Priority.TRADE))
         if answered is None and order.state is not OrderState.CANCELED:
             raise OrderNotFound(f"OKX 51400: order {order_id or client_order_id} is {order.state}")
         return order
-
-    def _repeatable(self, path: str, body: dict | list, symbol: str | None) -> list | None:
-        """A cancel, retried; None when a retry found nothing to cancel after an earlier
-        attempt's answer was lost (that attempt probably did it: the caller checks)."""
-        lost = False
-
-        def once() -> list | None:
-            nonlocal lost
-            try:
-                return self._rest.attempt(
-                    "POST",
-                    path,
-                    body,
-                    priority=self._at(Priority.TRADE),
-                    private=True,
-                    instrument=symbol,
-                )
-            except Classified as e:
-                if lost and isinstance(e.failure.error, OrderNotFound):
-                    return None
-                lost = lost or e.failure.maybe_applied
-                raise
-
-        return run(
-            once, self._rest.policy(), self._rest.sleep, self._rest.draw, self._rest.after_failure
-        )
 
     def get_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -520,7 +415,7 @@ class OkxExchange:
         priority = Priority.STOP_LOSS if request.sl_trigger_price is not None else Priority.TRADE
         client_id = request.algo_client_order_id
         lookup = (lambda: self._fetch_algo({"algoClOrdId": client_id})) if client_id else None
-        ack = self._send_recoverably(
+        ack = self._recovery.place(
             "trade/order-algo",
             wire.algo_body(request),
             self._at(priority),
@@ -547,7 +442,9 @@ class OkxExchange:
         for start in range(0, len(pairs), ALGO_CANCEL_BATCH):
             chunk = pairs[start : start + ALGO_CANCEL_BATCH]
             body = [{"algoId": algo_id, "instId": symbol} for symbol, algo_id in chunk]
-            items = self._repeatable_items("trade/cancel-algos", body)
+            items = self._recovery.repeat(
+                "trade/cancel-algos", body, self._at(Priority.TRADE), None, items=False
+            )
             for item in items or []:
                 error = wire.item_failure(item)
                 if error is not None:
@@ -557,31 +454,6 @@ class OkxExchange:
             if algo.state is not AlgoState.CANCELED:
                 raise OrderNotFound(f"OKX 51400: algo order {algo.algo_id} is {algo.state}")
         return out
-
-    def _repeatable_items(self, path: str, body: list) -> list | None:
-        lost = False
-
-        def once() -> list | None:
-            nonlocal lost
-            try:
-                items = self._rest.attempt(
-                    "POST",
-                    path,
-                    body,
-                    priority=self._at(Priority.TRADE),
-                    private=True,
-                    items=False,
-                )
-            except Classified as e:
-                lost = lost or e.failure.maybe_applied
-                raise
-            if lost:  # an earlier attempt may have canceled some: the caller checks states
-                return None
-            return items
-
-        return run(
-            once, self._rest.policy(), self._rest.sleep, self._rest.draw, self._rest.after_failure
-        )
 
     def open_algos(self, symbol: str | None = None) -> list[AlgoOrder]:
         """Live conditional and oco algo orders, oldest first."""
