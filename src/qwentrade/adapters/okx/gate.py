@@ -212,38 +212,41 @@ class PermitGate:
         counter = endpoint_limit.counter(endpoint, instrument) if endpoint_limit else None
         waiter: _Waiter | None = None
         deadline = math.inf
-        while True:
-            if priority < Priority.STOP_LOSS or self._config_read_at is None:
-                self._refresh_config()  # outside the lock: a slow store holds up nobody else
-            with self._condition:
-                now = self._clock()
-                if waiter is None:
-                    if self._closed:
-                        raise GateClosed("the permit gate is closed: the process is stopping")
-                    waiter = _Waiter(next(self._sequence), priority, counter, endpoint_limit, now)
-                    deadline = now + timeout if timeout is not None else math.inf
-                    self._waiting.append(waiter)
-                if waiter.admitted_at is not None:  # admitted by the thread that looked first
-                    return waiter.admitted_at
-                try:
+        try:
+            while True:
+                if priority < Priority.STOP_LOSS or self._config_read_at is None:
+                    self._refresh_config()  # outside the lock: a slow store holds up nobody
+                with self._condition:
+                    now = self._clock()
+                    if waiter is None:
+                        if self._closed:
+                            raise GateClosed("the permit gate is closed: the process is stopping")
+                        waiter = _Waiter(
+                            next(self._sequence), priority, counter, endpoint_limit, now
+                        )
+                        deadline = now + timeout if timeout is not None else math.inf
+                        self._waiting.append(waiter)
+                    if waiter.admitted_at is None and not self._closed:
+                        self._admit_due(now)
+                    if waiter.admitted_at is not None:  # by this thread or the one that looked
+                        return waiter.admitted_at
                     if self._closed:
                         raise GateClosed(
                             f"the permit gate was closed while {endpoint} waited: not sent"
                         )
-                    self._admit_due(now)
-                    if waiter.admitted_at is not None:
-                        return waiter.admitted_at
                     if now >= deadline:
                         self._timed_out[priority] += 1
                         raise PermitTimeout(
                             f"no permit for {endpoint} ({priority.name}) within {timeout:g} s: "
                             "the rate limit is saturated; the request was not sent"
                         )
-                except BaseException:
+                    self._sleep(waiter, now, deadline)
+        except BaseException:  # also KeyboardInterrupt in a notebook: never leave a ghost
+            with self._condition:
+                if waiter is not None and waiter in self._waiting:
                     self._waiting.remove(waiter)
                     self._condition.notify_all()  # the callers behind it may go now
-                    raise
-                self._sleep(waiter, now, deadline)
+            raise
 
     def _sleep(self, waiter: _Waiter, now: float, deadline: float) -> None:
         """Sleep (lock held, released while waiting) until this waiter's own earliest time.
@@ -256,7 +259,8 @@ class PermitGate:
         if plan > now:
             wake = min(wake, plan)
             if self._config is not None and waiter.priority < Priority.STOP_LOSS:
-                stale_at = (self._config_read_at or now) + CONFIG_TTL
+                read_at = self._config_read_at
+                stale_at = (now if read_at is None else read_at) + CONFIG_TTL
                 if stale_at > now:  # else another caller is reading it and notifies a change
                     wake = min(wake, stale_at)  # wake to see a config change
         self._wait(self._condition, None if wake == math.inf else max(wake - now, 0.0))
