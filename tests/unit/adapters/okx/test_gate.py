@@ -352,3 +352,18 @@ def test_bad_arguments_name_the_field(priority, endpoint, timeout, field):
     assert caught.value.field == field
     with pytest.raises(InvalidInput):
         gate.penalise(-1)
+
+
+def test_a_caller_interrupted_while_waiting_leaves_the_queue():
+    clock = FakeClock()
+
+    def interrupted(condition, seconds):
+        raise KeyboardInterrupt  # Ctrl-C in a notebook while the call waits
+
+    gate = PermitGate(clock=clock, wait=interrupted)
+    take(gate, 1)
+    with pytest.raises(KeyboardInterrupt), gate.permit(STOP_LOSS, CANDLES):
+        pass
+    assert sum(gate.state().waiting.values()) == 0
+    clock.advance_to(0.2)
+    take(gate, 1, QUERY)  # nobody ghost-waits ahead of it
