@@ -5,7 +5,8 @@ wheels) to the definition; :mod:`.formulas` says per indicator where the convent
 matters. The recurrences run as blocked matrix products (:mod:`.kernels`) instead of
 TA-Lib's row loop, so values agree to ~1e-14 relative, not to the last bit. Rows before
 an indicator's lookback are null where TA-Lib leaves NaN. Nothing loops over rows in
-Python.
+Python. Short series (up to ``SMALL_ROWS``) take :mod:`.small`, the same formulas in far
+fewer numpy calls, and their columns are built without polars' per-call conversions.
 """
 
 from __future__ import annotations
@@ -23,9 +24,20 @@ from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.indicators import formulas
 from qwentrade.domain.indicators.kernels import workspace
 from qwentrade.domain.indicators.params import IndicatorParams
+from qwentrade.domain.indicators.small import MAX_INPUT, SMALL_ROWS, compute_small, null_prefix
+
+try:
+    # polars' own constructor from a float64 array, without the checks and conversions of
+    # pl.Series() (about 3 us a column, most of a 100-row compute()); private, so guarded.
+    from polars._plr import PySeries as _PySeries
+
+    _float_series_fast = _PySeries.new_f64
+except (ImportError, AttributeError):  # pragma: no cover - another polars
+    _float_series_fast = None
 
 CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
 _PRICES = CANDLE_COLUMNS[1:]
+_INF_BITS = np.float64(np.inf).view(np.uint64)
 # From this many rows on, the two independent groups of indicators run on two threads.
 PARALLEL_ROWS = 1 << 17
 
@@ -39,17 +51,56 @@ def compute(candles: pl.DataFrame, params: IndicatorParams | None = None) -> pl.
     the 15m defaults when None): rows before an indicator's lookback are null. Bad input
     raises :class:`InvalidInput` (a ``ValueError``) naming the column and the first bad row.
     """
-    params = params or IndicatorParams()
-    values = compute_arrays(*candle_arrays(candles), params)
-    lookbacks = params.lookbacks
-    return candles.with_columns(
-        _with_null_prefix(name, values[name], lookbacks[name]) for name in params.columns
-    )
+    params = params or _default_params()
+    arrays, largest = _checked_arrays(candles)
+    columns = None
+    if len(arrays[3]) <= SMALL_ROWS and largest < MAX_INPUT:
+        columns = _block_columns(compute_small(*arrays, params), params)
+    if columns is None:
+        values = compute_arrays(*arrays, params)
+        lookbacks = params.lookbacks
+        columns = [
+            _with_null_prefix(name, values[name], lookbacks[name]) for name in params.columns
+        ]
+    if set(_names(params)).isdisjoint(candles.columns):
+        return candles.hstack(columns)
+    return candles.with_columns(columns)
+
+
+@functools.cache
+def _default_params() -> IndicatorParams:
+    return IndicatorParams()
+
+
+@functools.lru_cache(maxsize=32)
+def _names(params: IndicatorParams) -> tuple[str, ...]:
+    return params.columns
+
+
+def _block_columns(block: np.ndarray, params: IndicatorParams) -> list[pl.Series] | None:
+    """The columns of a :func:`.small.compute_small` block, null before each lookback; None
+    when a value is NaN (an overflow), which would then read as null too."""
+    prefix = null_prefix(block.shape[1], params)
+    block.reshape(-1)[prefix] = np.nan
+    if np.count_nonzero(np.isnan(block[:-1])) != len(prefix):
+        return None
+    names = _names(params)
+    if _float_series_fast is not None:
+        return [
+            pl.Series._from_pyseries(_float_series_fast(name, block[row], True))
+            for row, name in enumerate(names)
+        ]
+    return [pl.Series(name, block[row], nan_to_null=True) for row, name in enumerate(names)]
 
 
 def candle_arrays(candles: pl.DataFrame) -> tuple[np.ndarray, ...]:
     """(open, high, low, close, volume) as float64 arrays, once the candles pass every rule
     of :func:`compute` (the time column included)."""
+    return _checked_arrays(candles)[0]
+
+
+def _checked_arrays(candles: pl.DataFrame) -> tuple[tuple[np.ndarray, ...], float]:
+    """:func:`candle_arrays` and the largest of their values."""
     if not isinstance(candles, pl.DataFrame):
         raise InvalidInput("candles", f"expected a polars DataFrame, got {type(candles).__name__}")
     for name in CANDLE_COLUMNS:
@@ -57,14 +108,40 @@ def candle_arrays(candles: pl.DataFrame) -> tuple[np.ndarray, ...]:
             raise InvalidInput(
                 name, "missing column: candles need time, open, high, low, close, volume"
             )
-    _check_times(candles["time"])
-    arrays = tuple(_number_array(candles[name]) for name in CANDLE_COLUMNS[1:])
+    _check_times(candles.get_column("time"))
+    columns = [candles.get_column(name) for name in _PRICES]
+    checked = _small_arrays(columns) if candles.height <= SMALL_ROWS else None
+    if checked is None:
+        numbers = [_number_array(column) for column in columns]
+        checked = (
+            tuple(values for values, _largest in numbers),
+            max(largest for _values, largest in numbers),
+        )
+    arrays, largest = checked
     _open, high, low, _close, _volume = arrays
     below = np.less(high, low)
     if below.any():
         row = int(below.argmax())
         raise InvalidInput("high", f"high {high[row]} is below low {low[row]} at row {row}")
-    return arrays
+    return arrays, largest
+
+
+def _small_arrays(columns: list[pl.Series]) -> tuple[tuple[np.ndarray, ...], float] | None:
+    """The price columns as the rows of one float64 block, checked with one min and one max
+    for all (on short series the calls, not the values, are the cost); None when any
+    column breaks a rule, for :func:`_number_array` to name the first."""
+    size = len(columns[0])
+    block = np.empty((len(columns), size))
+    for row, column in enumerate(columns):
+        if not column.dtype.is_numeric() or column.null_count():
+            return None
+        block[row] = column.to_numpy()
+    if not size:
+        return tuple(block), 0.0
+    largest = block.max()
+    if not (block.min() >= 0 and largest < np.inf):
+        return None
+    return tuple(block), float(largest)
 
 
 def _check_times(times: pl.Series) -> None:
@@ -72,7 +149,8 @@ def _check_times(times: pl.Series) -> None:
         raise InvalidInput("time", f"must be a Datetime or an integer column, got {times.dtype}")
     if times.null_count():
         raise InvalidInput("time", f"is null at row {int(np.argmax(times.is_null().to_numpy()))}")
-    physical = times.to_physical().to_numpy()
+    # cast, not to_physical(): the same integers at a twentieth of the cost on short series
+    physical = (times.cast(pl.Int64) if times.dtype.is_temporal() else times).to_numpy()
     unordered = np.less_equal(physical[1:], physical[:-1])
     if unordered.any():
         row = int(unordered.argmax()) + 1
@@ -84,7 +162,7 @@ def _check_times(times: pl.Series) -> None:
         )
 
 
-def _number_array(column: pl.Series) -> np.ndarray:
+def _number_array(column: pl.Series) -> tuple[np.ndarray, float]:
     name = column.name
     if not column.dtype.is_numeric():
         raise InvalidInput(name, f"must be numeric, got {column.dtype}")
@@ -93,10 +171,18 @@ def _number_array(column: pl.Series) -> np.ndarray:
     values = column.to_numpy()
     if values.dtype != np.float64:
         values = values.astype(np.float64)
-    if len(values) and not (np.min(values) >= 0 and np.max(values) < np.inf):
+    if not len(values):
+        return values, 0.0
+    # One reduction instead of min and max: as unsigned integers the finite doubles >= 0
+    # are exactly those below inf's bits (a sign bit, inf and NaN all compare above).
+    # -0.0 too fails this, and passes the exact test below.
+    largest_bits = values.view(np.uint64).max()
+    if largest_bits < _INF_BITS:
+        return values, float(largest_bits.view(np.float64))
+    if not (values.min() >= 0 and values.max() < np.inf):
         row = int(np.argmax(~(np.isfinite(values) & (values >= 0))))
         raise InvalidInput(name, f"is {values[row]} at row {row}: must be finite and >= 0")
-    return values
+    return values, float(values.max())
 
 
 def _with_null_prefix(name: str, values: np.ndarray, lookback: int) -> pl.Series:
@@ -116,13 +202,15 @@ def compute_arrays(
     close: np.ndarray,
     volume: np.ndarray,
     params: IndicatorParams,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every indicator as a float64 array keyed by column name; rows before a column's
     lookback hold garbage (not NaN). The inputs must be valid (see :func:`compute`).
 
     The close-only indicators and the range/volume ones share no array, so on long
     inputs the second group runs on a worker thread while this one runs the first (numpy
-    releases the GIL); the results do not depend on it.
+    releases the GIL), when ``threads`` (default: the CPUs this process may run on) is 2
+    or more; the results do not depend on it.
     """
     # One allocation for every output and the one spare array: touching fresh memory
     # costs page faults, and one large block takes far fewer of them than 16 small ones.
@@ -132,7 +220,9 @@ def compute_arrays(
         functools.partial(_close_indicators, close, params, out),
         functools.partial(_range_indicators, high, low, close, volume, params, out, block[-1]),
     )
-    if len(close) < PARALLEL_ROWS or (os.cpu_count() or 1) < 2:
+    if threads is None:
+        threads = _usable_cpus()
+    if len(close) < PARALLEL_ROWS or threads < 2:
         for job in jobs:
             job()
         return out
@@ -153,6 +243,14 @@ def compute_arrays(
     if failures:
         raise failures[0]
     return out
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on: a process pinned to one (``taskset``) gets no thread."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def _close_indicators(
@@ -194,9 +292,16 @@ def _range_indicators(
     ranges = formulas.true_range(high, low, close, spare, scratch=atr)
     formulas.atr(ranges, params.atr_period, atr, work)
     formulas.adx(high, low, ranges, params.adx_period, adx, (rsi, obv_ema), work)
-    change = np.subtract(close[1:], close[:-1], out=spare[1:])
-    gains = np.maximum(change, 0.0, out=obv_ema[1:])
-    formulas.obv(change, volume, obv)
+    # The changes, their gains and OBV's signed volumes (formulas.obv's steps), slice by slice.
+    for start, stop in formulas.slices(size - 1):
+        rows, previous = slice(start + 1, stop + 1), slice(start, stop)
+        step = np.subtract(close[rows], close[previous], out=spare[rows])
+        np.maximum(step, 0.0, out=obv_ema[rows])
+        signed = np.sign(step, out=obv[rows])
+        signed *= volume[rows]
+    obv[0] = volume[0]
+    np.cumsum(obv, out=obv)
+    change, gains = spare[1:], obv_ema[1:]
     formulas.rsi(change, gains, params.rsi_period, rsi, spare, work)
     formulas.ema(obv, params.obv_ema_period, obv_ema, work)
 

@@ -25,9 +25,24 @@ BOLLINGER_ANCHOR = 128
 # restart is recomputed two-pass: its rounding (< 6e-15 of that movement) could then
 # exceed 1e-9 of it.
 BOLLINGER_RECOMPUTE = 1e-5
+# Windows per slice of the Bollinger work (a multiple of BOLLINGER_ANCHOR): its dozen
+# arrays then stay in the CPU cache instead of streaming through memory once per step,
+# and the runs restart at the same rows, so the results do not depend on the slicing.
+BOLLINGER_SLICE = 1 << 16
 
 
-def _seed(values: np.ndarray, period: int) -> float:
+# Rows per slice of a run of elementwise steps: the arrays of one slice stay in the CPU
+# cache, so a run of steps reads and writes memory about once instead of once per step
+# (on long series memory bandwidth, not arithmetic, sets the pace).
+SLICE = 1 << 16
+
+
+def slices(size: int) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive slices of ``SLICE`` rows covering ``size`` rows."""
+    return [(start, min(start + SLICE, size)) for start in range(0, size, SLICE)]
+
+
+def sma_seed(values: np.ndarray, period: int) -> float:
     """TA-Lib's seed: the plain running sum of ``values`` divided by ``period``."""
     return float(np.cumsum(values)[-1]) / period if len(values) else 0.0
 
@@ -40,7 +55,7 @@ def ema(values: np.ndarray, period: int, out: np.ndarray, work: np.ndarray) -> N
     if len(values) < period:
         return
     k = 2.0 / (period + 1)
-    seed = _seed(values[:period], period)
+    seed = sma_seed(values[:period], period)
     out[period - 1] = seed
     recurrence(values[period:], 1.0 - k, k, seed, out[period:], work)
 
@@ -53,7 +68,7 @@ def wilder(
     ``out[t] = (out[t-1] * (period-1) + x[t]) / period``."""
     if len(values) < period:
         return
-    seed = _seed(values[:period], period)
+    seed = sma_seed(values[:period], period)
     out[period] = seed
     decay = (period - 1) / period
     recurrence(values[period:], decay, 1.0 / period, seed, out[period + 1 :], work, preserve)
@@ -81,17 +96,25 @@ def rsi(
         return
     wilder(change, period, out, work, preserve=False)  # the average change
     wilder(gains, period, average_gain, work, preserve=False)
-    gain, total = average_gain[period:], out[period:]
-    np.subtract(gain, total, out=total)  # the average loss
-    np.maximum(total, 0.0, out=total)  # not below 0 by rounding: RSI stays <= 100
-    total += gain
-    if np.min(total) > 0:
-        np.divide(gain, total, out=total)
-    else:
-        moving = total > 0
-        np.divide(gain, total, out=total, where=moving)
-        total[~moving] = 0.0
-    total *= 100.0
+    rsi_from_averages(out, average_gain, period)
+
+
+def rsi_from_averages(out: np.ndarray, average_gain: np.ndarray, period: int) -> None:
+    """The end of :func:`rsi`: ``out`` holds the average change from row ``period`` on and
+    becomes the RSI; ``average_gain`` is only read."""
+    gains, totals = average_gain[period:], out[period:]
+    for start, stop in slices(len(totals)):
+        gain, total = gains[start:stop], totals[start:stop]
+        np.subtract(gain, total, out=total)  # the average loss
+        np.maximum(total, 0.0, out=total)  # not below 0 by rounding: RSI stays <= 100
+        total += gain
+        if total.min() > 0:
+            np.divide(gain, total, out=total)
+        else:
+            moving = total > 0
+            np.divide(gain, total, out=total, where=moving)
+            total[~moving] = 0.0
+        total *= 100.0
 
 
 def macd(
@@ -115,12 +138,12 @@ def macd(
     slow_ema = histogram  # scratch until the histogram is computed
     for period, target in ((slow, slow_ema), (fast, line)):
         k = 2.0 / (period + 1)
-        seed = _seed(closes[slow - period : slow], period)
+        seed = sma_seed(closes[slow - period : slow], period)
         target[start] = seed
         recurrence(closes[slow:], 1.0 - k, k, seed, target[slow:], work)
     line[start:] -= slow_ema[start:]
     k = 2.0 / (smooth + 1)
-    seed = _seed(line[start : first + 1], smooth)
+    seed = sma_seed(line[start : first + 1], smooth)
     signal[first] = seed
     recurrence(line[first + 1 :], 1.0 - k, k, seed, signal[first + 1 :], work)
     np.subtract(line[first:], signal[first:], out=histogram[first:])
@@ -147,9 +170,11 @@ def bollinger(
     ``BOLLINGER_RECOMPUTE`` times the movement summed since the restart (a quiet or flat
     window) is recomputed two-pass. So sigma is as exact as a two-pass over the window
     (as TA-Lib 0.8's and :class:`IncrementalIndicators`'), exactly 0 on a flat window, and
-    each row depends on earlier rows only. ``bb_width`` divides ``upper - lower``, a
-    difference of two numbers near the price, so its relative rounding is ~1e-16 x price
-    / sigma (1e-7 when sigma is 1e-9 of the price), here as in TA-Lib.
+    each row depends on earlier rows only. The work goes in slices of ``BOLLINGER_SLICE``
+    windows (cache-sized; the runs restart at the same rows either way). ``bb_width``
+    divides ``upper - lower``, a difference of two numbers near the price, so its relative
+    rounding is ~1e-16 x price / sigma (1e-7 when sigma is 1e-9 of the price), here as in
+    TA-Lib.
     """
     period = params.bb_period
     first = period - 1
@@ -161,10 +186,34 @@ def bollinger(
             band[:] = close
         width[:] = 0.0
         return
+    count = size - first
+    for start in range(0, count, BOLLINGER_SLICE):
+        stop = min(start + BOLLINGER_SLICE, count) + first
+        _bollinger_slice(
+            close[start:stop],
+            params,
+            *(band[start:stop] for band in (upper, middle, lower, width)),
+            work,
+        )
+
+
+def _bollinger_slice(
+    close: np.ndarray,
+    params: IndicatorParams,
+    upper: np.ndarray,
+    middle: np.ndarray,
+    lower: np.ndarray,
+    width: np.ndarray,
+    work: np.ndarray,
+) -> None:
+    """:func:`bollinger` on one slice (rows before ``period - 1`` are not written)."""
+    period = params.bb_period
+    first = period - 1
+    size = len(close)
     windows = sliding_window_view(close, period)
     anchors = windows[::BOLLINGER_ANCHOR]
     references = anchors[:, 0]
-    anchor_offsets, anchor_squares = _exact_moments(anchors)
+    anchor_offsets, anchor_squares = exact_moments(anchors)
     # Row i of these views is row first + i; a restart every BOLLINGER_ANCHOR of them.
     mean, squares, step, deviation = (array[first:] for array in (middle, width, lower, upper))
     step[0] = deviation[0] = 0.0
@@ -179,14 +228,15 @@ def bollinger(
     deviation[1:] -= mean[:-1]
     deviation *= step
     segmented_sum(deviation, BOLLINGER_ANCHOR, anchor_squares, squares, work)
-    # How much the sum of squares moved since its restart bounds its rounding.
+    # How much the sum of squares moved since its restart bounds its rounding (a bound
+    # from earlier rows only: a later candle never changes which rows are recomputed).
     movement = np.abs(deviation, out=deviation)
     segmented_sum(movement, BOLLINGER_ANCHOR, anchor_squares, step, work)
     step *= BOLLINGER_RECOMPUTE
     quiet = np.less(squares, step)
     if quiet.any():
         rows = np.flatnonzero(quiet)
-        squares[rows] = _exact_moments(windows[rows])[1]
+        squares[rows] = exact_moments(windows[rows])[1]
     _per_run(np.add, mean, references, mean)
     squares *= params.bb_stddev**2 / period
     spread = np.sqrt(squares, out=squares)
@@ -222,7 +272,7 @@ def _per_run(
         operation(values[rest - start :], per_run[rest // run], out=out[rest:])
 
 
-def _exact_moments(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_moments(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two-pass (mean - first value, sum of squared deviations) of each row of
     ``windows``; centred on the row's first value, so that a flat window gives 0."""
     centred = windows - windows[:, :1]
@@ -248,9 +298,11 @@ def true_range(
 ) -> np.ndarray:
     """TA-Lib's TRANGE ``max(high, prev close) - min(low, prev close)`` from row 1, into
     ``out[1:]`` (returned); ``scratch`` (same length) is used up."""
-    result = np.maximum(high[1:], close[:-1], out=out[1:])
-    result -= np.minimum(low[1:], close[:-1], out=scratch[1:])
-    return result
+    for start, stop in slices(len(close) - 1):
+        rows, previous = slice(start + 1, stop + 1), slice(start, stop)
+        result = np.maximum(high[rows], close[previous], out=out[rows])
+        result -= np.minimum(low[rows], close[previous], out=scratch[rows])
+    return out[1:]
 
 
 def atr(ranges: np.ndarray, period: int, out: np.ndarray, work: np.ndarray) -> None:
@@ -285,43 +337,54 @@ def adx(
     if size < 2 * period:
         return
     one, two, three = (array[: size - 1] for array in (*scratch, out))
-    rise = np.subtract(high[1:], high[:-1], out=one)
-    fall = np.subtract(low[:-1], low[1:], out=two)
-    move = np.maximum(rise, fall, out=three)
-    np.maximum(move, 0.0, out=move)
-    np.subtract(rise, fall, out=rise)
-    net_move = np.sign(rise, out=fall)  # not in place: numpy's in-place sign is 8x slower
-    net_move *= move  # +DM - -DM
-    total_move = np.abs(net_move, out=move)  # +DM + -DM
+    for start, stop in slices(size - 1):
+        rows, previous = slice(start + 1, stop + 1), slice(start, stop)
+        rise = np.subtract(high[rows], high[previous], out=one[previous])
+        fall = np.subtract(low[previous], low[rows], out=two[previous])
+        move = np.maximum(rise, fall, out=three[previous])
+        np.maximum(move, 0.0, out=move)
+        np.subtract(rise, fall, out=rise)
+        net_move = np.sign(rise, out=fall)  # not in place: numpy's in-place sign is 8x slower
+        net_move *= move  # +DM - -DM
+        np.abs(net_move, out=move)  # +DM + -DM
+    net_move, total_move = two, three
     decay, gain = (period - 1) / period, 1.0 / period
     net, total = one[: size - period], two[: size - period]
     # Each average goes where its input's predecessor lived (used up by then).
     for values, average in ((net_move, net), (total_move, total)):
-        seed = _seed(values[: period - 1], period)
+        seed = sma_seed(values[: period - 1], period)
         recurrence(values[period - 1 :], decay, gain, seed, average, work, preserve=False)
     # DX row j belongs to row period + j; the TR sum is 0 until the first true range.
     flat_rows = 0 if ranges[0] > 0 else int(np.argmax(ranges > 0)) if ranges.any() else size
-    dx = np.abs(net, out=net)
+    dx = net
     defined = None
-    if flat_rows < period and np.min(total) > 0:
-        dx /= total
+    if flat_rows < period and total.min() > 0:
+        for start, stop in slices(len(dx)):
+            part = np.abs(dx[start:stop], out=dx[start:stop])
+            part /= total[start:stop]
+            np.minimum(part, 1.0, out=part)  # |+DM - -DM| <= +DM + -DM, also after rounding
     else:
+        np.abs(net, out=dx)
         defined = total > 0
         defined[: max(flat_rows + 1 - period, 0)] = False
         np.divide(dx, total, out=dx, where=defined)
         dx[~defined] = 0.0
-    np.minimum(dx, 1.0, out=dx)  # |+DM - -DM| <= +DM + -DM, also after rounding
+        np.minimum(dx, 1.0, out=dx)
     first = 2 * period - 1
-    seed = _seed(dx[:period], period) * 100.0
+    seed = sma_seed(dx[:period], period) * 100.0
     out[first] = seed
     tail = dx[period:]
     if defined is None or defined[period:].all():
         recurrence(tail, decay, 100.0 / period, seed, out[first + 1 :], work, preserve=False)
-        return
-    # An undefined DX holds the ADX: run the recurrence over the defined rows only, then
-    # carry each result forward over the undefined rows after it.
-    kept = defined[period:]
-    smoothed = np.empty(int(kept.sum()) + 1)
-    smoothed[0] = seed
-    recurrence(tail[kept], decay, 100.0 / period, seed, smoothed[1:], preserve=False)
-    out[first + 1 :] = smoothed[np.cumsum(kept)]
+    else:
+        # An undefined DX holds the ADX: run the recurrence over the defined rows only,
+        # then carry each result forward over the undefined rows after it.
+        kept = defined[period:]
+        smoothed = np.empty(int(kept.sum()) + 1)
+        smoothed[0] = seed
+        recurrence(tail[kept], decay, 100.0 / period, seed, smoothed[1:], preserve=False)
+        out[first + 1 :] = smoothed[np.cumsum(kept)]
+    # A DX of 1 throughout smooths to 100 plus rounding: the ADX stays within 0..100.
+    for start, stop in slices(size - first):
+        part = out[first + start : first + stop]
+        np.minimum(part, 100.0, out=part)

@@ -39,7 +39,7 @@ def _stddev(instance: object, attribute: attrs.Attribute, value: object) -> None
         raise InvalidInput(attribute.name, f"must be a positive finite number, got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of the caches of every compute() call
 class IndicatorParams:
     """Periods of the indicator set; the defaults are the 15m set of the original system.
 

@@ -68,6 +68,43 @@ def test_generated_path_has_volume_spikes_and_moving_regimes():
     assert max(day_changes) > 0.01 and min(day_changes) < -0.01
 
 
+def test_generated_days_at_once_equal_the_days_one_by_one():
+    at_once = GeneratedPath(seed=5, start=START).series(BTC, START + timedelta(days=39))
+    stepped = GeneratedPath(seed=5, start=START)
+    for day in range(40):
+        stepped.series(BTC, START + timedelta(days=day, hours=day % 24))
+    one_by_one = stepped.series(BTC, START + timedelta(days=39))
+    for field in ("ts", "open", "high", "low", "close", "volume"):
+        assert getattr(at_once, field).tolist() == getattr(one_by_one, field).tolist(), field
+    # each day opens at the close before it
+    assert (at_once.open[1:] == at_once.close[:-1]).all()
+
+
+def test_seed_version_1_is_the_original_loop_to_the_bit():
+    path = GeneratedPath(seed=7, start=START, seed_version=1)
+    assert path.seed_version == 1 and GeneratedPath(start=START).seed_version == 2
+    eth = path.series("ETH-USDT-SWAP", START + timedelta(days=2))
+    # recorded from the per-candle loop before the vectorised walk existed
+    assert eth.close[[0, 100, 287]].tolist() == [2985.91, 2938.91, 2813.95]
+    assert eth.volume[[5, 200]].tolist() == [11587.477, 20610.683]
+    assert (eth.high[150], eth.low[250]) == (2886.42, 2797.44)
+    vector = GeneratedPath(seed=7, start=START).series("ETH-USDT-SWAP", START)
+    assert vector.close.tolist() != eth.close[:96].tolist()
+    with pytest.raises(InvalidInput, match="seed_version"):
+        GeneratedPath(start=START, seed_version=3)
+
+
+@pytest.mark.parametrize("seed_version", [1, 2])
+def test_both_seed_versions_give_ticks_and_volumes_at_their_precision(seed_version):
+    path = GeneratedPath(seed=2, start=START, seed_version=seed_version)
+    for symbol in path.symbols:
+        series = path.series(symbol, START + timedelta(days=5))
+        digits = -DEFAULT_INSTRUMENTS[symbol].tick_sz.normalize().as_tuple().exponent
+        for column in (series.open, series.high, series.low, series.close):
+            assert (column.round(digits) == column).all()
+        assert (series.volume.round(3) == series.volume).all() and (series.volume > 0).all()
+
+
 def test_replay_reads_csv_and_parquet_alike(tmp_path):
     from_csv = ReplayPath.from_csv(REPLAY_CSV, funding={BTC: FUNDING_CSV})
     assert from_csv.symbols == (BTC,)  # the symbol comes from the file name

@@ -13,6 +13,10 @@ below anything a chart or a detector could notice:
 * RSI and ADX (0..100): 1e-9.
 * OBV EMA: 1e-12 x the total volume (an EMA of a running sum that crosses zero).
 * OBV: none at all; it is summed in TA-Lib's order and must be equal to the bit.
+
+``both_paths`` is an autouse fixture a test module imports to run each of its tests on
+both of compute()'s paths (short series, long series), by moving the threshold between
+them.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 import talib
 
-from qwentrade.domain.indicators import IndicatorParams
+from qwentrade.domain.indicators import IndicatorParams, batch
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=15)
@@ -39,6 +44,14 @@ PRICE_LIKE = (
     "bb_lower",
     "atr_",
 )
+
+
+@pytest.fixture(autouse=True, params=["short path", "long path"])
+def both_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test on compute()'s short-series path, then on its long-series one."""
+    if request.param == "long path":
+        monkeypatch.setattr(batch, "SMALL_ROWS", -1)
+    return request.param
 
 
 def frame(

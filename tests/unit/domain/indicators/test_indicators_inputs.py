@@ -7,7 +7,12 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 import pytest
-from indicator_cases import as_array, frame, shapes
+from indicator_cases import (
+    as_array,
+    both_paths,  # noqa: F401 (autouse: each test on both paths)
+    frame,
+    shapes,
+)
 
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.indicators import (

@@ -14,7 +14,13 @@ import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from indicator_cases import allowance, as_array, frame, mismatches
+from indicator_cases import (
+    allowance,
+    as_array,
+    both_paths,  # noqa: F401 (autouse: each test on both paths)
+    frame,
+    mismatches,
+)
 
 from qwentrade.domain.indicators import IncrementalIndicators, IndicatorParams, compute
 

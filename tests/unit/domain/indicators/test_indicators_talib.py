@@ -20,6 +20,7 @@ import pytest
 from indicator_cases import (
     allowance,
     as_array,
+    both_paths,  # noqa: F401 (autouse: each test on both paths)
     frame,
     mismatches,
     shapes,
