@@ -95,12 +95,10 @@ def test_backfill_then_detect_on_the_simulated_market(cli):
     assert 0 <= details["score"] <= 30
 
 
-def test_unconfigured_symbol_and_unsupported_mode_are_clear_errors(cli):
+def test_unconfigured_symbol_is_a_clear_error(cli):
     unknown = cli("detect", "--symbol", "DOGE-USDT-SWAP")
     assert unknown.returncode == 1 and "QWENTRADE_SYMBOLS" in unknown.stderr
-    paper = cli("backfill", QWENTRADE_MODE="paper")
-    assert paper.returncode == 2
-    assert "QWENTRADE_MODE" in paper.stderr and "OKX adapter" in paper.stderr
+    # paper and live mode: tests/e2e/test_cli_modes.py
 
 
 def test_verify_finds_a_wrong_cell_and_a_hole_and_repair_fixes_both(cli, tmp_path):

@@ -1,7 +1,23 @@
 """The composition root: the only module that knows every adapter.
 
 ``build(settings)`` returns a :class:`Container`; the CLI, the HTTP service, a notebook
-and the tests all start here with different settings. Each provider is a method that
+and the tests all start here with different settings.
+
+Modes pick two things apart: ``market_data()`` (where candles and funding come from:
+backfill, sync) and ``exchange()`` (where orders go):
+
+======  =================================  ==========================================
+mode    market_data()                      exchange()
+======  =================================  ==========================================
+sim     the simulated exchange             the same simulated exchange
+paper   OKX public endpoints (no keys)     a simulated exchange on OKX's closed candles
+live    OKX (keys required)                the same OKX exchange (one permit gate)
+======  =================================  ==========================================
+
+In paper mode the simulated exchange walks OKX's closed 1m candles on a clock one bar and
+a grace behind real time (``adapters/sim/live.py`` says why and what it costs); the
+candles reach it through a fetch function made here, as the sim adapter never imports
+the OKX one. Each provider is a method that
 builds its object once, on first call (one database engine, one exchange, one service of
 each kind per container), and imports its adapter only then: ``qwentrade config get``
 imports the SQL adapter and nothing of the exchange, the indicators or the HTTP app, and
@@ -14,16 +30,19 @@ import functools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from qwentrade.app.settings import Mode, Settings, SettingsError
+from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from litestar import Litestar
 
+    from qwentrade.adapters.okx import OkxExchange, PermitGate
     from qwentrade.adapters.sim import RealClock, SimEngine
+    from qwentrade.adapters.sim.live import Bar
     from qwentrade.adapters.sql import SqlRepositories
     from qwentrade.adapters.sql.repositories.kline_index import SqlKlineIndex
     from qwentrade.app.backfill import KlineBackfill
@@ -31,6 +50,8 @@ if TYPE_CHECKING:
     from qwentrade.app.gaps import KlineGaps
     from qwentrade.app.services import Services
     from qwentrade.app.system import SystemService
+    from qwentrade.domain.instruments import Instrument
+    from qwentrade.domain.market import Candle
     from qwentrade.ports.exchange import Exchange
 
 # The simulated market is one deterministic path: the same seed from the same start, so
@@ -66,12 +87,21 @@ def _check_sim(settings: Settings) -> None:
         )
 
 
-def _venue_unavailable(settings: Settings) -> NoReturn:
-    raise SettingsError(
-        "QWENTRADE_MODE",
-        f"{settings.mode.value} mode needs the OKX adapter, which this release does not "
-        "have yet; use QWENTRADE_MODE=sim",
-    )
+def _check_live(settings: Settings) -> None:
+    missing = settings.missing_okx_credentials()
+    if missing:
+        # InvalidInput naming the setting: the CLI prints one line and exits 1, as for an
+        # unreachable database (a start that cannot go on, not a malformed value).
+        raise InvalidInput(
+            missing[0].removeprefix("QWENTRADE_").lower(),
+            "live mode needs an OKX API key, secret and passphrase; missing: "
+            + ", ".join(missing)
+            + " (or use QWENTRADE_MODE=paper: OKX prices, simulated orders, no keys)",
+        )
+
+
+def _no_check(settings: Settings) -> None:
+    return None
 
 
 def _sim_exchange(container: Container) -> Exchange:
@@ -80,20 +110,127 @@ def _sim_exchange(container: Container) -> Exchange:
     return SimExchange(container.sim_engine())
 
 
-def _no_exchange(container: Container) -> Exchange:
-    _venue_unavailable(container.settings)
+def _okx_exchange(container: Container) -> Exchange:
+    return container.okx()
 
 
-# The exchange each mode trades on, and the check made at build time without building it.
+def _generated_engine(container: Container) -> SimEngine:
+    from qwentrade.adapters.sim import GeneratedPath, SimEngine
+
+    settings = container.settings
+    _check_sim(settings)
+    path = GeneratedPath(settings.symbols, seed=SIM_SEED, start=SIM_START)
+    instruments = [DEFAULT_INSTRUMENTS[s] for s in settings.symbols]
+    return SimEngine(instruments, clock=container.clock(), price_path=path)
+
+
+def _paper_engine(container: Container) -> SimEngine:
+    """A simulated exchange on OKX's closed candles, its clock one bar + grace behind."""
+    from qwentrade.adapters.sim import SimEngine
+    from qwentrade.adapters.sim.live import LaggedClock, LivePricePath, engine_lag
+
+    okx = container.okx()
+    symbols = container.settings.symbols
+    instruments = _okx_instruments(okx, symbols)
+    real = container.clock()
+    bar = _paper_bar(okx, symbols[0], real.now())
+    clock = LaggedClock(real, engine_lag(bar))
+    path = LivePricePath(
+        symbols,
+        _okx_candles(okx, bar),
+        clock=real,
+        start=bar.floor(clock.now()),
+        bar=bar,
+        funding=okx.funding_rate,
+    )
+    return SimEngine(instruments, clock=clock, price_path=path)
+
+
+def _no_engine(container: Container) -> SimEngine:
+    raise InvalidInput(
+        "mode", "live mode trades on OKX itself: it has no simulated exchange (use sim or paper)"
+    )
+
+
+def _okx_instruments(okx: OkxExchange, symbols: tuple[str, ...]) -> list[Instrument]:
+    """OKX's facts (contract value, lot, tick) of each configured symbol."""
+    listed = {i.inst_id: i for i in okx.instruments()}
+    unknown = [s for s in symbols if s not in listed]
+    if unknown:
+        raise InvalidInput(
+            "symbols",
+            f"OKX lists no live USDT swap {', '.join(unknown)}; set QWENTRADE_SYMBOLS to "
+            "swaps OKX trades, e.g. BTC-USDT-SWAP",
+        )
+    return [listed[s] for s in symbols]
+
+
+# 51000 "Parameter bar error": the venue does not serve that bar (the fake OKX server
+# builds nothing finer than its 15m path).
+BAR_REFUSED = "51000"
+
+
+def _paper_bar(okx: OkxExchange, symbol: str, now: datetime) -> Bar:
+    """1m, unless the venue refuses it (then 15m): one public request at start."""
+    from qwentrade.adapters.sim.live import MINUTE, QUARTER
+    from qwentrade.domain.errors import ExchangeRejected
+
+    try:
+        _okx_candles(okx, MINUTE)(symbol, MINUTE.floor(now) - 2 * MINUTE.duration)
+    except ExchangeRejected as e:
+        if e.code != BAR_REFUSED:
+            raise
+        return QUARTER
+    return MINUTE
+
+
+def _okx_candles(okx: OkxExchange, bar: Bar) -> Callable[[str, datetime], list[Candle]]:
+    """``fetch(symbol, since)`` for LivePricePath: ONE public ``/market/candles`` request
+    for ``bar`` candles opening at or after ``since`` (OKX ``before`` = newer than; the
+    newest 300 when there are more), through the permit gate. The OKX exchange's own
+    ``candles`` serves the stored timeframes only, so the row is read here."""
+    from qwentrade.adapters.okx import wire
+    from qwentrade.domain.market import to_ms
+    from qwentrade.domain.ratelimit import Priority
+
+    def fetch(symbol: str, since: datetime) -> list[Candle]:
+        params = {
+            "instId": symbol,
+            "bar": bar.value,
+            "before": str(to_ms(since) - 1),
+            "limit": str(PAPER_CANDLE_PAGE),
+        }
+        rows = okx.rest.request(
+            "GET", "market/candles", params, priority=Priority.QUERY, instrument=symbol
+        )
+        return [wire.candle_from_okx(symbol, row) for row in rows]
+
+    return fetch
+
+
+PAPER_CANDLE_PAGE = 300
+
+# What each mode trades on, where its market data comes from, its simulated engine (if
+# any), and the check made at build time without building any of them.
 EXCHANGES: dict[Mode, Callable[[Container], Exchange]] = {
     Mode.SIM: _sim_exchange,
-    Mode.PAPER: _no_exchange,
-    Mode.LIVE: _no_exchange,
+    Mode.PAPER: _sim_exchange,
+    Mode.LIVE: _okx_exchange,
+}
+MARKET_DATA: dict[Mode, Callable[[Container], Exchange]] = {
+    Mode.SIM: lambda container: container.exchange(),
+    Mode.PAPER: _okx_exchange,
+    Mode.LIVE: _okx_exchange,
+}
+ENGINES: dict[Mode, Callable[[Container], SimEngine]] = {
+    Mode.SIM: _generated_engine,
+    Mode.PAPER: _paper_engine,
+    Mode.LIVE: _no_engine,
 }
 EXCHANGE_CHECKS: dict[Mode, Callable[[Settings], None]] = {
     Mode.SIM: _check_sim,
-    Mode.PAPER: _venue_unavailable,
-    Mode.LIVE: _venue_unavailable,
+    Mode.PAPER: _no_check,
+    Mode.LIVE: _check_live,
 }
 
 
@@ -135,17 +272,51 @@ class Container:
 
     @_once
     def sim_engine(self) -> SimEngine:
-        from qwentrade.adapters.sim import GeneratedPath, SimEngine
+        """The simulated exchange: on the generated market (sim) or on OKX's closed
+        candles (paper); live has none."""
+        return ENGINES[self.settings.mode](self)
+
+    @_once
+    def permit_gate(self) -> PermitGate:
+        """The one permit gate of this process's OKX calls (limits from the config table)."""
+        from qwentrade.adapters.okx import PermitGate
+
+        return PermitGate(self.repositories().config)
+
+    @_once
+    def okx(self) -> OkxExchange:
+        """OKX at ``okx_rest_url``: signed with the three keys in live mode, public only
+        (no keys) in paper mode."""
+        from qwentrade.adapters.okx import OkxCredentials, OkxExchange
 
         settings = self.settings
-        _check_sim(settings)
-        path = GeneratedPath(settings.symbols, seed=SIM_SEED, start=SIM_START)
-        instruments = [DEFAULT_INSTRUMENTS[s] for s in settings.symbols]
-        return SimEngine(instruments, clock=self.clock(), price_path=path)
+        credentials = None
+        if settings.mode is Mode.LIVE:
+            _check_live(settings)
+            key, secret, passphrase = (
+                settings.okx_api_key,
+                settings.okx_secret,
+                settings.okx_passphrase,
+            )
+            assert key and secret and passphrase  # _check_live
+            credentials = OkxCredentials(key.reveal(), secret.reveal(), passphrase.reveal())
+        return OkxExchange(
+            self.permit_gate(),
+            rest_url=settings.okx_rest_url,
+            credentials=credentials,
+            demo=settings.okx_demo,
+            config=self.repositories().config,
+        )
 
     @_once
     def exchange(self) -> Exchange:
+        """Where orders go: the simulated exchange (sim, paper) or OKX (live)."""
         return EXCHANGES[self.settings.mode](self)
+
+    @_once
+    def market_data(self) -> Exchange:
+        """Where candles and funding come from: the simulated market (sim) or OKX."""
+        return MARKET_DATA[self.settings.mode](self)
 
     @_once
     def gaps(self) -> KlineGaps:
@@ -159,7 +330,7 @@ class Container:
 
         repositories = self.repositories()
         return KlineBackfill(
-            self.exchange(), repositories.klines, self.clock(), config=repositories.config
+            self.market_data(), repositories.klines, self.clock(), config=repositories.config
         )
 
     @_once
@@ -208,8 +379,9 @@ def prepare_database(container: Container) -> str:
 
 
 def build(settings: Settings) -> Container:
-    """A container for ``settings``. The mode and symbols are checked here, so that one the
-    exchange cannot serve is refused at start with a clear error (the OKX adapter that paper
-    and live need is not in this release); the exchange itself is built on first use."""
+    """A container for ``settings``. What a mode needs is checked here without building
+    anything (sim: symbols it simulates; live: the three OKX keys, ``InvalidInput`` naming
+    the first missing variable), so a start that cannot work stops at once with one clear
+    error; the exchange itself is built on first use."""
     EXCHANGE_CHECKS[settings.mode](settings)
     return Container(settings)

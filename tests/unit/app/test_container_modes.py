@@ -1,0 +1,158 @@
+"""Each mode built by the container: sim offline, paper and live against a fake OKX server
+on loopback (QWENTRADE_OKX_REST_URL pointed at it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from qwentrade.adapters.okx import OkxExchange
+from qwentrade.adapters.sim import SimExchange
+from qwentrade.adapters.sim.live import QUARTER, LivePricePath, engine_lag
+from qwentrade.app.container import Container, build, prepare_database
+from qwentrade.app.settings import Settings
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.market import Timeframe, TimeRange, to_ms
+from qwentrade.domain.venue import OrderRequest
+from qwentrade.testing.fake_okx import FakeOkx
+
+BTC = "BTC-USDT-SWAP"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOkx]:
+    with FakeOkx(history_days=1, seed=7) as okx:
+        yield okx
+
+
+def container(tmp_path, **env: str) -> Container:
+    environ = {
+        "QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'modes.db'}",
+        "QWENTRADE_SYMBOLS": BTC,
+        **env,
+    }
+    built = build(Settings.from_env(environ))
+    prepare_database(built)
+    return built
+
+
+def live_env(okx: FakeOkx, **extra: str) -> dict[str, str]:
+    return {
+        "QWENTRADE_MODE": "live",
+        "QWENTRADE_OKX_REST_URL": okx.rest_url,
+        "QWENTRADE_OKX_WS_URL": okx.ws_url,
+        "QWENTRADE_OKX_API_KEY": okx.credentials.api_key,
+        "QWENTRADE_OKX_SECRET": okx.credentials.secret,
+        "QWENTRADE_OKX_PASSPHRASE": okx.credentials.passphrase,
+        **extra,
+    }
+
+
+def test_sim_trades_and_reads_prices_on_the_same_simulated_exchange(tmp_path):
+    built = container(tmp_path)
+    assert isinstance(built.exchange(), SimExchange)
+    assert built.market_data() is built.exchange()
+    [candle] = built.market_data().candles(BTC, Timeframe.M15, limit=1)
+    assert candle.symbol == BTC
+
+
+def test_live_without_a_key_is_refused_at_build_naming_the_variable(tmp_path):
+    settings = Settings.from_env({"QWENTRADE_MODE": "live", "QWENTRADE_OKX_SECRET": "s"})
+    assert settings.describe()["okx_api_key"] == "not set"  # `qwentrade settings` still works
+    with pytest.raises(InvalidInput) as caught:
+        build(settings)
+    assert caught.value.field == "okx_api_key"
+    assert "QWENTRADE_OKX_API_KEY" in str(caught.value)
+    assert "QWENTRADE_OKX_PASSPHRASE" in str(caught.value)
+    assert "QWENTRADE_OKX_SECRET" not in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_paper_reads_okx_public_candles_without_keys(tmp_path, fake):
+    built = container(tmp_path, QWENTRADE_MODE="paper", QWENTRADE_OKX_REST_URL=fake.rest_url)
+    market = built.market_data()
+    assert isinstance(market, OkxExchange) and market.rest.credentials is None
+    assert market is not built.exchange()
+    end = Timeframe.M15.floor(datetime.now(UTC)) - timedelta(hours=1)
+    span = TimeRange(end - timedelta(hours=6), end)
+    got = market.candles(BTC, Timeframe.M15, span, limit=300)
+    want = fake.engine.candles(BTC, Timeframe.M15, span, limit=300)
+    assert len(got) == 24 and got == want
+
+
+def test_paper_fills_at_a_closed_okx_price_and_sends_no_order(tmp_path, fake):
+    built = container(tmp_path, QWENTRADE_MODE="paper", QWENTRADE_OKX_REST_URL=fake.rest_url)
+    venue = built.exchange()
+    assert isinstance(venue, SimExchange)
+    engine = built.sim_engine()
+    path = engine.price_path
+    # the fake serves nothing finer than 15m: the paper path falls back to 15m bars
+    assert isinstance(path, LivePricePath) and path.base == QUARTER
+    lagged = engine.clock.now()
+    lag = datetime.now(UTC) - lagged
+    assert engine_lag(QUARTER) <= lag < engine_lag(QUARTER) + timedelta(seconds=5)
+
+    order = venue.place_order(OrderRequest(BTC, "buy", "1", "paper1"))
+    placed_at = datetime.now(UTC)
+    assert order.state.value == "filled"
+    t = engine.now
+    holding = Timeframe.M15.floor(t)
+    latest_closed = Timeframe.M15.floor(placed_at) - QUARTER.duration
+    # the latest closed candle (the one before it only within the grace after a close)
+    assert holding == latest_closed or (
+        holding == latest_closed - QUARTER.duration
+        and placed_at - (latest_closed + QUARTER.duration) < engine_lag(QUARTER) - QUARTER.duration
+    )
+    [candle] = fake.engine.candles(
+        BTC, Timeframe.M15, TimeRange(holding, holding + QUARTER.duration)
+    )
+    # the candle the price came from had closed on the fake before the order was placed
+    assert candle.confirmed and candle.time + QUARTER.duration <= placed_at
+    assert Decimal(str(candle.low)) <= order.avg_price <= Decimal(str(candle.high))
+    # nothing the path holds is newer than a closed candle
+    series = path.series(BTC, t)
+    assert int(series.ts[-1]) + QUARTER.milliseconds <= to_ms(placed_at)
+    # simulated: OKX (the fake) holds no position and no order
+    assert fake.engine.positions() == [] and fake.engine.order_history() == []
+    assert [p.size for p in venue.positions(BTC)] == [Decimal(1)]
+
+
+def test_paper_refuses_a_symbol_okx_does_not_list(tmp_path, fake):
+    built = container(
+        tmp_path,
+        QWENTRADE_MODE="paper",
+        QWENTRADE_OKX_REST_URL=fake.rest_url,
+        QWENTRADE_SYMBOLS="DOGE-USDT-SWAP",
+    )
+    with pytest.raises(InvalidInput) as caught:
+        built.exchange()
+    assert caught.value.field == "symbols" and "DOGE-USDT-SWAP" in str(caught.value)
+
+
+def test_live_trades_on_okx_with_the_keys_and_one_exchange(tmp_path, fake):
+    built = container(tmp_path, **live_env(fake))
+    exchange = built.exchange()
+    assert isinstance(exchange, OkxExchange) and built.market_data() is exchange
+    assert exchange.balance().cash_balance == Decimal(10000)
+    order = exchange.place_order(OrderRequest(BTC, "buy", "1", "live1"))
+    assert order.state.value == "filled"
+    [position] = fake.engine.positions(BTC)  # the order reached the (fake) exchange
+    assert position.size == Decimal(1)
+
+
+def test_live_demo_sends_the_simulated_trading_header(tmp_path, fake):
+    seen = []
+    handle = fake.dispatcher.handle
+
+    def recording(method, path, raw_query, headers, body, client_ip="127.0.0.1"):
+        seen.append((path, headers.get("x-simulated-trading")))
+        return handle(method, path, raw_query, headers, body, client_ip)
+
+    fake.dispatcher.handle = recording  # type: ignore[method-assign]
+    built = container(tmp_path, **live_env(fake, QWENTRADE_OKX_DEMO="true"))
+    assert built.exchange().balance().cash_balance == Decimal(10000)
+    assert seen and all(flag == "1" for _, flag in seen)
+    assert any(path.endswith("/account/balance") for path, _ in seen)
