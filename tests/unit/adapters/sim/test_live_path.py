@@ -176,16 +176,19 @@ def test_funding_is_the_venues_last_rate_for_that_settlement_else_the_default():
     assert path.funding_rate(SYMBOL, settle + timedelta(hours=8)) == DEFAULT_FUNDING_RATE
 
 
-def test_the_lagged_engine_walks_and_fills_only_at_closed_candle_prices():
+@settings(max_examples=30, deadline=None)
+@given(polls=st.lists(st.integers(0, 200_000), min_size=1, max_size=30))
+def test_the_lagged_engine_fills_only_at_closed_candle_prices(polls):
     real = SteppedClock(T0)
     venue = Venue(real, lies=True)
     clock = LaggedClock(real, engine_lag(MINUTE))
     path = path_for(venue, start=MINUTE.floor(clock.now()))
     engine = SimEngine([instrument(SYMBOL)], clock=clock, price_path=path)
     assert real.now() - engine.now == timedelta(minutes=1) + CLOSE_GRACE
-    for n in range(1, 40):
-        real.advance(timedelta(seconds=17))
-        order = engine.place_order(OrderRequest(SYMBOL, "buy" if n % 2 else "sell", "1", f"o{n}"))
+    for n, step_ms in enumerate(polls):
+        real.advance(timedelta(milliseconds=step_ms))
+        side = "buy" if n % 2 else "sell"
+        order = engine.place_order(OrderRequest(SYMBOL, side, "1", f"o{n}"))
         t = to_ms(engine.now)
         candle = venue_candle(t - t % STEP)
         assert to_ms(candle.time) + STEP <= to_ms(real.now())  # closed in real time
