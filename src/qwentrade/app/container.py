@@ -1,7 +1,11 @@
 """The composition root: the only module that knows every adapter.
 
 ``build(settings)`` returns a :class:`Container`; the CLI, the HTTP service, a notebook
-and the tests all start here with different settings.
+and the tests all start here with different settings. Each provider is a method that
+builds its object once, on first call (one database engine, one exchange, one service of
+each kind per container), and imports its adapter only then: ``qwentrade config get``
+imports the SQL adapter and nothing of the exchange, the indicators or the HTTP app, and
+a backfill with nothing missing imports neither the exchange nor polars.
 
 Modes pick two things apart: ``market_data()`` (where candles and funding come from:
 backfill, sync) and ``exchange()`` (where orders go):
@@ -17,11 +21,7 @@ live    OKX (keys required)                the same OKX exchange (one permit gat
 In paper mode the simulated exchange walks OKX's closed 1m candles on a clock one bar and
 a grace behind real time (``adapters/sim/live.py`` says why and what it costs); the
 candles reach it through a fetch function made here, as the sim adapter never imports
-the OKX one. Each provider is a method that
-builds its object once, on first call (one database engine, one exchange, one service of
-each kind per container), and imports its adapter only then: ``qwentrade config get``
-imports the SQL adapter and nothing of the exchange, the indicators or the HTTP app, and
-a backfill with nothing missing imports neither the exchange nor polars.
+the OKX one.
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ def _okx_exchange(container: Container) -> Exchange:
     return container.okx()
 
 
+def _same_as_orders(container: Container) -> Exchange:
+    return container.exchange()
+
+
 def _generated_engine(container: Container) -> SimEngine:
     from qwentrade.adapters.sim import GeneratedPath, SimEngine
 
@@ -168,6 +172,7 @@ def _okx_instruments(okx: OkxExchange, symbols: tuple[str, ...]) -> list[Instrum
 # 51000 "Parameter bar error": the venue does not serve that bar (the fake OKX server
 # builds nothing finer than its 15m path).
 BAR_REFUSED = "51000"
+PAPER_CANDLE_PAGE = 300  # OKX's most candles per request
 
 
 def _paper_bar(okx: OkxExchange, symbol: str, now: datetime) -> Bar:
@@ -208,8 +213,6 @@ def _okx_candles(okx: OkxExchange, bar: Bar) -> Callable[[str, datetime], list[C
     return fetch
 
 
-PAPER_CANDLE_PAGE = 300
-
 # What each mode trades on, where its market data comes from, its simulated engine (if
 # any), and the check made at build time without building any of them.
 EXCHANGES: dict[Mode, Callable[[Container], Exchange]] = {
@@ -218,7 +221,7 @@ EXCHANGES: dict[Mode, Callable[[Container], Exchange]] = {
     Mode.LIVE: _okx_exchange,
 }
 MARKET_DATA: dict[Mode, Callable[[Container], Exchange]] = {
-    Mode.SIM: lambda container: container.exchange(),
+    Mode.SIM: _same_as_orders,
     Mode.PAPER: _okx_exchange,
     Mode.LIVE: _okx_exchange,
 }
