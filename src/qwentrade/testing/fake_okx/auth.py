@@ -7,9 +7,13 @@ that signs something other than what it sends fails here as it would on OKX.
 
 WebSocket login: ``sign = base64(HMAC-SHA256(secret, timestamp + "GET" +
 "/users/self/verify"))`` with ``timestamp`` in Unix seconds (a string from ccxt, a JSON
-number from python-okx: both are accepted).
+number from python-okx: both are accepted). Only plain decimal seconds are a timestamp:
+``"nan"``, ``"inf"``, ``"1e9"`` or ``" 17e8"`` are 60004 - ``float()`` would take them,
+and a NaN compares as never expired, so a signed login would replay forever.
 
 Every check returns an :class:`AuthFailure` (OKX code, message, HTTP status) or ``None``.
+Values are compared as UTF-8 bytes: a non-ASCII key, passphrase or sign is simply wrong
+(``hmac.compare_digest`` refuses non-ASCII ``str``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import attrs
 TIMESTAMP_WINDOW_SECONDS = 30.0
 WS_VERIFY_PATH = "/users/self/verify"
 
-_ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$", re.ASCII)
+_WS_SECONDS = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")
 
 
 @attrs.frozen
@@ -88,6 +93,13 @@ def signed_headers(
     }
 
 
+def _same(sent: str, expected: str) -> bool:
+    """Constant-time equality of two texts, whatever characters they hold."""
+    return hmac.compare_digest(
+        sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
@@ -126,16 +138,16 @@ def verify_rest(
         return AuthFailure("50112", "Invalid OK-ACCESS-TIMESTAMP")
     if abs((now - sent_at).total_seconds()) > TIMESTAMP_WINDOW_SECONDS:
         return AuthFailure("50102", "Timestamp request expired")
-    if not hmac.compare_digest(key, credentials.api_key):
+    if not _same(key, credentials.api_key):
         return AuthFailure("50111", "Invalid OK-ACCESS-KEY")
-    if not hmac.compare_digest(passphrase, credentials.passphrase):
+    if not _same(passphrase, credentials.passphrase):
         return AuthFailure("50105", "Invalid OK-ACCESS-PASSPHRASE")
     try:
         body_text = body.decode()
     except UnicodeDecodeError:
         return AuthFailure("50113", "Invalid Sign")
     expected = sign(credentials.secret, timestamp + method.upper() + request_path + body_text)
-    if not hmac.compare_digest(signature, expected):
+    if not _same(signature, expected):
         return AuthFailure("50113", "Invalid Sign")
     return None
 
@@ -152,24 +164,33 @@ def verify_ws_login(arg: object, credentials: Credentials, now: datetime) -> Aut
     key, 60024 wrong passphrase, 60007 bad signature.
     """
     if not isinstance(arg, Mapping):
-        return AuthFailure("60012", f"Invalid request: login args must be objects, got {arg!r}")
+        return AuthFailure("60012", "Invalid request: login args must be objects")
     api_key, passphrase, sent = arg.get("apiKey"), arg.get("passphrase"), arg.get("timestamp")
     signature = arg.get("sign")
-    if not all(isinstance(v, str) and v for v in (api_key, passphrase, signature)):
+    texts = [v for v in (api_key, passphrase, signature) if isinstance(v, str) and v]
+    if len(texts) != 3:
         return AuthFailure("60012", "Invalid request: login needs apiKey, passphrase and sign")
-    if isinstance(sent, bool) or not isinstance(sent, str | int | float):
+    text = _ws_timestamp_text(sent)
+    if text is None:
         return AuthFailure("60004", "Invalid timestamp")
-    text = str(sent) if not isinstance(sent, float) else repr(sent)
-    try:
-        seconds = float(text)
-    except ValueError:
-        return AuthFailure("60004", "Invalid timestamp")
-    if abs(now.timestamp() - seconds) > TIMESTAMP_WINDOW_SECONDS:
+    if abs(now.timestamp() - float(text)) > TIMESTAMP_WINDOW_SECONDS:
         return AuthFailure("60006", "Timestamp request expired")
-    if not hmac.compare_digest(api_key, credentials.api_key):
+    api_key, passphrase, signature = texts
+    if not _same(api_key, credentials.api_key):
         return AuthFailure("60005", "Invalid OK-ACCESS-KEY")
-    if not hmac.compare_digest(passphrase, credentials.passphrase):
+    if not _same(passphrase, credentials.passphrase):
         return AuthFailure("60024", "Wrong passphrase")
-    if not hmac.compare_digest(signature, ws_login_sign(credentials.secret, text)):
+    if not _same(signature, ws_login_sign(credentials.secret, text)):
         return AuthFailure("60007", "Invalid sign")
     return None
+
+
+def _ws_timestamp_text(sent: object) -> str | None:
+    """The signed text of a login ``timestamp``: plain decimal seconds (a string, or a
+    JSON number as Python prints it), or None when it is anything else."""
+    if isinstance(sent, bool) or not isinstance(sent, str | int | float):
+        return None
+    if isinstance(sent, int) and not 0 <= sent < 10**12:
+        return None
+    text = repr(sent) if isinstance(sent, float) else str(sent)
+    return text if _WS_SECONDS.fullmatch(text) else None

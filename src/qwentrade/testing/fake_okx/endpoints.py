@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -21,12 +20,15 @@ from qwentrade.testing.fake_okx import account, market, wire
 from qwentrade.testing.fake_okx.params import (
     OkxError,
     bad,
+    decimal,
     empty,
     from_domain,
     integer,
     limit,
     optional,
+    quote,
     required,
+    time_ms,
 )
 from qwentrade.testing.fake_okx.state import ServerState
 
@@ -61,7 +63,7 @@ def instrument(state: ServerState, params: dict, name: str = "instId"):
     symbol = required(params, name)
     found = state.instruments.get(symbol)
     if found is None:
-        raise OkxError("51001", f"Instrument ID or Spread ID doesn't exist: {symbol}")
+        raise OkxError("51001", f"Instrument ID or Spread ID doesn't exist: {quote(symbol)}")
     return found
 
 
@@ -106,7 +108,7 @@ def instruments(state: ServerState, call: Call) -> Answer:
         since = listed.first_time(symbol)
         rows.append(market.instrument_dict(spec, since, state.instrument_codes[symbol]))
     if wanted and not rows:
-        raise OkxError("51001", f"Instrument ID or Spread ID doesn't exist: {wanted}")
+        raise OkxError("51001", f"Instrument ID or Spread ID doesn't exist: {quote(wanted)}")
     return Answer(rows)
 
 
@@ -124,8 +126,8 @@ def _candles(state: ServerState, call: Call, recent_only: int | None) -> Answer:
         bar,
         now_ms,
         first_ms,
-        integer(call.query, "after"),
-        integer(call.query, "before"),
+        time_ms(call.query, "after"),
+        time_ms(call.query, "before"),
         count,
         recent_only,
     )
@@ -163,7 +165,7 @@ def funding_history(state: ServerState, call: Call) -> Answer:
     spec = instrument(state, call.query)
     count = limit(call.query, 400, 400)
     now = state.engine.server_time()
-    before, after = integer(call.query, "before"), integer(call.query, "after")
+    before, after = time_ms(call.query, "before"), time_ms(call.query, "after")
     start = max(now - THREE_MONTHS, state.engine.price_path.first_time(spec.inst_id))
     if before is not None:
         start = max(start, from_ms(before + 1))
@@ -251,7 +253,7 @@ def positions_history(state: ServerState, call: Call) -> Answer:
     count = limit(call.query, 100, 100)
     now = state.engine.server_time()
     start, end = now - THREE_MONTHS, now + timedelta(milliseconds=1)
-    before, after = integer(call.query, "before"), integer(call.query, "after")
+    before, after = time_ms(call.query, "before"), time_ms(call.query, "after")
     if before is not None:
         start = max(start, from_ms(before + 1))
     if after is not None:
@@ -275,11 +277,8 @@ def positions_history(state: ServerState, call: Call) -> Answer:
 
 def set_leverage(state: ServerState, call: Call) -> Answer:
     body = body_object(call)
-    lever_text = required(body, "lever")
-    try:
-        lever_number = Decimal(lever_text)
-    except ArithmeticError:
-        raise bad("lever") from None
+    # bounded by decimal(): int() of 1e999999999 would build a billion-digit integer
+    lever_number = decimal(required(body, "lever"), "lever")
     if lever_number != lever_number.to_integral_value() or lever_number < 1:
         raise bad("lever", "the fake takes whole leverage of at least 1")
     mode = required(body, "mgnMode")

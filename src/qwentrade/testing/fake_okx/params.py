@@ -4,11 +4,20 @@ OKX accepts numbers both as JSON strings and as JSON numbers (ccxt sends ``"leve
 and ``"reduceOnly": true``), so both are accepted. A missing required parameter is
 ``50014`` "Parameter {x} can not be empty."; a malformed one ``51000`` "Parameter {x}
 error" (okx-spec B22).
+
+Hostile input gets the same answers, never a crash: a number must be finite, written in
+at most :data:`MAX_NUMBER_TEXT` characters, with a decimal exponent within
+``±MAX_EXPONENT`` (so ``sz=1e999999999`` is 51000, not a decimal overflow in the engine);
+a whole number must fit OKX's 64-bit integers (a 5,000-digit ``after`` never reaches
+``int()``); a time bound is clamped to years 1970-2200 (beyond them every bound selects
+the same records). Messages quote at most :data:`QUOTE_LIMIT` characters of what was
+sent (:func:`quote`, :func:`clip`).
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -51,12 +60,60 @@ OKX_NAMES = {
 
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _TAG = re.compile(r"^[A-Za-z0-9]{0,16}$")
+_WHOLE = re.compile(r"-?[0-9]{1,19}")
+_DIGITS = re.compile(r"-?[0-9]+")
+
+#: How much of a client's value an error message quotes.
+QUOTE_LIMIT = 64
+#: Longest ``msg`` the fake sends (a message never grows with the input).
+MESSAGE_LIMIT = 256
+#: Numbers: largest decimal exponent (either sign) and longest text.
+MAX_EXPONENT = 30
+MAX_NUMBER_TEXT = 100
+#: OKX parses whole numbers as 64-bit integers.
+INT64 = 2**63 - 1
+#: Time bounds (ms) are clamped to 1970-01-01 .. 2200-01-01: beyond them every bound
+#: selects the same records, and datetime arithmetic stays in range.
+MIN_TIME_MS = 0
+MAX_TIME_MS = 7_258_118_400_000
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = QUOTE_LIMIT
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 4
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr`` of ``value`` cut to about ``limit`` characters (``...`` marks the cut).
+
+    Bounded work whatever the size or depth of ``value``: error messages quote input
+    without echoing megabytes back.
+    """
+    text = repr(value[: limit + 1]) if isinstance(value, str) else _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def clip(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """Text as it was sent, cut to ``limit`` characters (``...`` marks the cut); any
+    other value as :func:`quote` gives it."""
+    if not isinstance(value, str):
+        return quote(value, limit)
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def echo(value: object) -> str:
+    """A client id sent back in a per-item result: text or a number, cut to QUOTE_LIMIT."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    text = value if isinstance(value, str) else quote(value)
+    return text[:QUOTE_LIMIT]
 
 
 class OkxError(Exception):
     """An error answered with OKX ``code``/``msg`` (top level or as an item's sCode)."""
 
     def __init__(self, code: str, message: str, status: int = 200) -> None:
+        message = message[:MESSAGE_LIMIT]
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
@@ -99,14 +156,22 @@ def optional(params: Mapping[str, Any], name: str) -> str:
 
 
 def decimal(value: Any, name: str) -> Decimal:
-    if isinstance(value, bool):
-        raise bad(name)
+    """A finite number of sensible size (see the module docstring), else 51000."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise bad(name, f"{quote(value)} is not a number")
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_NUMBER_TEXT:
+        raise bad(name, f"{quote(value)} is not a number")
     try:
-        number = Decimal(str(value))
+        number = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise bad(name, f"{value!r} is not a number") from None
+        raise bad(name, f"{quote(value)} is not a number") from None
     if not number.is_finite():
-        raise bad(name, f"{value!r} is not a number")
+        raise bad(name, f"{quote(value)} is not a number")
+    if not number:
+        return Decimal(0)  # not 0E+999999999
+    if abs(number.adjusted()) > MAX_EXPONENT:
+        raise bad(name, f"{quote(value)} is out of range")
     return number
 
 
@@ -129,19 +194,32 @@ def boolean(params: Mapping[str, Any], name: str, default: bool = False) -> bool
         return value
     if value in ("true", "false"):
         return value == "true"
-    raise bad(name, f"{value!r} is not true or false")
+    raise bad(name, f"{quote(value)} is not true or false")
 
 
 def integer(params: Mapping[str, Any], name: str, default: int | None = None) -> int | None:
     value = params.get(name)
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise bad(name)
-    text = str(value)
-    if not re.fullmatch(r"-?\d+", text):
-        raise bad(name, f"{value!r} is not a whole number")
-    return int(text)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad(name, f"{quote(value)} is not a whole number")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise bad(name, f"{quote(value)} is not a whole number")
+        # at most 19 digits reach int(): a 5,000-digit text is refused by int() itself
+        number = int(value) if _WHOLE.fullmatch(value) else INT64 + 1
+    else:
+        number = value
+    if abs(number) > INT64:
+        raise bad(name, f"{quote(value)} is out of range")
+    return number
+
+
+def time_ms(params: Mapping[str, Any], name: str) -> int | None:
+    """A time bound in epoch ms (``after``/``before``/``begin``/``end``), clamped to
+    :data:`MIN_TIME_MS` .. :data:`MAX_TIME_MS`; None when absent."""
+    value = integer(params, name)
+    return None if value is None else min(max(value, MIN_TIME_MS), MAX_TIME_MS)
 
 
 def limit(params: Mapping[str, Any], default: int, maximum: int) -> int:
@@ -160,8 +238,8 @@ def enum_value(params: Mapping[str, Any], name: str, kind, default=None):
         return default
     try:
         return kind(text)
-    except ValueError:
-        raise bad(name, f"{text!r} is not allowed") from None
+    except (ValueError, TypeError):
+        raise bad(name, f"{quote(text)} is not allowed") from None
 
 
 def client_id(params: Mapping[str, Any], name: str) -> str:
@@ -217,7 +295,7 @@ def order_request(item: Mapping[str, Any], fallback_client_id: str) -> OrderRequ
     symbol = required(item, "instId")
     td_mode = required(item, "tdMode")
     if td_mode not in ("cross", "isolated"):
-        raise bad("tdMode", f"{td_mode!r}: SWAP orders take cross or isolated")
+        raise bad("tdMode", f"{quote(td_mode)}: SWAP orders take cross or isolated")
     side = enum_value(item, "side", Side)
     order_type_text = required(item, "ordType")
     if order_type_text == "optimal_limit_ioc":
@@ -259,10 +337,10 @@ def algo_request(item: Mapping[str, Any]) -> AlgoRequest:
     symbol = required(item, "instId")
     td_mode = required(item, "tdMode")
     if td_mode not in ("cross", "isolated"):
-        raise bad("tdMode", f"{td_mode!r}: SWAP orders take cross or isolated")
+        raise bad("tdMode", f"{quote(td_mode)}: SWAP orders take cross or isolated")
     kind = required(item, "ordType")
     if kind not in ("conditional", "oco"):
-        raise bad("ordType", f"{kind}: the fake OKX server supports conditional and oco")
+        raise bad("ordType", f"{quote(kind)}: the fake OKX server supports conditional and oco")
     size = optional_decimal(item, "sz")
     fraction = optional_decimal(item, "closeFraction")
     if size is None and fraction is None:

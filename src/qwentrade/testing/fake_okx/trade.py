@@ -64,8 +64,8 @@ def _body_list(call: Call, maximum: int) -> list:
 
 def _place_item(state: ServerState, item: object) -> dict:
     raw = item if isinstance(item, dict) else {}
-    sent_id = raw.get("clOrdId") if isinstance(raw.get("clOrdId"), str) else ""
-    sent_tag = raw.get("tag") if isinstance(raw.get("tag"), str) else ""
+    sent_id = params.echo(raw.get("clOrdId")) if isinstance(raw.get("clOrdId"), str) else ""
+    sent_tag = params.echo(raw.get("tag")) if isinstance(raw.get("tag"), str) else ""
     result = {"clOrdId": sent_id, "ordId": "", "tag": sent_tag, "ts": _stamp(state)}
     try:
         request = params.order_request(item, state.make_client_id())  # type: ignore[arg-type]
@@ -96,13 +96,15 @@ def batch_orders(state: ServerState, call: Call) -> Answer:
 
 def _cancel_item(state: ServerState, item: object) -> dict:
     raw = item if isinstance(item, dict) else {}
-    result = {"clOrdId": str(raw.get("clOrdId") or ""), "ordId": str(raw.get("ordId") or "")}
+    result = {"clOrdId": params.echo(raw.get("clOrdId")), "ordId": params.echo(raw.get("ordId"))}
     result["ts"] = _stamp(state)
     try:
         spec = instrument(state, raw)
         require_any(raw, "ordId", "clOrdId")
         order = state.engine.cancel_order(
-            spec.inst_id, raw.get("ordId") or None, raw.get("clOrdId") or None
+            spec.inst_id,
+            params.optional(raw, "ordId") or None,
+            params.optional(raw, "clOrdId") or None,
         )
     except OkxError as e:
         return result | {"sCode": e.code, "sMsg": e.message}
@@ -204,7 +206,7 @@ def _history(state: ServerState, call: Call, archive: bool) -> Answer:
     now = state.engine.server_time()
     start = now - (ARCHIVE_DAYS if archive else HISTORY_DAYS)
     end = now + timedelta(milliseconds=1)
-    begin, until = params.integer(call.query, "begin"), params.integer(call.query, "end")
+    begin, until = params.time_ms(call.query, "begin"), params.time_ms(call.query, "end")
     if begin is not None:
         start = max(start, from_ms(begin))
     if until is not None:
@@ -251,9 +253,9 @@ def place_algo(state: ServerState, call: Call) -> Answer:
     body = body_object(call)
     result = {
         "algoId": "",
-        "algoClOrdId": str(body.get("algoClOrdId") or body.get("clOrdId") or ""),
-        "clOrdId": str(body.get("clOrdId") or ""),
-        "tag": str(body.get("tag") or ""),
+        "algoClOrdId": params.echo(body.get("algoClOrdId") or body.get("clOrdId")),
+        "clOrdId": params.echo(body.get("clOrdId")),
+        "tag": params.echo(body.get("tag")),
     }
     try:
         request = params.algo_request(body)
@@ -270,11 +272,11 @@ def place_algo(state: ServerState, call: Call) -> Answer:
 def _find_algo(state: ServerState, raw: dict) -> AlgoOrder:
     require_any(raw, "algoId", "algoClOrdId")
     symbols = [instrument(state, raw).inst_id] if raw.get("instId") else list(state.instruments)
+    algo_id = params.optional(raw, "algoId") or None
+    algo_client_id = params.optional(raw, "algoClOrdId") or None
     for symbol in symbols:
         try:
-            return state.engine.get_algo(
-                symbol, raw.get("algoId") or None, raw.get("algoClOrdId") or None
-            )
+            return state.engine.get_algo(symbol, algo_id, algo_client_id)
         except DomainError:
             continue
     raise OkxError("51603", "Order does not exist")
@@ -289,8 +291,8 @@ def cancel_algos(state: ServerState, call: Call) -> Answer:
     for item in _body_list(call, MAX_ALGO_CANCELS):
         raw = item if isinstance(item, dict) else {}
         result = {
-            "algoId": str(raw.get("algoId") or ""),
-            "algoClOrdId": str(raw.get("algoClOrdId") or ""),
+            "algoId": params.echo(raw.get("algoId")),
+            "algoClOrdId": params.echo(raw.get("algoClOrdId")),
             "clOrdId": "",
             "tag": "",
         }
@@ -343,7 +345,7 @@ def algos_history(state: ServerState, call: Call) -> Answer:
     if not wanted_state and not call.query.get("algoId"):
         raise empty("state")
     if wanted_state and wanted_state not in FINISHED_ALGO_STATES:
-        raise bad("state", f"{wanted_state!r}: use effective, canceled or order_failed")
+        raise bad("state", f"{params.quote(wanted_state)}: use effective, canceled or order_failed")
     if not _swap_only(call, required=False):
         return Answer([])
     symbol = instrument(state, call.query).inst_id if call.query.get("instId") else None

@@ -11,6 +11,14 @@
   seconds (30 on OKX) is closed with 4004 "No data received in 30s".
 - :meth:`WsHub.announce_upgrade` sends the ``notice`` event (64008) and closes every
   connection after a lead time; faults may drop connections or duplicate/reorder pushes.
+- Every frame a client sends gets an answer; a bad one an ``{"event":"error"}`` frame
+  quoting at most 64 characters of it (OKX's echo of a 2 MB frame is not worth copying).
+  An ``id`` that is not 1-32 letters or digits is 60012 and is not echoed. Subscribe args
+  are OKX's keys with text values of up to 64 characters, 256 for ``extraParams``
+  (60013 otherwise; an unknown ``instId`` or ``instFamily`` 60018); the ack echoes those
+  keys only. ``extraParams`` must be a JSON object in a string (60013); an
+  ``updateInterval`` other than 0/2000/3000/4000 means the default period, as on OKX.
+  A bug in the fake answers ``63999`` "Internal error" and keeps the connection.
 
 Every send of a connection goes through one queue and one sender task, so frames leave
 in order and never concurrently.
@@ -21,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import re
 import secrets
 from decimal import Decimal
 from typing import Any
@@ -30,13 +40,34 @@ from litestar import WebSocket
 from qwentrade.domain.venue import Balance, ExchangePosition, Order
 from qwentrade.testing.fake_okx import account, wire
 from qwentrade.testing.fake_okx.auth import Credentials, verify_ws_login
+from qwentrade.testing.fake_okx.params import QUOTE_LIMIT, clip, quote
 from qwentrade.testing.fake_okx.state import ServerState
+
+log = logging.getLogger(__name__)
 
 PRIVATE_CHANNELS = ("orders", "positions", "account")
 INST_TYPES = ("ANY", "SWAP", "SPOT", "MARGIN", "FUTURES", "OPTION", "EVENTS")
 NOTICE = "The connection will soon be closed for a service upgrade. Please reconnect."
 REORDER_FLUSH_SECONDS = 1.0
 CLOSE = object()
+#: The keys of a subscribe/unsubscribe arg (OKX's, for the channels served).
+ARG_KEYS = ("channel", "instType", "instFamily", "instId", "ccy", "extraParams")
+#: ``updateInterval`` values OKX honours (ms); anything else is the default period.
+UPDATE_INTERVALS = {"0": 0.0, "2000": 2.0, "3000": 3.0, "4000": 4.0}
+#: Longest arg value (``extraParams``: longest JSON text) accepted; acks echo them.
+EXTRA_PARAMS_LIMIT = 256
+_REQUEST_ID = re.compile(r"[A-Za-z0-9]{0,32}")
+INTERNAL_ERROR = "63999"
+BAD_ID = "Invalid request: id must be 1-32 letters or digits"
+
+
+class InvalidArgs(Exception):
+    """A subscribe arg OKX would refuse: ``code`` 60013 or 60018 and the message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class Connection:
@@ -64,8 +95,8 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await self.socket.close(code=item[1], reason=item[2])
                 return
-            text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
             try:
+                text = item if isinstance(item, str) else json.dumps(item, separators=(",", ":"))
                 await self.socket.send_text(text)
             except Exception:
                 return
@@ -160,7 +191,7 @@ class WsHub:
                 text = message.get("text")
                 if text is None and message.get("bytes") is not None:
                     text = message["bytes"].decode(errors="replace")
-                await self._on_text(connection, text or "")
+                await self._answer(connection, text or "")
         finally:
             self.connections.discard(connection)
             for task in connection.tasks.values():
@@ -170,25 +201,39 @@ class WsHub:
                 await asyncio.wait({sender}, timeout=2)
                 sender.cancel()
 
+    async def _answer(self, connection: Connection, text: str) -> None:
+        try:
+            await self._on_text(connection, text)
+        except Exception:  # a bug in the fake: say so on the wire, keep the connection
+            log.exception("fake OKX WebSocket failed on %s", quote(text))
+            self._error(connection, INTERNAL_ERROR, "Internal error", None)
+
     async def _on_text(self, connection: Connection, text: str) -> None:
         if text == "ping":
             connection.send("pong")
             return
         try:
             request = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
             request = None
         if not isinstance(request, dict) or not isinstance(request.get("args"), list):
-            self._error(connection, "60012", f"Invalid request: {text}", None)
+            self._error(connection, "60012", f"Invalid request: {clip(text)}", None)
             return
         op, request_id = request.get("op"), request.get("id")
+        if request_id is not None and not (
+            isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id)
+        ):
+            self._error(connection, "60012", BAD_ID, None)
+            return
         if op == "login":
             await self._login(connection, request["args"], request_id)
         elif op in ("subscribe", "unsubscribe"):
+            if not request["args"]:
+                self._error(connection, "60012", f"Invalid request: {clip(text)}", request_id)
             for arg in request["args"]:
                 await self._subscription(connection, op, arg, request_id)
         else:
-            self._error(connection, "60019", f"Invalid op: {op}", request_id)
+            self._error(connection, "60019", f"Invalid op: {clip(op)}", request_id)
 
     def _error(self, connection: Connection, code: str, msg: str, request_id) -> None:
         frame = {"event": "error", "code": code, "msg": msg, "connId": connection.conn_id}
@@ -209,24 +254,21 @@ class WsHub:
         frame = {"event": "login", "code": "0", "msg": "", "connId": connection.conn_id}
         connection.send({"id": request_id, **frame} if request_id is not None else frame)
 
-    async def _subscription(self, connection: Connection, op: str, arg, request_id) -> None:
-        if not isinstance(arg, dict) or not isinstance(arg.get("channel"), str):
-            self._error(connection, "60012", f"Invalid request: {json.dumps(arg)}", request_id)
+    async def _subscription(self, connection: Connection, op: str, sent, request_id) -> None:
+        if not isinstance(sent, dict) or not isinstance(sent.get("channel"), str):
+            self._error(connection, "60012", f"Invalid request: {quote(sent)}", request_id)
             return
-        channel = arg["channel"]
+        channel = sent["channel"]
         if not connection.private or channel not in PRIVATE_CHANNELS:
-            self._error(
-                connection,
-                "60018",
-                f"Wrong URL or channel:{channel},instId:{arg.get('instId', '')} doesn't exist.",
-                request_id,
-            )
+            self._error(connection, "60018", _no_channel(channel, sent.get("instId")), request_id)
             return
         if not connection.logged_in:
             self._error(connection, "60011", "Please log in", request_id)
             return
-        if channel != "account" and arg.get("instType") not in INST_TYPES:
-            self._error(connection, "60013", f"Invalid args: {json.dumps(arg)}", request_id)
+        try:
+            arg = self._checked_arg(sent)
+        except InvalidArgs as e:
+            self._error(connection, e.code, e.message, request_id)
             return
         ack = {"event": op, "arg": arg, "connId": connection.conn_id}
         connection.send({"id": request_id, **ack} if request_id is not None else ack)
@@ -258,16 +300,34 @@ class WsHub:
                     self._periodic(connection, subscription, interval)
                 )
 
+    def _checked_arg(self, sent: dict) -> dict[str, str]:
+        """OKX's keys of a subscribe arg, each text; raises InvalidArgs (60013/60018)."""
+        arg = {key: sent[key] for key in ARG_KEYS if key in sent}
+        if any(not isinstance(v, str) for v in arg.values()) or any(
+            len(v) > (EXTRA_PARAMS_LIMIT if k == "extraParams" else QUOTE_LIMIT)
+            for k, v in arg.items()
+        ):
+            raise InvalidArgs("60013", f"Invalid args: {quote(sent)}")
+        channel, inst_id = arg["channel"], arg.get("instId", "")
+        if channel != "account" and arg.get("instType") not in INST_TYPES:
+            raise InvalidArgs("60013", f"Invalid args: {quote(sent)}")
+        families = {symbol.removesuffix("-SWAP") for symbol in self.state.instruments}
+        if (inst_id and inst_id not in self.state.instruments) or (
+            arg.get("instFamily") and arg["instFamily"] not in families
+        ):
+            raise InvalidArgs("60018", _no_channel(channel, inst_id or arg["instFamily"]))
+        if arg.get("extraParams"):
+            _extra_params(arg["extraParams"], sent)
+        return arg
+
     def _interval(self, subscription: dict) -> float:
         extra = subscription.get("extraParams")
-        try:
-            value = json.loads(extra).get("updateInterval") if isinstance(extra, str) else None
-        except (ValueError, AttributeError):
-            value = None
-        if value is None:
+        value = _extra_params(extra, subscription).get("updateInterval") if extra else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or value not in UPDATE_INTERVALS:
             return self.positions_interval
-        seconds = int(value) / 1000 if str(value).isdigit() else self.positions_interval
-        return seconds if seconds in (0, 2, 3, 4) else self.positions_interval
+        return UPDATE_INTERVALS[value]
 
     async def _periodic(self, connection: Connection, subscription: dict, every: float) -> None:
         while True:
@@ -367,6 +427,22 @@ class WsHub:
         self._reorder_left = 0
         for connection, message in reversed(held):
             connection.send(message)
+
+
+def _no_channel(channel: str, inst_id: object) -> str:
+    inst = clip(inst_id) if inst_id else ""
+    return f"Wrong URL or channel:{clip(channel)},instId:{inst} doesn't exist."
+
+
+def _extra_params(text: object, sent: dict) -> dict:
+    """``extraParams``: a JSON object in a string; raises InvalidArgs (60013) otherwise."""
+    try:
+        extra = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        extra = None
+    if not isinstance(extra, dict):
+        raise InvalidArgs("60013", f"Invalid args: {quote(sent)}")
+    return extra
 
 
 def _matches(subscription: dict, event: object) -> bool:
