@@ -7,6 +7,7 @@ sessions), on the same database.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import UTC, datetime
 
@@ -14,11 +15,11 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from conftest import _sql_engine
 from qwentrade.adapters.memory import MemoryKlineRepository
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
 from qwentrade.adapters.sql import make_engine
 from qwentrade.adapters.sql.repositories import SqlKlineRepository
+from qwentrade.adapters.sql.schema import metadata
 from qwentrade.app.backfill import KlineBackfill
 from qwentrade.domain.indicators import IndicatorParams, compute
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
@@ -38,22 +39,22 @@ def twin(engine: sa.Engine) -> sa.Engine:
     return make_engine(engine.url, search_path=path.split(",")[0].strip().strip('"'))
 
 
-class _Backend:
-    """What ``conftest._sql_engine`` reads of a request, for one backend."""
-
-    def __init__(self, request, param: str) -> None:
-        self.param = param
-        self.getfixturevalue = request.getfixturevalue
-        self.addfinalizer = request.addfinalizer
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def two_writers(request):
+def two_writers(request, tmp_path):
     """Two kline repositories on one store: (first, second)."""
     if request.param == "memory":
         repository = MemoryKlineRepository()
         return repository, repository
-    engine = _sql_engine(_Backend(request, request.param))
+    if request.param == "sqlite":
+        path = tmp_path / "qwentrade.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        request.addfinalizer(engine.dispose)
+    else:
+        engine = request.getfixturevalue("postgres_engine")
+        names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
     other = twin(engine)
     request.addfinalizer(other.dispose)
     return SqlKlineRepository(engine), SqlKlineRepository(other)
