@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from qwentrade.adapters.okx import OkxExchange
 from qwentrade.adapters.sim import SimExchange
-from qwentrade.adapters.sim.live import QUARTER, LivePricePath, engine_lag
+from qwentrade.adapters.sim.live import MINUTE, LivePricePath, engine_lag
 from qwentrade.app.container import Container, build, prepare_database
 from qwentrade.app.settings import Settings
 from qwentrade.domain.errors import InvalidInput
-from qwentrade.domain.market import Timeframe, TimeRange, to_ms
+from qwentrade.domain.market import Timeframe, TimeRange, from_ms, to_ms
 from qwentrade.domain.venue import OrderRequest
 from qwentrade.testing.fake_okx import FakeOkx
 
@@ -83,38 +84,43 @@ def test_paper_reads_okx_public_candles_without_keys(tmp_path, fake):
     assert len(got) == 24 and got == want
 
 
+def _okx_bar(okx: FakeOkx, bar: str, opened: datetime) -> list[str]:
+    """The one ``bar`` candle opening at ``opened``, as the fake serves it."""
+    query = f"instId={BTC}&bar={bar}&before={to_ms(opened) - 1}&after={to_ms(opened) + 1}"
+    [row] = httpx.get(f"{okx.rest_url}/api/v5/market/candles?{query}", timeout=10).json()["data"]
+    return row
+
+
 def test_paper_fills_at_a_closed_okx_price_and_sends_no_order(tmp_path, fake):
     built = container(tmp_path, QWENTRADE_MODE="paper", QWENTRADE_OKX_REST_URL=fake.rest_url)
     venue = built.exchange()
     assert isinstance(venue, SimExchange)
     engine = built.sim_engine()
     path = engine.price_path
-    # the fake serves nothing finer than 15m: the paper path falls back to 15m bars
-    assert isinstance(path, LivePricePath) and path.base == QUARTER
+    # the fake serves 1m bars (cut from its 15m walk): the paper path walks them
+    assert isinstance(path, LivePricePath) and path.base == MINUTE
     lagged = engine.clock.now()
     lag = datetime.now(UTC) - lagged
-    assert engine_lag(QUARTER) <= lag < engine_lag(QUARTER) + timedelta(seconds=5)
+    assert engine_lag(MINUTE) <= lag < engine_lag(MINUTE) + timedelta(seconds=5)
 
     order = venue.place_order(OrderRequest(BTC, "buy", "1", "paper1"))
     placed_at = datetime.now(UTC)
     assert order.state.value == "filled"
     t = engine.now
-    holding = Timeframe.M15.floor(t)
-    latest_closed = Timeframe.M15.floor(placed_at) - QUARTER.duration
+    holding = MINUTE.floor(t)
+    latest_closed = MINUTE.floor(placed_at) - MINUTE.duration
     # the latest closed candle (the one before it only within the grace after a close)
     assert holding == latest_closed or (
-        holding == latest_closed - QUARTER.duration
-        and placed_at - (latest_closed + QUARTER.duration) < engine_lag(QUARTER) - QUARTER.duration
+        holding == latest_closed - MINUTE.duration
+        and placed_at - (latest_closed + MINUTE.duration) < engine_lag(MINUTE) - MINUTE.duration
     )
-    [candle] = fake.engine.candles(
-        BTC, Timeframe.M15, TimeRange(holding, holding + QUARTER.duration)
-    )
+    candle = _okx_bar(fake, "1m", holding)
     # the candle the price came from had closed on the fake before the order was placed
-    assert candle.confirmed and candle.time + QUARTER.duration <= placed_at
-    assert Decimal(str(candle.low)) <= order.avg_price <= Decimal(str(candle.high))
+    assert candle[8] == "1" and from_ms(candle[0]) + MINUTE.duration <= placed_at
+    assert Decimal(candle[3]) <= order.avg_price <= Decimal(candle[2])
     # nothing the path holds is newer than a closed candle
     series = path.series(BTC, t)
-    assert int(series.ts[-1]) + QUARTER.milliseconds <= to_ms(placed_at)
+    assert int(series.ts[-1]) + MINUTE.milliseconds <= to_ms(placed_at)
     # simulated: OKX (the fake) holds no position and no order
     assert fake.engine.positions() == [] and fake.engine.order_history() == []
     assert [p.size for p in venue.positions(BTC)] == [Decimal(1)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from fake_okx_helpers import BTC
 
-from qwentrade.domain.market import Timeframe
+from qwentrade.domain.market import Timeframe, to_ms
 from qwentrade.testing.fake_okx.market import BARS, candle_window, floor_open, source_frame
 
 HOUR = 3_600_000
@@ -66,3 +68,34 @@ def test_aggregated_bars_match_their_parts(client, bar):
     assert float(closed[2]) == max(float(p[2]) for p in inside)
     assert float(closed[6]) == pytest.approx(sum(float(p[6]) for p in inside), rel=1e-5)
     assert closed[8] == "1" and rows[0][8] == "0"
+
+
+@pytest.mark.parametrize("bar", ["1m", "3m", "5m"])
+def test_bars_finer_than_the_path_are_cut_from_its_walk_and_add_up_to_it(client, bar):
+    length = BARS[bar].length
+    quarters = client.data(client.get("/api/v5/market/candles", f"instId={BTC}&bar=15m&limit=3"))
+    closed = quarters[1]
+    opened = int(closed[0])
+    rows = client.data(
+        client.get(
+            "/api/v5/market/candles",
+            f"instId={BTC}&bar={bar}&before={opened - 1}&after={opened + 15 * 60_000}",
+        )
+    )
+    inside = sorted(rows, key=lambda r: int(r[0]))
+    assert [int(r[0]) for r in inside] == list(range(opened, opened + 15 * 60_000, length))
+    assert all(r[8] == "1" for r in inside)
+    assert inside[0][1] == closed[1] and inside[-1][4] == closed[4]
+    assert max(float(r[2]) for r in inside) == float(closed[2])
+    assert min(float(r[3]) for r in inside) == float(closed[3])
+    assert sum(float(r[6]) for r in inside) == pytest.approx(float(closed[6]), rel=1e-4)
+    for earlier, later in itertools.pairwise(inside):
+        assert earlier[4] == later[1]  # the walk is continuous inside a base candle
+
+
+def test_the_forming_minute_shows_only_the_walk_so_far(okx, client):
+    rows = client.data(client.get("/api/v5/market/candles", f"instId={BTC}&bar=1m&limit=5"))
+    now = to_ms(okx.engine.server_time())
+    assert int(rows[0][0]) == now - now % 60_000 and rows[0][8] == "0"
+    assert all(r[8] == "1" for r in rows[1:])
+    assert float(rows[0][4]) == pytest.approx(float(okx.engine.last_price(BTC)), abs=0.11)

@@ -107,7 +107,8 @@ def test_day_bars_align_to_utc8_and_utc(client):
 
 
 def test_unknown_bar_and_instrument(client):
-    assert client.get(CANDLES, f"instId={BTC}&bar=1m").json()["code"] == "51000"
+    assert client.get(CANDLES, f"instId={BTC}&bar=1s").json()["code"] == "51000"
+    assert client.get(CANDLES, f"instId={BTC}&bar=1W").json()["code"] == "51000"
     unknown = client.get(CANDLES, "instId=DOGE-USDT-SWAP&bar=15m")
     assert unknown.status_code == 200 and unknown.json()["code"] == "51001"
 

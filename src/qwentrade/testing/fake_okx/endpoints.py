@@ -16,7 +16,7 @@ import attrs
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.market import Timeframe, TimeRange, from_ms, to_ms
 from qwentrade.domain.venue import PositionMode, PosSide, TdMode
-from qwentrade.testing.fake_okx import account, market, wire
+from qwentrade.testing.fake_okx import account, market, minutes, wire
 from qwentrade.testing.fake_okx.params import (
     OkxError,
     bad,
@@ -116,8 +116,10 @@ def _candles(state: ServerState, call: Call, recent_only: int | None) -> Answer:
     spec = instrument(state, call.query)
     bar = market.BARS.get(call.query.get("bar") or "1m")
     base = state.engine.price_path.base
+    base_ms = int(base.duration / timedelta(milliseconds=1))
     frame = market.source_frame(bar, base) if bar else None
-    if bar is None or frame is None:
+    fine = bar is not None and frame is None and base_ms % bar.length == 0
+    if bar is None or (frame is None and not fine):
         raise bad("bar", f"the fake serves {', '.join(market.BARS)} (path base {base.value})")
     count = limit(call.query, 100, 300)
     now_ms = to_ms(state.engine.server_time())
@@ -133,9 +135,15 @@ def _candles(state: ServerState, call: Call, recent_only: int | None) -> Answer:
     )
     if window is None:
         return Answer([])
-    candles = engine_call(
-        market.build_candles, state.engine.candles, spec.inst_id, bar, frame, window, now_ms
-    )
+    if fine:
+        tape = state.tape(spec.inst_id)
+        candles = minutes.fine_candles(
+            tape, base_ms, spec.inst_id, bar.length, window, now_ms, spec.tick_sz
+        )
+    else:
+        candles = engine_call(
+            market.build_candles, state.engine.candles, spec.inst_id, bar, frame, window, now_ms
+        )
     return Answer([market.candle_row(c, spec) for c in reversed(candles[-count:])])
 
 

@@ -2,10 +2,11 @@
 simulated market can build), funding, books, tickers. Pure apart from the ``candles``
 callable handed in (the engine's).
 
-Bars: ``15m 30m 1H 2H 4H`` and ``6H 12H 1D`` (aligned to UTC+8, as OKX aligns them) and
-``6Hutc 12Hutc 1Dutc`` (aligned to UTC). The engine serves 15m/1H/4H/1D(UTC) itself; the
-others are aggregated here from the largest engine timeframe that divides them. Bars finer
-than the simulated path's 15 minutes (``1s 1m 3m 5m``) and weekly/monthly bars answer
+Bars: ``1m 3m 5m 15m 30m 1H 2H 4H`` and ``6H 12H 1D`` (aligned to UTC+8, as OKX aligns
+them) and ``6Hutc 12Hutc 1Dutc`` (aligned to UTC). The engine serves 15m/1H/4H/1D(UTC)
+itself; the others are aggregated here from the largest engine timeframe that divides
+them. Bars finer than the simulated path's 15 minutes (``1m 3m 5m``) are cut from the
+engine's intra-candle walk (:mod:`.minutes`). ``1s`` and weekly/monthly bars answer
 ``51000`` "Parameter bar error" - a documented difference from OKX.
 """
 
@@ -53,6 +54,9 @@ def _utc8(name: str, length: int) -> Bar:
 BARS: dict[str, Bar] = {
     bar.name: bar
     for bar in (
+        Bar("1m", MINUTE),
+        Bar("3m", 3 * MINUTE),
+        Bar("5m", 5 * MINUTE),
         Bar("15m", 15 * MINUTE),
         Bar("30m", 30 * MINUTE),
         Bar("1H", HOUR),

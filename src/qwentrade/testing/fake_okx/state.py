@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from qwentrade.adapters.sim import SimEngine
+from qwentrade.adapters.sim.prices import tick_decimals
+from qwentrade.adapters.sim.tape import Tape
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.venue import ExchangePosition, Order, PosSide
 from qwentrade.testing.fake_okx.faults import FaultPlan
@@ -52,6 +54,12 @@ class ServerState:
     def market_now(self) -> datetime:
         """The simulated market's time, skewed (what ``/public/time`` reports)."""
         return self.engine.server_time() + timedelta(seconds=self.faults.clock_skew)
+
+    def tape(self, symbol: str) -> Tape:
+        """The walk of ``symbol``'s price path as the engine walks it (same path, same
+        tick), for bars finer than the path's candles (:mod:`.minutes`)."""
+        digits = tick_decimals(symbol, {symbol: self.instruments[symbol].tick_sz})
+        return Tape(self.engine.price_path, symbol, digits)
 
     # -- client ids ------------------------------------------------------------------
 
