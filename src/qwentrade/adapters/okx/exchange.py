@@ -20,9 +20,10 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from qwentrade.adapters.okx import wire
+from qwentrade.adapters.okx import market_stats, wire
 from qwentrade.adapters.okx.recovery import Recovery
 from qwentrade.adapters.okx.rest import Config, Gate, OkxRest
 from qwentrade.adapters.okx.retry import (
@@ -36,10 +37,14 @@ from qwentrade.domain.market import (
     BookSnapshot,
     Candle,
     FundingRate,
+    Liquidation,
+    OpenInterest,
+    Sentiment,
     Timeframe,
     TimeRange,
     from_ms,
     to_ms,
+    with_24h_change,
 )
 from qwentrade.domain.ratelimit import Priority
 from qwentrade.domain.records import OrderRecord, PositionRecord
@@ -104,6 +109,7 @@ class OkxExchange:
         self._order_expiry_ms = int(order_expiry * 1000)
         self._recovery = Recovery(self._rest, self._order_expiry_ms)
         self._priority = priority
+        self._contract_values: dict[str, Decimal] = {}
 
     @property
     def rest(self) -> OkxRest:
@@ -219,6 +225,74 @@ class OkxExchange:
             raise InvalidInput("depth", f"must be a whole number in 1..400, got {depth!r}")
         [item] = self._get("market/books", {"instId": symbol, "sz": str(depth)}, instrument=symbol)
         return wire.book_from_okx(symbol, item, depth)
+
+    # -- market statistics (beyond the port; see .market_stats) -------------------------
+
+    def open_interest(self, symbol: str) -> OpenInterest:
+        """Open interest now, in USD (``/public/open-interest`` ``oiUsd``)."""
+        params = {"instType": wire.INST_TYPE, "instId": symbol}
+        [item] = self._get("public/open-interest", params, instrument=symbol)
+        return wire.open_interest_from_okx(item)
+
+    def open_interest_history(
+        self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
+    ) -> list[OpenInterest]:
+        """Open interest (USD) every ``period`` with time in ``span``, oldest first, the 24 h
+        change set where the point a day earlier is in the list. OKX keeps the latest
+        1,440 periods (``rubik/stat/contracts/open-interest-history``)."""
+        rows = market_stats.series_rows(
+            self._stats_get,
+            "rubik/stat/contracts/open-interest-history",
+            symbol,
+            span,
+            market_stats.period_of(period),
+        )
+        return with_24h_change([wire.open_interest_history_from_okx(symbol, r) for r in rows])
+
+    def long_short_ratio_history(
+        self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
+    ) -> list[Sentiment]:
+        """The account long/short ratio of the contract every ``period`` with time in
+        ``span``, oldest first (``long-short-account-ratio-contract``; latest 1,440)."""
+        rows = market_stats.series_rows(
+            self._stats_get,
+            "rubik/stat/contracts/long-short-account-ratio-contract",
+            symbol,
+            span,
+            market_stats.period_of(period),
+        )
+        return [wire.sentiment_from_okx(symbol, r) for r in rows]
+
+    def liquidations(
+        self, symbol: str, span: TimeRange, interval: Timeframe = Timeframe.H1
+    ) -> list[Liquidation]:
+        """Liquidated longs and shorts (USD) per ``interval`` in ``span``, oldest first.
+
+        From ``/public/liquidation-orders``, which holds the last day only: intervals
+        before that, and the one still running, are left out; an interval without a
+        liquidation is 0.
+        """
+        now = self._now()
+        since = max(span.start, now - market_stats.LIQUIDATION_HORIZON)
+        until = min(span.end, now)
+        fills = []
+        if since < until:
+            ct_val = self._ct_val(symbol)
+            items = market_stats.liquidation_items(self._stats_get, symbol, since, until)
+            for item in items:
+                fills.extend(wire.liquidation_fills_from_okx(item, ct_val))
+        return market_stats.liquidation_intervals(symbol, fills, interval, span, now)
+
+    def _stats_get(self, path: str, params: dict, instrument: str | None) -> list:
+        return self._get(path, params, instrument=instrument)
+
+    def _ct_val(self, symbol: str) -> Decimal:
+        known = self._contract_values.get(symbol)
+        if known is None:
+            params = {"instType": wire.INST_TYPE, "instId": symbol}
+            [item] = self._get("public/instruments", params)
+            known = self._contract_values[symbol] = wire.instrument_from_okx(item).ct_val
+        return known
 
     # -- account -----------------------------------------------------------------------
 

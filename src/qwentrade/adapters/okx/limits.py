@@ -83,6 +83,15 @@ OKX_LIMITS: Mapping[str, EndpointLimit] = MappingProxyType(
         # OKX counts instruments per IP + instType; we ask for SWAP only: one counter
         "GET /api/v5/public/instruments": EndpointLimit(20, 2.0, _IP),
         "GET /api/v5/public/time": EndpointLimit(10, 2.0, _IP),
+        # market statistics: not in okx-spec.md; OKX docs "Public data" ("Get open
+        # interest" 20 / 2 s IP + instId; "Get liquidation orders" 40 / 2 s IP) and
+        # "Trading statistics" (per-contract series: 10 and 5 / 2 s, IP + instId)
+        "GET /api/v5/public/open-interest": EndpointLimit(20, 2.0, _IP_INST),
+        "GET /api/v5/public/liquidation-orders": EndpointLimit(40, 2.0, _IP),
+        "GET /api/v5/rubik/stat/contracts/open-interest-history": EndpointLimit(10, 2.0, _IP_INST),
+        "GET /api/v5/rubik/stat/contracts/long-short-account-ratio-contract": EndpointLimit(
+            5, 2.0, _IP_INST
+        ),
         # account (B7-B11)
         "GET /api/v5/account/balance": EndpointLimit(10, 2.0, _UID),
         "GET /api/v5/account/positions": EndpointLimit(10, 2.0, _UID),

@@ -24,7 +24,15 @@ from qwentrade.domain.errors import (
     RateLimited,
 )
 from qwentrade.domain.instruments import Instrument
-from qwentrade.domain.market import BookSnapshot, Candle, FundingRate, Timeframe, from_ms
+from qwentrade.domain.market import (
+    BookSnapshot,
+    Candle,
+    FundingRate,
+    OpenInterest,
+    Sentiment,
+    Timeframe,
+    from_ms,
+)
 from qwentrade.domain.records import PositionRecord
 from qwentrade.domain.venue import (
     CLIENT_ORDER_ID,
@@ -233,6 +241,56 @@ def book_from_okx(symbol: str, item: Mapping[str, Any], depth: int) -> BookSnaps
         return tuple((Decimal(level[0]), Decimal(level[1])) for level in item.get(key, [])[:depth])
 
     return BookSnapshot(symbol, _time(item, "ts"), levels("bids"), levels("asks"))
+
+
+# -- market statistics (OKX docs "Public data", "Trading statistics") -------------------
+
+
+def open_interest_from_okx(item: Mapping[str, Any]) -> OpenInterest:
+    """A ``/public/open-interest`` row: ``oiUsd`` (USD) at ``ts``."""
+    return OpenInterest(
+        symbol=_text(item, "instId"),
+        time=_time(item, "ts"),
+        open_interest=float(_dec(item, "oiUsd")),
+    )
+
+
+def open_interest_history_from_okx(symbol: str, row: list) -> OpenInterest:
+    """A ``rubik/stat/contracts/open-interest-history`` row ``[ts, oi, oiCcy, oiUsd]``
+    (contracts, coins, USD): the USD value at ``ts``."""
+    return OpenInterest(symbol, from_ms(row[0]), float(Decimal(row[3])))
+
+
+def sentiment_from_okx(symbol: str, row: list) -> Sentiment:
+    """A ``long-short-account-ratio(-contract)`` row ``[ts, ratio]``: accounts long over
+    accounts short; the shares are ``ratio / (1 + ratio)`` and ``1 / (1 + ratio)``."""
+    ratio = float(Decimal(row[1]))
+    if not ratio >= 0 or ratio == float("inf"):
+        raise ValueError(f"longShortAcctRatio {row[1]!r} is not a non-negative number")
+    return Sentiment(symbol, from_ms(row[0]), ratio / (1 + ratio), 1 / (1 + ratio), ratio)
+
+
+def liquidated_side(detail: Mapping[str, Any]) -> str:
+    """``long`` or ``short``: the side of the position liquidated (``posSide``; without
+    it, a ``sell`` liquidation order closes a long and a ``buy`` one a short)."""
+    side = _text(detail, "posSide")
+    if side in ("long", "short"):
+        return side
+    return "long" if _text(detail, "side") == "sell" else "short"
+
+
+def liquidation_fills_from_okx(
+    item: Mapping[str, Any], ct_val: Decimal
+) -> list[tuple[datetime, str, float]]:
+    """A ``/public/liquidation-orders`` item as ``(time, side liquidated, USD)`` per
+    detail: ``sz`` contracts x ``ct_val`` x the bankruptcy price ``bkPx``."""
+    out = []
+    for detail in item.get("details") or []:
+        if not isinstance(detail, Mapping):
+            continue
+        usd = _dec(detail, "sz") * ct_val * _dec(detail, "bkPx")
+        out.append((_time(detail, "ts"), liquidated_side(detail), float(usd)))
+    return out
 
 
 # -- account ---------------------------------------------------------------------------

@@ -43,6 +43,15 @@ LIMITS: dict[tuple[str, str], Limit] = {
     ("GET", "/api/v5/market/ticker"): Limit(20, 2.0, IP),
     ("GET", "/api/v5/public/funding-rate"): Limit(10, 2.0, IP_INST_ID),
     ("GET", "/api/v5/public/funding-rate-history"): Limit(10, 2.0, IP_INST_ID),
+    # OKX docs "Public data" / "Trading statistics" (not in okx-spec.md)
+    ("GET", "/api/v5/public/open-interest"): Limit(20, 2.0, IP_INST_ID),
+    ("GET", "/api/v5/public/liquidation-orders"): Limit(40, 2.0, IP),
+    ("GET", "/api/v5/rubik/stat/contracts/open-interest-history"): Limit(10, 2.0, IP_INST_ID),
+    ("GET", "/api/v5/rubik/stat/contracts/open-interest-volume"): Limit(5, 2.0, IP),
+    ("GET", "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"): Limit(
+        5, 2.0, IP_INST_ID
+    ),
+    ("GET", "/api/v5/rubik/stat/contracts/long-short-account-ratio"): Limit(5, 2.0, IP),
     ("GET", "/api/v5/asset/currencies"): Limit(6, 1.0, UID),
     ("GET", "/api/v5/account/balance"): Limit(10, 2.0, UID),
     ("GET", "/api/v5/account/positions"): Limit(10, 2.0, UID),

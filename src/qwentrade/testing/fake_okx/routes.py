@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from qwentrade.testing.fake_okx import endpoints, trade
+from qwentrade.testing.fake_okx import endpoints, stats, trade
 from qwentrade.testing.fake_okx.endpoints import Handler
 
 
@@ -26,6 +26,18 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v5/market/ticker"): Route(endpoints.ticker),
     ("GET", "/api/v5/public/funding-rate"): Route(endpoints.funding_rate),
     ("GET", "/api/v5/public/funding-rate-history"): Route(endpoints.funding_history),
+    ("GET", "/api/v5/public/open-interest"): Route(stats.open_interest),
+    ("GET", "/api/v5/public/liquidation-orders"): Route(stats.liquidation_orders),
+    ("GET", "/api/v5/rubik/stat/contracts/open-interest-history"): Route(
+        stats.open_interest_history
+    ),
+    ("GET", "/api/v5/rubik/stat/contracts/open-interest-volume"): Route(stats.open_interest_volume),
+    ("GET", "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract"): Route(
+        stats.long_short_ratio_contract
+    ),
+    ("GET", "/api/v5/rubik/stat/contracts/long-short-account-ratio"): Route(
+        stats.long_short_ratio_ccy
+    ),
     ("GET", "/api/v5/asset/currencies"): Route(endpoints.currencies, private=True),
     ("GET", "/api/v5/account/balance"): Route(endpoints.balance, private=True),
     ("GET", "/api/v5/account/positions"): Route(endpoints.positions, private=True),
