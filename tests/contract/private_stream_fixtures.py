@@ -61,10 +61,8 @@ def sim_stream() -> StreamVenue:
 
 
 def okx_stream_over_fake_server() -> StreamVenue:
-    """OkxPrivateStream talking to the fake OKX server on loopback, short intervals.
-
-    No ``orders-algo``: OKX serves it on the business socket, which the fake does not.
-    """
+    """OkxPrivateStream talking to the fake OKX server on loopback, short intervals;
+    ``orders-algo`` followed on the fake's business socket, as on OKX."""
     engine = stepped_engine()
     server = FakeOkx(
         engine,
@@ -80,7 +78,9 @@ def okx_stream_over_fake_server() -> StreamVenue:
     config.set("WS_PING_TIMEOUT", 1.0)
     config.set("WS_RECONNECT_INTERVAL", 0.1)
     credentials = OkxCredentials(KEY, SECRET, PASSPHRASE)
-    stream = OkxPrivateStream(server.ws_url, credentials, config=config)
+    stream = OkxPrivateStream(
+        server.ws_url, credentials, config=config, business_url=server.business_ws_url
+    )
 
     def close() -> None:
         stream.close()
@@ -91,6 +91,7 @@ def okx_stream_over_fake_server() -> StreamVenue:
         stream,
         engine,
         wire_faults=True,
+        algo_orders=True,
         drop=server.faults.drop_websockets,
         duplicate=server.faults.duplicate_pushes,
         close=close,

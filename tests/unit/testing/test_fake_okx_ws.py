@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 import websocket
@@ -239,3 +240,36 @@ def test_account_channel_pushes_the_balance(client, ws):
     push = ws_next(ws, is_push("account"))
     detail = push["data"][0]["details"][0]
     assert detail["ccy"] == "USDT" and float(detail["frozenBal"]) > 0
+
+
+ALGOS = {"channel": "orders-algo", "instType": "SWAP"}
+DATA = Path(__file__).parents[2] / "data" / "okx"
+
+
+def test_the_business_socket_pushes_algo_orders_after_login(okx, client):
+    business = ws_connect(okx.business_ws_url)
+    try:
+        business.send(json.dumps({"op": "subscribe", "args": [ALGOS]}))
+        assert ws_next(business)["code"] == "60011"  # log in first, as on the private socket
+        assert ws_login(business)["code"] == "0"
+        business.send(json.dumps({"op": "subscribe", "args": [ORDERS]}))
+        assert ws_next(business)["code"] == "60018"  # orders live on the private socket
+        ws_subscribe(business, ALGOS)
+        stop = {"slTriggerPx": "1000", "slOrdPx": "-1"}
+        buy(client, "alg1", attachAlgoOrds=[stop])
+        push = ws_next(business, is_push("orders-algo"))
+        [row] = push["data"]
+        recorded = json.loads((DATA / "ws_orders_algo.json").read_text())["data"][0]
+        assert {k: type(row.get(k)) for k in recorded} == {k: type(v) for k, v in recorded.items()}
+        assert row["state"] == "live" and row["slTriggerPx"] == "1000"
+        assert push["arg"] == ALGOS | {"uid": okx.state.uid}
+        pending = client.data(
+            client.get("/api/v5/trade/orders-algo-pending", "ordType=conditional,oco")
+        )
+        body = [{"instId": BTC, "algoId": row["algoId"]}]
+        assert [p["algoId"] for p in pending] == [row["algoId"]]
+        client.post("/api/v5/trade/cancel-algos", body)
+        canceled = ws_next(business, is_push("orders-algo"))["data"][0]
+        assert canceled["algoId"] == row["algoId"] and canceled["state"] == "canceled"
+    finally:
+        business.close()

@@ -6,8 +6,11 @@ is opened there with the same login). The rules, in order:
 
 1. Each socket logs in (okx-spec C2: ``timestamp`` in Unix seconds, shifted by the
    injected server-time offset), subscribes to its channels, and once every
-   subscription is answered delivers ``StreamStatus`` ``connected``: the consumer
-   reconciles, since anything may have been missed before.
+   subscription is answered the socket is up; the stream is up once all its sockets
+   are. ``StreamStatus`` ``connected`` is delivered when the stream comes up (the
+   consumer reconciles, since anything may have been missed before) and
+   ``disconnected`` when a socket of a stream that was up drops: one of each per
+   outage, whichever socket it was.
 2. Heartbeat (C6): after ``WS_HEARTBEAT_INTERVAL`` seconds without a frame received (or
    sent) it sends the text ``ping``; no frame within ``WS_PING_TIMEOUT`` after that and
    the socket is treated as dead. An unanswered login or subscription also times out
@@ -332,7 +335,7 @@ class OkxPrivateStream:
     def _end_session(self, link: _Link, stop: threading.Event, queues: EventQueues) -> None:
         with self._lock:
             socket, link.socket = link.socket, None
-            was_running = link.running
+            was_up = link.running and all(other.running for other in self._links)
             link.running = link.logged_in = False
             link.subscribed.clear()
         if socket is not None:
@@ -340,7 +343,7 @@ class OkxPrivateStream:
                 socket.close(timeout=0.2)
             except Exception:  # already gone: nothing to release
                 socket.shutdown()
-        if was_running and not stop.is_set():
+        if was_up and not stop.is_set():
             status = StreamStatus(StreamStatusKind.DISCONNECTED, self._now(), self._last_error)
             self._emit(status, queues)
 
@@ -488,7 +491,9 @@ class OkxPrivateStream:
         session.phase, session.deadline = "running", None
         with self._lock:
             link.running = True
-        self._emit(StreamStatus(StreamStatusKind.CONNECTED, self._now()), queues)
+            up = all(other.running for other in self._links)
+        if up:  # the last socket to come up announces the stream (rule 1)
+            self._emit(StreamStatus(StreamStatusKind.CONNECTED, self._now()), queues)
 
     def _on_push(self, push: wire.Push, queues: EventQueues) -> None:
         key_of, parse = _PARSERS[push.channel]

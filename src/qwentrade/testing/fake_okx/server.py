@@ -10,7 +10,8 @@ those bytes); ``/ws/v5/private`` is the private WebSocket (:mod:`.ws`)::
         okx.faults.timeout("/api/v5/trade/batch-orders", seconds=5)
         okx.engine.advance(...)                     # when built on a stepped clock
 
-``rest_url`` is ``http://127.0.0.1:PORT``; ``ws_url`` the private WebSocket URL;
+``rest_url`` is ``http://127.0.0.1:PORT``; ``ws_url`` the private WebSocket URL,
+``business_ws_url`` the business one (``orders-algo``);
 ``ws_base_url`` what ccxt.pro wants in ``urls['api']['ws']`` (it appends ``/private``).
 
 Time: the market follows the engine's clock (real time, ``speed`` times faster, or the
@@ -43,7 +44,7 @@ from qwentrade.testing.fake_okx.faults import FaultPlan
 from qwentrade.testing.fake_okx.limits import LIMITS, Limit, RateLimiter
 from qwentrade.testing.fake_okx.serving import ThreadedServer
 from qwentrade.testing.fake_okx.state import ServerState
-from qwentrade.testing.fake_okx.ws import WsHub
+from qwentrade.testing.fake_okx.ws import BUSINESS_CHANNELS, PRIVATE_CHANNELS, WsHub
 
 DEFAULT_API_KEY = "fake-okx-key"
 DEFAULT_SECRET = "fake-okx-secret"
@@ -129,6 +130,11 @@ class FakeOkx:
         """The private WebSocket URL (``wss://ws.okx.com:8443/ws/v5/private`` on OKX)."""
         return self.ws_base_url + "/private"
 
+    @property
+    def business_ws_url(self) -> str:
+        """The business WebSocket URL (``orders-algo``; ``wss://ws.okx.com:8443/ws/v5/business``)."""
+        return self.ws_base_url + "/business"
+
     def _bound_port(self) -> int:
         if self.port is None:
             raise RuntimeError("the fake OKX server is not started; use it in a with block")
@@ -157,6 +163,10 @@ class FakeOkx:
     def drop_websockets(self) -> None:
         """Close every WebSocket connection now (same as ``faults.drop_websockets()``)."""
         self.hub.drop_all()
+
+    def drop_business_websockets(self) -> None:
+        """Close the business sockets only (``orders-algo``), the private ones stay."""
+        self.hub.drop_all(channels=BUSINESS_CHANNELS)
 
     def websocket_count(self) -> int:
         return len(self.hub.connections)
@@ -188,15 +198,15 @@ class FakeOkx:
 
         @websocket("/ws/v5/private")
         async def private(socket: WebSocket) -> None:
-            await hub.serve(socket, private=True)
+            await hub.serve(socket, PRIVATE_CHANNELS)
 
         @websocket("/ws/v5/public")
         async def public(socket: WebSocket) -> None:
-            await hub.serve(socket, private=False)
+            await hub.serve(socket, ())
 
         @websocket("/ws/v5/business")
         async def business(socket: WebSocket) -> None:
-            await hub.serve(socket, private=False)
+            await hub.serve(socket, BUSINESS_CHANNELS)
 
         async def remember_loop() -> None:
             hub.loop = asyncio.get_running_loop()

@@ -255,3 +255,11 @@ def algo_dict(algo: AlgoOrder, last_price: Decimal, tag: str = "") -> dict[str, 
         "cTime": ms(algo.created_at),
         "uTime": ms(algo.updated_at),
     }
+
+
+def ws_algo_dict(algo: AlgoOrder, spec: Instrument, last_price: Decimal) -> dict[str, Any]:
+    """An ``orders-algo`` channel row: the REST algo object plus ``notionalUsd`` (the
+    size's value at the last price; ``""`` for a close-fraction algo)."""
+    row = algo_dict(algo, last_price, algo.tag)
+    notional = "" if algo.size is None else num(algo.size * spec.ct_val * last_price)
+    return row | {"notionalUsd": notional}

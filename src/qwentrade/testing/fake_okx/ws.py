@@ -7,6 +7,10 @@
 - ``positions``: a ``snapshot`` push after subscribing, an ``event_update`` push on every
   change, and periodic snapshots (``extraParams`` ``updateInterval``; ``"0"`` = none).
   ``orders``: a push on every change, the ``fill*`` fields set on pushes caused by a fill.
+- The business socket (``/ws/v5/business``) takes the same login and serves the
+  ``orders-algo`` channel: a push on every change of an algo order (placed, triggered,
+  canceled), the REST algo object with OKX's ``notionalUsd`` beside it. A channel asked
+  for on the wrong socket is 60018, as on OKX.
 - Text ``ping`` -> text ``pong``. A connection that sends nothing for ``idle_timeout``
   seconds (30 on OKX) is closed with 4004 "No data received in 30s".
 - :meth:`WsHub.announce_upgrade` sends the ``notice`` event (64008) and closes every
@@ -37,7 +41,7 @@ from typing import Any
 
 from litestar import WebSocket
 
-from qwentrade.domain.venue import Balance, ExchangePosition, Order
+from qwentrade.domain.venue import AlgoOrder, Balance, ExchangePosition, Order
 from qwentrade.testing.fake_okx import account, wire
 from qwentrade.testing.fake_okx.auth import Credentials, verify_ws_login
 from qwentrade.testing.fake_okx.params import QUOTE_LIMIT, clip, quote
@@ -46,6 +50,7 @@ from qwentrade.testing.fake_okx.state import ServerState
 log = logging.getLogger(__name__)
 
 PRIVATE_CHANNELS = ("orders", "positions", "account")
+BUSINESS_CHANNELS = ("orders-algo",)
 INST_TYPES = ("ANY", "SWAP", "SPOT", "MARGIN", "FUTURES", "OPTION", "EVENTS")
 NOTICE = "The connection will soon be closed for a service upgrade. Please reconnect."
 REORDER_FLUSH_SECONDS = 1.0
@@ -73,9 +78,10 @@ class InvalidArgs(Exception):
 class Connection:
     """One client connection: its login, subscriptions and outgoing queue."""
 
-    def __init__(self, socket: WebSocket, private: bool) -> None:
+    def __init__(self, socket: WebSocket, channels: tuple[str, ...]) -> None:
         self.socket = socket
-        self.private = private
+        self.channels = channels
+        self.private = bool(channels)
         self.conn_id = secrets.token_hex(4)
         self.logged_in = False
         self.subscriptions: list[dict[str, Any]] = []
@@ -137,9 +143,21 @@ class WsHub:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._fan_out, event)
 
-    def drop_all(self, code: int = 4006, reason: str = "Abnormal disconnection") -> None:
-        """Close every connection now (thread-safe)."""
-        self._on_loop(lambda: [c.close(code, reason) for c in list(self.connections)])
+    def drop_all(
+        self,
+        code: int = 4006,
+        reason: str = "Abnormal disconnection",
+        channels: tuple[str, ...] | None = None,
+    ) -> None:
+        """Close every connection now, or those of the socket offering ``channels``
+        (e.g. :data:`BUSINESS_CHANNELS`) (thread-safe)."""
+        self._on_loop(
+            lambda: [
+                c.close(code, reason)
+                for c in list(self.connections)
+                if channels is None or c.channels == channels
+            ]
+        )
 
     def announce_upgrade(self, close_after: float = 60.0) -> None:
         """Send OKX's ``notice`` (64008) to every connection, close them ``close_after``
@@ -167,10 +185,11 @@ class WsHub:
 
     # -- serving one connection --------------------------------------------------------
 
-    async def serve(self, socket: WebSocket, private: bool = True) -> None:
+    async def serve(self, socket: WebSocket, channels: tuple[str, ...] = PRIVATE_CHANNELS) -> None:
+        """Serve one socket offering ``channels`` after login (none: a public socket)."""
         self.loop = asyncio.get_running_loop()
         await socket.accept()
-        connection = Connection(socket, private)
+        connection = Connection(socket, channels)
         self.connections.add(connection)
         sender = asyncio.create_task(connection.sender())
         try:
@@ -259,7 +278,7 @@ class WsHub:
             self._error(connection, "60012", f"Invalid request: {quote(sent)}", request_id)
             return
         channel = sent["channel"]
-        if not connection.private or channel not in PRIVATE_CHANNELS:
+        if channel not in connection.channels:
             self._error(connection, "60018", _no_channel(channel, sent.get("instId")), request_id)
             return
         if not connection.logged_in:
@@ -375,6 +394,9 @@ class WsHub:
             channel = "account"
             extra = {"eventType": "event_update", "curPage": 1, "lastPage": True}
             body = None
+        elif isinstance(event, AlgoOrder):
+            channel, extra = "orders-algo", {}
+            body = None
         else:
             return
         for connection in list(self.connections):
@@ -386,9 +408,14 @@ class WsHub:
                 message = {"arg": self._arg(subscription), **extra, "data": [body]}
                 self._deliver(connection, message)
 
-    def _body(self, event: ExchangePosition | Balance) -> dict:
+    def _body(self, event: ExchangePosition | Balance | AlgoOrder) -> dict:
         if isinstance(event, ExchangePosition):
             return self._position(event, event.updated_at)
+        if isinstance(event, AlgoOrder):
+            last = self._last_px.get(event.symbol)
+            if last is None:
+                last = self.state.engine.last_price(event.symbol)
+            return wire.ws_algo_dict(event, self.state.instruments[event.symbol], last)
         positions = self.state.engine.positions()
         return account.balance_dict(event, positions, self.state.instruments)
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from okx_stream_helpers import (
+    BTC,
     KEY,
     PASSPHRASE,
     Recorder,
@@ -22,7 +23,14 @@ from okx_stream_helpers import (
 
 from qwentrade.adapters.okx.stream import OkxPrivateStream
 from qwentrade.adapters.okx.stream_wire import business_url
-from qwentrade.domain.venue import OrderState, StreamStatusKind
+from qwentrade.domain.venue import (
+    AlgoOrder,
+    AlgoState,
+    AttachedAlgo,
+    OrderRequest,
+    OrderState,
+    StreamStatusKind,
+)
 
 
 @pytest.fixture
@@ -262,14 +270,38 @@ def test_a_slow_consumer_never_blocks_the_socket_and_is_told_to_reconcile(okx, o
     assert stream.state().reconnects == 0  # the socket itself never dropped
 
 
-def test_orders_algo_is_subscribed_on_the_business_socket(okx, opened):
-    # The fake serves no orders-algo channel: the refusal is reported, nothing storms.
+def test_orders_algo_is_followed_on_the_business_socket(okx, opened):
     stream, recorder = start(okx, opened, business_url=business_url(okx.ws_url))
+    wait_connected(stream, recorder)
+    state = stream.state()
+    assert state.subscribed == ("orders", "positions", "orders-algo")
+    assert state.refused_channels == () and okx.websocket_count() == 2
+    # two sockets, one stream: connected once
+    assert len(recorder.statuses()) == 1
+    stop = AttachedAlgo(sl_trigger_price="1000")
+    okx.engine.place_order(OrderRequest(BTC, "buy", "1", "both1", attached_algos=(stop,)))
+    [live] = wait_for(lambda: [e for e in recorder.events if isinstance(e, AlgoOrder)])
+    assert live.state is AlgoState.LIVE and live.sl_trigger_price == 1000
+    assert live.attached_to == recorder.orders("both1")[0].order_id
+    okx.engine.cancel_algos([(BTC, live.algo_id)])
+    wait_for(
+        lambda: [
+            e for e in recorder.events if isinstance(e, AlgoOrder) and e.state is AlgoState.CANCELED
+        ],
+        what="the canceled algo",
+    )
+    # one outage of both sockets: one disconnected, then one connected
+    okx.drop_websockets()
     wait_connected(stream, recorder, times=2)
     time.sleep(0.3)
-    state = stream.state()
-    assert state.subscribed == ("orders", "positions")
-    assert [r.split(":")[0] for r in state.refused_channels] == ["orders-algo"]
-    assert state.reconnects == 0 and okx.websocket_count() == 2
-    market_buy(okx.engine, "both1")
-    wait_for(lambda: len(recorder.orders("both1")) == 2)
+    assert len(recorder.statuses(StreamStatusKind.DISCONNECTED)) == 1
+    assert len(recorder.statuses()) == 2
+
+
+def test_a_business_socket_alone_dropping_is_an_outage_of_the_stream(okx, opened):
+    stream, recorder = start(okx, opened, business_url=business_url(okx.ws_url))
+    wait_connected(stream, recorder)
+    okx.drop_business_websockets()
+    wait_connected(stream, recorder, times=2)
+    assert len(recorder.statuses(StreamStatusKind.DISCONNECTED)) == 1
+    assert okx.websocket_count() == 2
