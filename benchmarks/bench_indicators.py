@@ -9,10 +9,13 @@ its width, ATR 14, OBV and its EMA 9, ADX 14, and both keep their results: qwent
 the columns of the frame ``compute`` returns (validation included), TA-Lib as its 16
 arrays plus the width. Runs alternate between the two; the medians and their ratio are
 printed, with process CPU time beside wall time (the machine is shared: CPU time shows
-the work, wall time what a caller waits).
+the work, wall time what a caller waits). ``compute`` runs TA-Lib's own functions for
+the recurrences, so what it adds is the input checks, its own (exact) Bollinger Bands and
+building the frame.
 
 Short frames: ``compute()`` (validation, every column, the frame) against TA-Lib's whole
-set, each the median over runs of the mean of many calls. One core: the 1,000,000-candle
+set, each the median over runs of the mean of many calls; the target holds each of them
+to 3x TA-Lib's time on the largest (600 candles). One core: the 1,000,000-candle
 comparison again with the process pinned to one CPU (``os.sched_setaffinity``), so
 ``compute`` does not split its work over two threads, in CPU time (``process_time``).
 The load average is printed before and after: the figures depend on it.
@@ -43,7 +46,7 @@ from qwentrade.testing.builders import synthetic_candles
 
 WHOLE_SET_TARGET = 1.5  # x TA-Lib's time
 ONE_CORE_TARGET = 1.5  # x TA-Lib's CPU time, both on one core
-SMALL_TARGET = 3.0  # x TA-Lib's time at the largest short frame
+SMALL_TARGET = 3.0  # every short frame, x TA-Lib's time at the largest
 SMALL_ROWS = (100, 300, 600)
 UPDATE_TARGET_US = 10.0
 
@@ -117,9 +120,11 @@ def whole_set(candles: pl.DataFrame, runs: int) -> float:
 
 
 def small_frames(runs: int, calls: int = 200) -> float:
-    """compute() against TA-Lib on short frames; the ratio at the largest."""
+    """compute() against TA-Lib on short frames; the ratio of the slowest of them to
+    TA-Lib's whole set on the largest frame."""
     print(f"short frames, whole set, median of {runs} runs of {calls} calls:")
-    ratio = 0.0
+    ours: dict[int, float] = {}
+    reference: dict[int, float] = {}
     for rows in SMALL_ROWS:
         candles = synthetic_candles(rows)
         contenders = {"qwentrade": lambda c=candles: compute(c), "TA-Lib": talib_whole_set(candles)}
@@ -132,13 +137,22 @@ def small_frames(runs: int, calls: int = 200) -> float:
                 for _ in range(calls):
                     work()
                 per_call[name].append((time.perf_counter() - started) / calls)
-        ours, reference = (statistics.median(per_call[name]) * 1e6 for name in contenders)
-        ratio = ours / reference
-        print(
-            f"  {rows:5d} rows  qwentrade {ours:7.1f} us  TA-Lib {reference:6.1f} us  {ratio:.2f} x"
+        ours[rows], reference[rows] = (
+            statistics.median(per_call[name]) * 1e6 for name in contenders
         )
+    largest = SMALL_ROWS[-1]
+    for rows in SMALL_ROWS:
+        print(
+            f"  {rows:5d} rows  qwentrade {ours[rows]:7.1f} us  TA-Lib {reference[rows]:6.1f} us"
+            f"  {ours[rows] / reference[rows]:.2f} x; {ours[rows] / reference[largest]:.2f} x "
+            f"TA-Lib at {largest}"
+        )
+    ratio = max(ours.values()) / reference[largest]
     verdict = "meets" if ratio <= SMALL_TARGET else "MISSES"
-    print(f"  at {SMALL_ROWS[-1]} rows {verdict} the target of {SMALL_TARGET} x TA-Lib")
+    print(
+        f"  slowest {ratio:.2f} x TA-Lib at {largest} rows: {verdict} the target of "
+        f"{SMALL_TARGET} x"
+    )
     return ratio
 
 

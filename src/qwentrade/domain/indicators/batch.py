@@ -1,12 +1,13 @@
-"""Whole-history indicators on a polars frame of candles: TA-Lib-exact, vectorised numpy.
+"""Whole-history indicators on a polars frame of candles, computed by TA-Lib itself.
 
-Every indicator follows the TA-Lib C library (0.8, as bundled by the ``ta-lib`` 0.8
-wheels) to the definition; :mod:`.formulas` says per indicator where the convention
-matters. The recurrences run as blocked matrix products (:mod:`.kernels`) instead of
-TA-Lib's row loop, so values agree to ~1e-14 relative, not to the last bit. Rows before
-an indicator's lookback are null where TA-Lib leaves NaN. Nothing loops over rows in
-Python. Short series (up to ``SMALL_ROWS``) take :mod:`.small`, the same formulas in far
-fewer numpy calls, and their columns are built without polars' per-call conversions.
+The recurrences (EMAs, RSI, MACD, ATR, OBV and its EMA, ADX) are TA-Lib's own C functions
+(the ``ta-lib`` package, its C library bundled in the wheel), so their values are
+TA-Lib's to the bit; :mod:`.formulas` covers the periods of 1 TA-Lib refuses. Bollinger
+Bands are this project's own, exact where TA-Lib's running-sum sigma is ~1e-9 off:
+two-pass over every window on short series (up to ``SMALL_ROWS``), exactly restarted
+running sums on long ones. Rows before an indicator's lookback are null where TA-Lib
+leaves NaN. Nothing loops over rows in Python. Short series' columns are built without
+polars' per-call conversions; long series' columns share TA-Lib's arrays (no copy).
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import talib
 
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.indicators import formulas
-from qwentrade.domain.indicators.kernels import workspace
 from qwentrade.domain.indicators.params import IndicatorParams
-from qwentrade.domain.indicators.small import MAX_INPUT, SMALL_ROWS, compute_small, null_prefix
 
 try:
     # polars' own constructor from a float64 array, without the checks and conversions of
-    # pl.Series() (about 3 us a column, most of a 100-row compute()); private, so guarded.
+    # pl.Series() (about 3 us a column, most of a 100-row compute()), and its own hstack
+    # of what it makes; private, so guarded.
+    from polars._plr import PyDataFrame as _PyDataFrame
     from polars._plr import PySeries as _PySeries
 
     _float_series_fast = _PySeries.new_f64
-except (ImportError, AttributeError):  # pragma: no cover - another polars
+    assert callable(_PyDataFrame.hstack) and callable(pl.DataFrame._from_pydf)
+except (ImportError, AttributeError, AssertionError):  # pragma: no cover - another polars
     _float_series_fast = None
 
 CANDLE_COLUMNS = ("time", "open", "high", "low", "close", "volume")
@@ -40,6 +43,13 @@ _PRICES = CANDLE_COLUMNS[1:]
 _INF_BITS = np.float64(np.inf).view(np.uint64)
 # From this many rows on, the two independent groups of indicators run on two threads.
 PARALLEL_ROWS = 1 << 17
+# Up to this many rows compute() takes the short-series path: Bollinger two-pass over
+# every window, and columns made null before their lookbacks by their NaN.
+SMALL_ROWS = 2048
+# Below this no value of a short series can overflow (nor become NaN by inf - inf), so a
+# NaN there is a row before a lookback; larger inputs get their nulls by lookback, as
+# long series do, and an overflow stays NaN (not null).
+MAX_INPUT = 1e150
 
 
 def compute(candles: pl.DataFrame, params: IndicatorParams | None = None) -> pl.DataFrame:
@@ -50,19 +60,25 @@ def compute(candles: pl.DataFrame, params: IndicatorParams | None = None) -> pl.
     columns are kept. Names and lookbacks follow ``params`` (:attr:`IndicatorParams.columns`;
     the 15m defaults when None): rows before an indicator's lookback are null. Bad input
     raises :class:`InvalidInput` (a ``ValueError``) naming the column and the first bad row.
+    Values are TA-Lib's, with its process-wide settings at their defaults, except the
+    Bollinger Bands: the project's own, as exact as a two-pass over each window (see
+    :mod:`.formulas`).
     """
     params = params or _default_params()
     arrays, largest = _checked_arrays(candles)
-    columns = None
+    values = compute_arrays(*arrays, params)
+    names = _names(params)
+    disjoint = set(names).isdisjoint(candles.columns)
     if len(arrays[3]) <= SMALL_ROWS and largest < MAX_INPUT:
-        columns = _block_columns(compute_small(*arrays, params), params)
-    if columns is None:
-        values = compute_arrays(*arrays, params)
+        if _float_series_fast is not None and disjoint:
+            # a third of the cost of wrapping each column in a pl.Series first
+            fast = [_float_series_fast(name, values[name], True) for name in names]
+            return candles._from_pydf(candles._df.hstack(fast))
+        columns = _columns_by_nan(values, names)
+    else:
         lookbacks = params.lookbacks
-        columns = [
-            _with_null_prefix(name, values[name], lookbacks[name]) for name in params.columns
-        ]
-    if set(_names(params)).isdisjoint(candles.columns):
+        columns = [_with_null_prefix(name, values[name], lookbacks[name]) for name in names]
+    if disjoint:
         return candles.hstack(columns)
     return candles.with_columns(columns)
 
@@ -77,20 +93,14 @@ def _names(params: IndicatorParams) -> tuple[str, ...]:
     return params.columns
 
 
-def _block_columns(block: np.ndarray, params: IndicatorParams) -> list[pl.Series] | None:
-    """The columns of a :func:`.small.compute_small` block, null before each lookback; None
-    when a value is NaN (an overflow), which would then read as null too."""
-    prefix = null_prefix(block.shape[1], params)
-    block.reshape(-1)[prefix] = np.nan
-    if np.count_nonzero(np.isnan(block[:-1])) != len(prefix):
-        return None
-    names = _names(params)
+def _columns_by_nan(values: dict[str, np.ndarray], names: tuple[str, ...]) -> list[pl.Series]:
+    """The columns, null where NaN: before each lookback, and nowhere else on a short
+    series below ``MAX_INPUT``."""
     if _float_series_fast is not None:
         return [
-            pl.Series._from_pyseries(_float_series_fast(name, block[row], True))
-            for row, name in enumerate(names)
+            pl.Series._from_pyseries(_float_series_fast(name, values[name], True)) for name in names
         ]
-    return [pl.Series(name, block[row], nan_to_null=True) for row, name in enumerate(names)]
+    return [pl.Series(name, values[name], nan_to_null=True) for name in names]
 
 
 def candle_arrays(candles: pl.DataFrame) -> tuple[np.ndarray, ...]:
@@ -103,54 +113,62 @@ def _checked_arrays(candles: pl.DataFrame) -> tuple[tuple[np.ndarray, ...], floa
     """:func:`candle_arrays` and the largest of their values."""
     if not isinstance(candles, pl.DataFrame):
         raise InvalidInput("candles", f"expected a polars DataFrame, got {type(candles).__name__}")
-    for name in CANDLE_COLUMNS:
-        if name not in candles.columns:
-            raise InvalidInput(
-                name, "missing column: candles need time, open, high, low, close, volume"
-            )
-    _check_times(candles.get_column("time"))
-    columns = [candles.get_column(name) for name in _PRICES]
+    try:
+        times, *columns = [candles.get_column(name) for name in CANDLE_COLUMNS]
+    except pl.exceptions.ColumnNotFoundError:
+        missing = next(name for name in CANDLE_COLUMNS if name not in candles.columns)
+        raise InvalidInput(
+            missing, "missing column: candles need time, open, high, low, close, volume"
+        ) from None
+    _check_times(times)
     checked = _small_arrays(columns) if candles.height <= SMALL_ROWS else None
-    if checked is None:
-        numbers = [_number_array(column) for column in columns]
-        checked = (
-            tuple(values for values, _largest in numbers),
-            max(largest for _values, largest in numbers),
-        )
-    arrays, largest = checked
+    if checked is not None:
+        return checked
+    numbers = [_number_array(column) for column in columns]
+    arrays = tuple(values for values, _largest in numbers)
     _open, high, low, _close, _volume = arrays
     below = np.less(high, low)
     if below.any():
         row = int(below.argmax())
         raise InvalidInput("high", f"high {high[row]} is below low {low[row]} at row {row}")
-    return arrays, largest
+    return arrays, max(largest for _values, largest in numbers)
 
 
 def _small_arrays(columns: list[pl.Series]) -> tuple[tuple[np.ndarray, ...], float] | None:
-    """The price columns as the rows of one float64 block, checked with one min and one max
-    for all (on short series the calls, not the values, are the cost); None when any
-    column breaks a rule, for :func:`_number_array` to name the first."""
+    """The price columns as the rows of one float64 block, with ``high - low`` in a last
+    row, all checked with one reduction (on short series the calls, not the values, are
+    the cost); None when any rule is broken, for :func:`_checked_arrays` to name the
+    first."""
     size = len(columns[0])
-    block = np.empty((len(columns), size))
+    block = np.empty((len(columns) + 1, size))
     for row, column in enumerate(columns):
-        if not column.dtype.is_numeric() or column.null_count():
+        values = column.to_numpy()
+        if values.dtype.kind not in "fiu":
             return None
-        block[row] = column.to_numpy()
+        block[row] = values
+    prices = tuple(block[:-1])
     if not size:
-        return tuple(block), 0.0
-    largest = block.max()
-    if not (block.min() >= 0 and largest < np.inf):
+        return prices, 0.0
+    np.subtract(prices[1], prices[2], out=block[-1])
+    # As in _number_array: finite doubles >= 0 are those whose bits are below inf's (a
+    # null reads as NaN here; high below low gives a negative last row). high - low is
+    # at most high, so the largest value is that of the prices.
+    largest_bits = block.view(np.uint64).max()
+    if largest_bits >= _INF_BITS:
         return None
-    return tuple(block), float(largest)
+    return prices, float(largest_bits.view(np.float64))
 
 
 def _check_times(times: pl.Series) -> None:
-    if not (times.dtype.is_temporal() or times.dtype.is_integer()):
-        raise InvalidInput("time", f"must be a Datetime or an integer column, got {times.dtype}")
+    dtype = times.dtype
+    if not (dtype.is_temporal() or dtype.is_integer()):
+        raise InvalidInput("time", f"must be a Datetime or an integer column, got {dtype}")
     if times.null_count():
         raise InvalidInput("time", f"is null at row {int(np.argmax(times.is_null().to_numpy()))}")
-    # cast, not to_physical(): the same integers at a twentieth of the cost on short series
-    physical = (times.cast(pl.Int64) if times.dtype.is_temporal() else times).to_numpy()
+    # Datetimes compare as numpy datetime64 (no copy); other temporals through a cast, not
+    # to_physical(): the same integers at a twentieth of the cost on short series
+    direct = isinstance(dtype, pl.Datetime) or dtype.is_integer()
+    physical = (times if direct else times.cast(pl.Int64)).to_numpy()
     unordered = np.less_equal(physical[1:], physical[:-1])
     if unordered.any():
         row = int(unordered.argmax()) + 1
@@ -204,40 +222,31 @@ def compute_arrays(
     params: IndicatorParams,
     threads: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every indicator as a float64 array keyed by column name; rows before a column's
-    lookback hold garbage (not NaN). The inputs must be valid (see :func:`compute`).
+    """Every indicator as a float64 array keyed by column name (in column order), NaN
+    before the column's lookback. The inputs must be valid (see :func:`compute`).
 
-    The close-only indicators and the range/volume ones share no array, so on long
-    inputs the second group runs on a worker thread while this one runs the first (numpy
-    releases the GIL), when ``threads`` (default: the CPUs this process may run on) is 2
-    or more; the results do not depend on it.
+    Bollinger and the RSI share no work with the other indicators, so on long inputs they
+    run on a worker thread while this one runs the rest (TA-Lib and numpy release the
+    GIL), when ``threads`` (default: the CPUs this process may run on) is 2 or more; the
+    results do not depend on it.
     """
-    # One allocation for every output and the one spare array: touching fresh memory
-    # costs page faults, and one large block takes far fewer of them than 16 small ones.
-    block = np.empty((len(params.columns) + 1, len(close)))
-    out = dict(zip(params.columns, block, strict=False))
-    jobs = (
-        functools.partial(_close_indicators, close, params, out),
-        functools.partial(_range_indicators, high, low, close, volume, params, out, block[-1]),
-    )
-    if threads is None:
-        threads = _usable_cpus()
-    if len(close) < PARALLEL_ROWS or threads < 2:
-        for job in jobs:
-            job()
+    out: dict[str, np.ndarray] = dict.fromkeys(_names(params))  # in column order
+    if len(close) < PARALLEL_ROWS or (_usable_cpus() if threads is None else threads) < 2:
+        _talib_indicators(high, low, close, volume, params, out)
+        _bollinger_and_rsi(close, params, out)
         return out
     failures: list[BaseException] = []
 
     def second_job() -> None:
         try:
-            jobs[1]()
+            _bollinger_and_rsi(close, params, out)
         except BaseException as e:  # re-raised on the calling thread below
             failures.append(e)
 
     worker = threading.Thread(target=second_job, name="qwentrade-indicators")
     worker.start()
     try:
-        jobs[0]()
+        _talib_indicators(high, low, close, volume, params, out)
     finally:
         worker.join()
     if failures:
@@ -253,57 +262,38 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _close_indicators(
-    close: np.ndarray, params: IndicatorParams, out: dict[str, np.ndarray]
-) -> None:
-    """EMAs, MACD and Bollinger Bands: filters of the close alone."""
-    work = workspace(len(close))
-    # The EMA filters borrow a writable copy of the closes; it lives in the Bollinger
-    # width, which is written last (Bollinger reads the closes given).
-    closes = out["bb_width"]
-    closes[:] = close
-    for period in params.ema_periods:
-        formulas.ema(closes, period, out[f"ema_{period}"], work)
-    formulas.macd(closes, params, out["macd_line"], out["signal_line"], out["histogram"], work)
-    bands = (out["bb_upper"], out["bb_middle"], out["bb_lower"], out["bb_width"])
-    formulas.bollinger(close, params, *bands, work)
-
-
-def _range_indicators(
+def _talib_indicators(
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
     volume: np.ndarray,
     params: IndicatorParams,
     out: dict[str, np.ndarray],
-    spare: np.ndarray,
 ) -> None:
-    """ATR, ADX, OBV and its EMA, RSI: the indicators of ranges and close changes. Outputs
-    not yet written serve as scratch, so one ``spare`` array is all this needs."""
-    size = len(close)
-    work = workspace(size)
-    obv, obv_ema = out["obv"], out[f"obv_ema_{params.obv_ema_period}"]
-    rsi, atr = out[f"rsi_{params.rsi_period}"], out[f"atr_{params.atr_period}"]
-    adx = out[f"adx_{params.adx_period}"]
-    if size < 2:
-        formulas.obv(close[:0], volume, obv)
-        formulas.ema(obv, params.obv_ema_period, obv_ema, work)
-        return
-    ranges = formulas.true_range(high, low, close, spare, scratch=atr)
-    formulas.atr(ranges, params.atr_period, atr, work)
-    formulas.adx(high, low, ranges, params.adx_period, adx, (rsi, obv_ema), work)
-    # The changes, their gains and OBV's signed volumes (formulas.obv's steps), slice by slice.
-    for start, stop in formulas.slices(size - 1):
-        rows, previous = slice(start + 1, stop + 1), slice(start, stop)
-        step = np.subtract(close[rows], close[previous], out=spare[rows])
-        np.maximum(step, 0.0, out=obv_ema[rows])
-        signed = np.sign(step, out=obv[rows])
-        signed *= volume[rows]
-    obv[0] = volume[0]
-    np.cumsum(obv, out=obv)
-    change, gains = spare[1:], obv_ema[1:]
-    formulas.rsi(change, gains, params.rsi_period, rsi, spare, work)
-    formulas.ema(obv, params.obv_ema_period, obv_ema, work)
+    """EMAs, MACD, ATR, OBV and its EMA, ADX: TA-Lib's functions."""
+    for period in params.ema_periods:
+        out[f"ema_{period}"] = talib.EMA(close, period)
+    out["macd_line"], out["signal_line"], out["histogram"] = formulas.macd(
+        close, params.macd_fast, params.macd_slow, params.macd_signal
+    )
+    out[f"atr_{params.atr_period}"] = talib.ATR(high, low, close, params.atr_period)
+    obv = out["obv"] = talib.OBV(close, volume)
+    out[f"obv_ema_{params.obv_ema_period}"] = talib.EMA(obv, params.obv_ema_period)
+    out[f"adx_{params.adx_period}"] = formulas.adx(high, low, close, params.adx_period)
+
+
+def _bollinger_and_rsi(
+    close: np.ndarray, params: IndicatorParams, out: dict[str, np.ndarray]
+) -> None:
+    """The project's Bollinger Bands (two-pass on short series) and TA-Lib's RSI."""
+    bands = np.empty((4, len(close)))
+    bands[:, : params.bb_period - 1] = np.nan
+    if len(close) <= SMALL_ROWS:
+        formulas.bollinger_two_pass(close, params, *bands)
+    else:
+        formulas.bollinger(close, params, *bands)
+    out.update(zip(("bb_upper", "bb_middle", "bb_lower", "bb_width"), bands, strict=True))
+    out[f"rsi_{params.rsi_period}"] = formulas.rsi(close, params.rsi_period)
 
 
 def checked_candle(

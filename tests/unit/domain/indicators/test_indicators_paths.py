@@ -1,7 +1,8 @@
-"""compute() takes one of two paths by length (short series: numpy calls batched across
-indicators; long series: blocked kernels, on two threads above ``PARALLEL_ROWS``). The
-caller cannot tell which: the same columns, nulls in the same rows, values equal to
-float noise, and the thread split changes nothing at all."""
+"""compute() takes one of two paths by length (short series: Bollinger two-pass over every
+window, columns made null by their NaN; long series: Bollinger by restarted running sums,
+columns sharing the arrays, on two threads above ``PARALLEL_ROWS``). The caller cannot
+tell which: the same columns, nulls in the same rows, values equal to float noise, and
+the thread split changes nothing at all."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import polars as pl
 import pytest
 from indicator_cases import allowance, as_array, mismatches, walk
 
-from qwentrade.domain.indicators import IndicatorParams, batch, compute, formulas, kernels, small
+from qwentrade.domain.indicators import IndicatorParams, batch, compute, formulas
 
 OTHER = IndicatorParams(ema_periods=(1, 2, 200), rsi_period=1, adx_period=1, bb_period=1)
 
@@ -22,7 +23,7 @@ def long_path(candles: pl.DataFrame, params: IndicatorParams | None, monkeypatch
 
 
 @pytest.mark.parametrize("params", [None, OTHER], ids=["15m defaults", "periods of 1 and 2"])
-@pytest.mark.parametrize("size", [0, 1, 2, 30, 600, small.SMALL_ROWS])
+@pytest.mark.parametrize("size", [0, 1, 2, 30, 600, batch.SMALL_ROWS])
 def test_short_and_long_paths_agree(size, params, monkeypatch):
     candles = walk(np.random.default_rng(size), max(size, 2), 65_000.0).head(size)
     short, long = compute(candles, params), long_path(candles, params, monkeypatch)
@@ -50,7 +51,7 @@ def test_existing_indicator_columns_are_replaced_in_place():
     assert again.columns == once.columns and again.equals(once)
 
 
-def test_huge_values_take_the_long_path_and_stay_finite():
+def test_huge_values_get_their_nulls_by_lookback_and_stay_finite():
     close = np.full(400, 3e150) * np.exp(np.linspace(0.0, 0.1, 400))
     candles = walk(np.random.default_rng(5), 400, 1.0).with_columns(
         close=pl.Series(close),
@@ -58,9 +59,10 @@ def test_huge_values_take_the_long_path_and_stay_finite():
         high=pl.Series(close * 1.01),
         low=pl.Series(close * 0.99),
     )
-    assert float(candles["high"].max()) >= small.MAX_INPUT
+    assert float(candles["high"].max()) >= batch.MAX_INPUT
     result = compute(candles)
-    for name in IndicatorParams().columns:
+    for name, lookback in IndicatorParams().lookbacks.items():
+        assert result[name].null_count() == lookback, name
         if name not in ("obv", "obv_ema_9"):
             assert np.isfinite(as_array(result[name].drop_nulls())).all(), name
 
@@ -81,13 +83,11 @@ def test_two_threads_or_one_give_the_same_bits():
 
 
 def test_slicing_long_series_for_the_cache_changes_nothing_beyond_rounding(monkeypatch):
-    # Tiny slices: the recurrences, Bollinger and the elementwise runs all cross many
-    # slice boundaries on a series of a few thousand rows.
+    # Tiny slices: the Bollinger work crosses many slice boundaries on a series of a few
+    # thousand rows.
     candles = walk(np.random.default_rng(8), 3000, 4.2e4)
     whole = long_path(candles, None, monkeypatch)
-    monkeypatch.setattr(kernels, "CACHE_ROWS", 64)
     monkeypatch.setattr(formulas, "BOLLINGER_SLICE", 128)
-    monkeypatch.setattr(formulas, "SLICE", 100)
     sliced = long_path(candles, None, monkeypatch)
     for name in IndicatorParams().columns:
         problem = mismatches(

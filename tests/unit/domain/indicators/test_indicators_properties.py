@@ -4,8 +4,9 @@ bands stay ordered, and a later candle never changes an earlier value.
 
 "Equal" is the rule of ``indicator_cases``: 1e-9 relative, nulls in the same rows, and
 the absolute allowances for values that are differences of large ones. Batch values are
-not bit-for-bit the same when more rows follow (blocked sums may round the last bit
-differently), so the no-look-ahead property is held to 1e-12 relative.
+not bit-for-bit the same when more rows follow (a longer series may take the long-series
+path, whose Bollinger sums round differently), so the no-look-ahead property is held to
+1e-12 relative.
 """
 
 from __future__ import annotations
