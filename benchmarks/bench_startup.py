@@ -3,12 +3,13 @@
 Each command runs ``--repeat`` times as a subprocess of the installed ``qwentrade`` entry
 point; the script prints the median wall time and its ratio to a reference:
 
-- ``--help``, ``version``, ``settings``, ``config get KEY``: against ``python -c pass``,
-  the interpreter's own start-up (the floor no command can beat);
-- a no-op ``backfill`` / ``sync`` rerun on a database already filled (sim mode, first run
-  untimed): against a process that asks the same question in raw SQL through the bare
-  driver (sqlite3 / psycopg: count, min and max of every series it looks at), the floor
-  for "ask the database whether anything is missing".
+- ``--help``, ``version``, ``settings``: against ``python -c pass``, the interpreter's own
+  start-up (the floor no command can beat);
+- a no-op ``backfill`` / ``sync`` rerun and ``config get KEY`` on a database already
+  filled (sim mode, first run untimed): against a process that asks in raw SQL through the
+  bare driver (sqlite3 / psycopg: count, min and max of every series a rerun looks at),
+  the floor for "import the driver, connect, ask". ``config get`` on a database at head
+  reads through that same bare driver (``adapters/sql/config_direct.py``).
 
 SQLite is a file in a temporary folder; PostgreSQL is a database created for the run on
 the server of ``--url`` and dropped afterwards.

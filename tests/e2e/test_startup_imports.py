@@ -57,10 +57,18 @@ def test_commands_without_a_database_import_no_database_or_http_code(tmp_path, a
     assert not (tmp_path / "qwentrade.db").exists()
 
 
-def test_config_get_imports_the_sql_adapter_only(tmp_path):
+def test_config_get_on_a_database_at_head_imports_only_the_driver(tmp_path):
     cli(tmp_path, "db", "upgrade")
     code, output, modules = cli(tmp_path, "config", "get", "KLINE_15M_START_DAYS")
     assert (code, output.strip()) == (0, "30")
+    assert "sqlite3" in modules  # read through the bare driver (config_direct.py)
+    assert modules.isdisjoint({*HEAVY, "sqlalchemy", "psycopg"})
+
+
+def test_config_set_imports_the_sql_adapter_only(tmp_path):
+    cli(tmp_path, "db", "upgrade")
+    code, output, modules = cli(tmp_path, "config", "set", "KLINE_15M_START_DAYS", "7")
+    assert (code, output.strip()) == (0, "KLINE_15M_START_DAYS = 7")
     assert "sqlalchemy" in modules
     assert modules.isdisjoint(HEAVY)
 

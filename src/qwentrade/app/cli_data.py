@@ -61,7 +61,17 @@ def cmd_config_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_config_get(args: argparse.Namespace, settings: Settings) -> int:
-    print(_text(_container(settings).repositories().config.get(args.key)))
+    # A database at head is read through the bare driver, without importing SQLAlchemy
+    # (config_direct.py says when); anything else takes the full path, which migrates.
+    from qwentrade.adapters.sql.config_direct import NotDirect, config_get
+    from qwentrade.app.container import build
+
+    build(settings)  # the mode's checks, as on the full path
+    try:
+        value = config_get(settings.database_url, args.key)
+    except NotDirect:
+        value = _container(settings).repositories().config.get(args.key)
+    print(_text(value))
     return 0
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from qwentrade.adapters.sql.config_direct import stored_value
 from qwentrade.adapters.sql.engine import DatabaseUnavailable
 from qwentrade.adapters.sql.schema import config
 from qwentrade.domain.config_keys import (
@@ -30,7 +31,6 @@ from qwentrade.domain.config_keys import (
     effective_values,
     entry,
 )
-from qwentrade.domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5.0
@@ -140,14 +140,7 @@ class SqlConfigStore:
             return None
 
     def _remember(self, spec: ConfigKey, text: str | None) -> ConfigValue:
-        if text is None:
-            value = spec.default
-        else:
-            try:
-                value = spec.parse(text)
-            except InvalidInput as e:
-                log.warning("config: stored %s is invalid (%s); using the default", spec.name, e)
-                value = spec.default
+        value = stored_value(spec, text)  # the rule `config get` shares (config_direct.py)
         with self._lock:
             self._last[spec.name] = value
         return value

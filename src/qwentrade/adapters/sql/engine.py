@@ -160,8 +160,7 @@ def _unavailable(context: sa.engine.ExceptionContext) -> None:
     url = context.engine.url if context.engine is not None else None
     if url is None or context.is_pre_ping:
         return
-    lines = str(original).strip().splitlines() or [type(original).__name__]
-    detail = " ".join(lines[0].split()).removeprefix("connection failed: ")
+    detail = _first_line(original)
     if url.get_backend_name() == "sqlite":
         if url.query.get("mode") == "ro" and "readonly database" in detail:
             return  # a write through a read-only engine: SQLite's own message says it
@@ -174,6 +173,18 @@ def _unavailable(context: sa.engine.ExceptionContext) -> None:
         return
     if context.connection is not None:  # a failure inside a working session
         return
+    raise connect_failure(url, original)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return " ".join(lines[0].split()).removeprefix("connection failed: ")
+
+
+def connect_failure(url: URL, error: BaseException) -> DatabaseUnavailable:
+    """The one-line error for a PostgreSQL server at ``url`` that the driver could not
+    connect to (``error``): what happened, the URL without its password, what to do."""
+    detail = _first_line(error)
     if f'database "{url.database}" does not exist' in detail:
         hint = (
             f"create the database (createdb -h {url.host} -p {url.port or 5432} "
@@ -181,7 +192,7 @@ def _unavailable(context: sa.engine.ExceptionContext) -> None:
         )
     else:
         hint = "check that the server is running and the host, port and user in the URL"
-    raise DatabaseUnavailable(
+    return DatabaseUnavailable(
         "database_url", f"cannot connect to {safe_url(url)} ({detail}): {hint}"
     )
 

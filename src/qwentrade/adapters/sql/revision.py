@@ -6,17 +6,20 @@ reads ``alembic_version`` itself and compares it with :data:`HEAD_REVISION`, the
 revision this package ships (a test keeps the constant equal to the migration scripts'
 head). Only a database at another revision (empty, older, or newer and then refused) goes
 through ``migrate.upgrade``, which imports Alembic.
+
+SQLAlchemy itself is imported only when a check runs: :data:`HEAD_REVISION` is also read
+by ``config_direct.py``, the SQLAlchemy-free path of ``qwentrade config get``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine
-
-from qwentrade.adapters.sql.engine import make_engine
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import URL, Engine
 
 HEAD_REVISION = "0002"
 VERSION_TABLE = "alembic_version"  # Alembic's default, which migrate.py keeps
@@ -24,6 +27,10 @@ VERSION_TABLE = "alembic_version"  # Alembic's default, which migrate.py keeps
 
 @contextmanager
 def _engine(target: str | URL | Engine) -> Iterator[Engine]:
+    from sqlalchemy.engine import Engine
+
+    from qwentrade.adapters.sql.engine import make_engine
+
     if isinstance(target, Engine):
         yield target
         return
@@ -37,6 +44,8 @@ def _engine(target: str | URL | Engine) -> Iterator[Engine]:
 def stored_revisions(connection: sa.Connection) -> list[str]:
     """The revisions in ``alembic_version`` (one on a linear history); empty when the table
     does not exist or cannot be read - the caller then takes Alembic's careful path."""
+    import sqlalchemy as sa
+
     try:
         rows = connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")
         return [str(value) for value in rows.scalars()]
