@@ -496,11 +496,11 @@ class OkxPrivateStream:
             self._emit(StreamStatus(StreamStatusKind.CONNECTED, self._now()), queues)
 
     def _on_push(self, push: wire.Push, queues: EventQueues) -> None:
-        key_of, parse = _PARSERS[push.channel]
+        key_of = _KEYS[push.channel]
         for row in push.rows:
             now = time.monotonic()
             try:
-                event = parse(row)
+                event = wire.row_event(push.channel, row)
             except (ValueError, TypeError, ArithmeticError, KeyError, DomainError) as e:
                 self._malformed_frame(push.channel, e, str(row))
                 continue
@@ -551,14 +551,8 @@ class _Session:
         self.last_received = self.last_sent = self.started
 
 
-def _algo_or_none(row: dict) -> StreamEvent | None:
-    if row.get("ordType") not in wire.ALGO_TYPES:
-        return None  # trigger, trailing, ... orders the system does not place
-    return wire.algo_from_ws(row)
-
-
-_PARSERS: dict[str, tuple[Callable, Callable]] = {
-    wire.ORDERS: (wire.order_key, wire.order_from_ws),
-    wire.POSITIONS: (wire.position_key, wire.position_from_ws),
-    wire.ALGOS: (wire.algo_key, _algo_or_none),
+_KEYS: dict[str, Callable[[dict], tuple[str, ...]]] = {
+    wire.ORDERS: wire.order_key,
+    wire.POSITIONS: wire.position_key,
+    wire.ALGOS: wire.algo_key,
 }

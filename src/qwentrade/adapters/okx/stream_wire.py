@@ -6,9 +6,10 @@
    (``login``, ``subscribe``, ``error``, ``notice``, ``channel-conn-count``, C2/C3/C7/C8)
    or a data push ``{"arg": {"channel": ...}, "data": [...]}`` (C4/C5). Anything else
    is malformed: :func:`parse_frame` raises ``ValueError`` and the stream skips it.
-3. Each row of a push becomes a domain value with a named constructor
-   (:func:`order_from_ws`, :func:`position_from_ws`, :func:`algo_from_ws`); a bad row
-   raises ``ValueError``/``InvalidInput`` and only that row is skipped.
+3. Each row of a push becomes a domain value through :func:`row_event`: the rows carry
+   the REST field set, so ``wire.py``'s parsers read them (one parser per fact); the
+   stream only checks first that a row names what it is (:data:`REQUIRED_FIELDS`). A
+   bad row raises ``ValueError``/``InvalidInput`` and only that row is skipped.
 4. Duplicates are recognised by a key per row: ``(ordId, uTime)`` for orders and
    ``(posId, uTime)`` for positions, extended with the state/fill size (orders) and the
    size (positions) so two different versions stamped in the same millisecond are never
@@ -21,23 +22,14 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import attrs
 
+from qwentrade.adapters.okx import wire as okx_wire
 from qwentrade.adapters.okx.signing import OkxCredentials, signature
-from qwentrade.domain.venue import (
-    AlgoLeg,
-    AlgoOrder,
-    AttachedAlgo,
-    ExchangePosition,
-    Fill,
-    Order,
-    TdMode,
-)
+from qwentrade.domain.venue import AlgoOrder, ExchangePosition, Order
 
 WS_VERIFY_PATH = "/users/self/verify"
 ORDERS = "orders"
@@ -155,199 +147,57 @@ def parse_frame(text: str) -> Frame:
 
 # -- rows --------------------------------------------------------------------------------
 
-
-def _text(row: dict[str, Any], name: str) -> str:
-    value = row.get(name)
-    if not isinstance(value, str):
-        raise ValueError(f"field {name} missing or not text: {value!r}")
-    return value
-
-
-def _required(row: dict[str, Any], name: str) -> str:
-    value = _text(row, name)
-    if not value:
-        raise ValueError(f"field {name} is empty")
-    return value
-
-
-def _decimal(text: str, name: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except ArithmeticError:
-        raise ValueError(f"field {name} is not a number: {text!r}") from None
-
-
-def _number(row: dict[str, Any], name: str, default: str = "0") -> Decimal:
-    value = row.get(name)
-    return _decimal(value if isinstance(value, str) and value else default, name)
-
-
-def _number_or_none(row: dict[str, Any], name: str) -> Decimal | None:
-    value = row.get(name)
-    return _decimal(value, name) if isinstance(value, str) and value else None
-
-
-def _order_price(row: dict[str, Any], name: str) -> Decimal | None:
-    """An algo leg's order price: ``-1`` (or empty) is market, i.e. None."""
-    value = _number_or_none(row, name)
-    return None if value is None or value == -1 else value
-
-
-def _time(row: dict[str, Any], name: str) -> datetime:
-    return datetime.fromtimestamp(int(_required(row, name)) / 1000, tz=UTC)
-
-
-def _time_or_none(row: dict[str, Any], name: str) -> datetime | None:
-    value = row.get(name)
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC) if value else None
-
-
-def _leverage(row: dict[str, Any]) -> int:
-    value = row.get("lever")
-    return int(_decimal(value, "lever")) if isinstance(value, str) and value else 0
-
-
-def _flag(row: dict[str, Any], name: str) -> bool:
-    return row.get(name) in ("true", True)
-
-
-def _attached(item: dict[str, Any]) -> AttachedAlgo:
-    kind = item.get("slTriggerPxType") or item.get("tpTriggerPxType") or "last"
-    return AttachedAlgo(
-        sl_trigger_price=_number_or_none(item, "slTriggerPx"),
-        tp_trigger_price=_number_or_none(item, "tpTriggerPx"),
-        sl_order_price=_order_price(item, "slOrdPx"),
-        tp_order_price=_order_price(item, "tpOrdPx"),
-        size=_number_or_none(item, "sz"),
-        trigger_price_type=kind,
-        attach_algo_client_order_id=item.get("attachAlgoClOrdId") or "",
-    )
-
-
-def order_from_ws(row: dict[str, Any]) -> Order:
-    """An ``orders`` channel row (okx-spec C5) as an :class:`Order`.
-
-    ``avgPx`` is ``"0"`` on the WebSocket while nothing has filled: that is None here.
-    ``last_fill`` is set when the push was caused by a fill (``fillSz`` > 0).
-    """
-    filled = _number(row, "accFillSz")
-    attached_rows = [a for a in row.get("attachAlgoOrds") or [] if isinstance(a, dict)]
-    fill_size = _number(row, "fillSz")
-    fill = None
-    if fill_size > 0:
-        fill = Fill(
-            trade_id=_text(row, "tradeId"),
-            order_id=_required(row, "ordId"),
-            symbol=_required(row, "instId"),
-            side=_required(row, "side"),
-            pos_side=_required(row, "posSide"),
-            price=_number(row, "fillPx", ""),
-            size=fill_size,
-            fee=_number(row, "fillFee"),
-            pnl=_number(row, "fillPnl"),
-            time=_time(row, "fillTime"),
-            liquidity="maker" if row.get("execType") == "M" else "taker",
-        )
-    return Order(
-        order_id=_required(row, "ordId"),
-        client_order_id=_text(row, "clOrdId"),
-        symbol=_required(row, "instId"),
-        side=_required(row, "side"),
-        pos_side=_required(row, "posSide"),
-        order_type=_required(row, "ordType"),
-        state=_required(row, "state"),
-        size=_number(row, "sz", ""),
-        filled_size=filled,
-        price=_number_or_none(row, "px"),
-        avg_price=_number_or_none(row, "avgPx") if filled > 0 else None,
-        fee=_number(row, "fee"),
-        pnl=_number(row, "pnl"),
-        leverage=_leverage(row),
-        reduce_only=_flag(row, "reduceOnly"),
-        td_mode=_required(row, "tdMode"),
-        created_at=_time(row, "cTime"),
-        updated_at=_time(row, "uTime"),
-        attached_algos=tuple(_attached(a) for a in attached_rows),
-        attached_algo_ids=tuple(a["attachAlgoId"] for a in attached_rows if a.get("attachAlgoId")),
-        last_fill=fill,
-        source=row.get("source") or "",
-        algo_id=row.get("algoId") or "",
-        tag=row.get("tag") or "",
-    )
-
-
-def position_from_ws(row: dict[str, Any]) -> ExchangePosition:
-    """A ``positions`` channel row (okx-spec C4) as an :class:`ExchangePosition`.
-
-    ``pos`` ``"0"`` is a closed position (size 0). The margin is ``imr`` in cross mode and
-    ``margin`` in isolated mode.
-    """
-    mode = TdMode(_required(row, "mgnMode"))
-    margin_field = "margin" if mode is TdMode.ISOLATED else "imr"
-    mark = _number_or_none(row, "markPx") or _number(row, "last")
-    return ExchangePosition(
-        pos_id=_required(row, "posId"),
-        symbol=_required(row, "instId"),
-        pos_side=_required(row, "posSide"),
-        size=_number(row, "pos", ""),
-        avg_price=_number_or_none(row, "avgPx"),
-        mark_price=mark,
-        unrealised_pnl=_number(row, "upl"),
-        realised_pnl=_number(row, "realizedPnl"),
-        margin=_number(row, margin_field),
-        leverage=_leverage(row),
-        margin_mode=mode,
-        liquidation_price=_number_or_none(row, "liqPx"),
-        created_at=_time(row, "cTime"),
-        updated_at=_time(row, "uTime"),
-        fee=_number(row, "fee"),
-        funding_fee=_number(row, "fundingFee"),
-        maintenance_margin=_number(row, "mmr"),
-    )
-
-
+#: Fields a row must carry as non-empty text for the stream to use it: what names the
+#: order/position/algo and its version (the duplicate keys below are built from them).
+#: A REST answer is about what we asked for; a push is only known by these fields.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    ORDERS: (
+        "ordId",
+        "instId",
+        "side",
+        "posSide",
+        "ordType",
+        "state",
+        "tdMode",
+        "sz",
+        "cTime",
+        "uTime",
+    ),
+    POSITIONS: ("posId", "instId", "posSide", "mgnMode", "pos", "cTime", "uTime"),
+    ALGOS: ("algoId", "instId", "side", "posSide", "tdMode", "ordType", "state", "cTime"),
+}
+#: Fields that must be text but may be empty (an order placed without a client id).
+TEXT_FIELDS: dict[str, tuple[str, ...]] = {ORDERS: ("clOrdId",), POSITIONS: (), ALGOS: ()}
 #: Algo types the system places; an ``orders-algo`` row of another type is not ours.
 ALGO_TYPES = frozenset({"conditional", "oco"})
+_ROW_PARSERS: dict[str, Callable[[dict[str, Any]], Order | ExchangePosition | AlgoOrder]] = {
+    ORDERS: okx_wire.order_from_okx,
+    POSITIONS: okx_wire.position_from_okx,
+    ALGOS: okx_wire.algo_from_okx,
+}
 
 
-def algo_from_ws(row: dict[str, Any]) -> AlgoOrder:
-    """An ``orders-algo`` channel row as an :class:`AlgoOrder` (``conditional``/``oco``).
+def check_row(channel: str, row: dict[str, Any]) -> None:
+    """``ValueError`` unless ``row`` carries the fields the stream needs (see above)."""
+    for name in REQUIRED_FIELDS[channel] + TEXT_FIELDS[channel]:
+        value = row.get(name)
+        if not isinstance(value, str):
+            raise ValueError(f"field {name} missing or not text: {value!r}")
+        if not value and name in REQUIRED_FIELDS[channel]:
+            raise ValueError(f"field {name} is empty")
 
-    An order price of ``-1`` is market execution (None). ``linkedOrd.ordId`` is the
-    parent order of an algo created from ``attachAlgoOrds``.
+
+def row_event(channel: str, row: dict[str, Any]) -> Order | ExchangePosition | AlgoOrder | None:
+    """One row of a ``channel`` push as its domain value, read by the REST parsers of
+    ``wire.py`` (OKX pushes the REST field set); None for an algo type not ours.
+
+    A bad row raises ``ValueError`` (a missing field, a non-number; ``InvalidInput`` is
+    one too) and only that row is skipped.
     """
-    kind = row.get("slTriggerPxType") or row.get("tpTriggerPxType") or "last"
-    close_fraction = _number_or_none(row, "closeFraction")
-    linked = row.get("linkedOrd") if isinstance(row.get("linkedOrd"), dict) else {}
-    leg = row.get("actualSide")
-    fail_code = row.get("failCode") or ""
-    return AlgoOrder(
-        algo_id=_required(row, "algoId"),
-        algo_client_order_id=row.get("algoClOrdId") or row.get("clOrdId") or "",
-        symbol=_required(row, "instId"),
-        side=_required(row, "side"),
-        pos_side=_required(row, "posSide"),
-        td_mode=_required(row, "tdMode"),
-        algo_type=_required(row, "ordType"),
-        state=_required(row, "state"),
-        size=None if close_fraction else _number_or_none(row, "sz"),
-        close_fraction=close_fraction,
-        sl_trigger_price=_number_or_none(row, "slTriggerPx"),
-        sl_order_price=_order_price(row, "slOrdPx"),
-        tp_trigger_price=_number_or_none(row, "tpTriggerPx"),
-        tp_order_price=_order_price(row, "tpOrdPx"),
-        trigger_price_type=kind,
-        reduce_only=_flag(row, "reduceOnly"),
-        leverage=_leverage(row),
-        created_at=_time(row, "cTime"),
-        updated_at=_time_or_none(row, "uTime") or _time(row, "cTime"),
-        attached_to=linked.get("ordId") or None,
-        order_id=row.get("ordId") or "",
-        triggered_leg=AlgoLeg(leg) if leg in ("sl", "tp") else None,
-        triggered_at=_time_or_none(row, "triggerTime"),
-        fail_code="" if fail_code == "0" else fail_code,
-        tag=row.get("tag") or "",
-    )
+    if channel == ALGOS and row.get("ordType") not in ALGO_TYPES:
+        return None  # trigger, trailing, ... orders the system does not place
+    check_row(channel, row)
+    return _ROW_PARSERS[channel](row)
 
 
 # -- duplicates --------------------------------------------------------------------------

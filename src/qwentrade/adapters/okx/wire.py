@@ -5,6 +5,12 @@ Named constructors from OKX's raw JSON (``candle_from_okx(row)``, ``order_from_o
 error codes mapped to the domain's errors (:func:`error_from_okx`), keeping OKX's code
 and message. OKX sends numbers as strings and ``""`` for "none"; both are handled here
 and nowhere else.
+
+The order, position and algo parsers read REST objects and the private WebSocket's rows
+alike (``orders``, ``positions`` and ``orders-algo`` push the REST field set, plus the
+``fill*`` fields on ``orders``): one parser per fact, so both paths give the same value
+for the same row. A field that is not a number where one is expected raises
+``ValueError`` (the stream skips such a row; see ``stream_wire.row_event``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from qwentrade.domain.venue import (
     AttachedAlgo,
     Balance,
     ExchangePosition,
+    Fill,
     Order,
     OrderRequest,
     PosSide,
@@ -134,19 +141,26 @@ def _text(item: Mapping[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+def _number(text: str, key: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # decimal's InvalidOperation: not a number at all
+        raise ValueError(f"field {key} is not a number: {text!r}") from None
+
+
 def _dec(item: Mapping[str, Any], key: str, default: str = "0") -> Decimal:
-    return Decimal(_text(item, key) or default)
+    return _number(_text(item, key) or default, key)
 
 
 def _dec_or_none(item: Mapping[str, Any], key: str) -> Decimal | None:
     text = _text(item, key)
-    return None if text == "" else Decimal(text)
+    return None if text == "" else _number(text, key)
 
 
 def _leg_price(item: Mapping[str, Any], key: str) -> Decimal | None:
-    """An algo leg's order price: ``-1`` (market) and ``""`` are None."""
-    text = _text(item, key)
-    return None if text in ("", MARKET_PRICE) else Decimal(text)
+    """An algo leg's order price: ``-1`` (market, however written) and ``""`` are None."""
+    value = _dec_or_none(item, key)
+    return None if value is None or value == Decimal(MARKET_PRICE) else value
 
 
 def _time(item: Mapping[str, Any], key: str, fallback: str = "") -> datetime:
@@ -155,7 +169,7 @@ def _time(item: Mapping[str, Any], key: str, fallback: str = "") -> datetime:
 
 def _int(item: Mapping[str, Any], key: str) -> int:
     text = _text(item, key)
-    return int(Decimal(text)) if text else 0
+    return int(_number(text, key)) if text else 0
 
 
 def _flag(item: Mapping[str, Any], key: str) -> bool:
@@ -314,7 +328,12 @@ def balance_from_okx(item: Mapping[str, Any], currency: str = SETTLE) -> Balance
 
 
 def position_from_okx(item: Mapping[str, Any]) -> ExchangePosition:
-    """An ``/account/positions`` row (``pos`` signed in net mode)."""
+    """An ``/account/positions`` row or a ``positions`` channel row (okx-spec C4).
+
+    ``pos`` is signed in net mode; ``"0"`` is a closed position (size 0). The margin is
+    ``imr`` in cross mode and ``margin`` in isolated mode; without ``markPx`` the mark is
+    the ``last`` price.
+    """
     isolated = _text(item, "mgnMode") == "isolated"
     return ExchangePosition(
         pos_id=_text(item, "posId"),
@@ -322,7 +341,7 @@ def position_from_okx(item: Mapping[str, Any]) -> ExchangePosition:
         pos_side=_text(item, "posSide") or "net",
         size=_dec(item, "pos"),
         avg_price=_dec_or_none(item, "avgPx"),
-        mark_price=_dec(item, "markPx"),
+        mark_price=_dec_or_none(item, "markPx") or _dec(item, "last"),
         unrealised_pnl=_dec(item, "upl"),
         realised_pnl=_dec(item, "realizedPnl"),
         margin=_dec(item, "margin" if isolated else "imr"),
@@ -459,8 +478,38 @@ def _client_id_or_empty(text: str) -> str:
     return text if CLIENT_ORDER_ID.match(text) else ""
 
 
+def fill_from_okx(item: Mapping[str, Any]) -> Fill | None:
+    """The fill that caused an ``orders`` push (``fillSz`` > 0), else None.
+
+    A push describes its fill with ``fillPx``, ``fillSz``, ``fillTime``, ``tradeId`` and
+    the push-only ``execType`` (M = maker) and ``fillFee``/``fillPnl`` (0 when absent).
+    REST order objects name their last fill without any push-only field, so no fill is
+    read from them (rather than one with a made-up fee).
+    """
+    size = _dec(item, "fillSz")
+    if size <= 0 or not (_text(item, "execType") or _text(item, "fillFee")):
+        return None
+    return Fill(
+        trade_id=_text(item, "tradeId"),
+        order_id=_text(item, "ordId"),
+        symbol=_text(item, "instId"),
+        side=_text(item, "side"),
+        pos_side=_text(item, "posSide") or "net",
+        price=_number(_text(item, "fillPx"), "fillPx"),
+        size=size,
+        fee=_dec(item, "fillFee"),
+        pnl=_dec(item, "fillPnl"),
+        time=from_ms(_text(item, "fillTime")),
+        liquidity="maker" if _text(item, "execType") == "M" else "taker",
+    )
+
+
 def order_from_okx(item: Mapping[str, Any]) -> Order:
-    """A REST order object (``/trade/order``, orders-pending, orders-history)."""
+    """A REST order object (``/trade/order``, orders-pending, orders-history) or an
+    ``orders`` channel row (okx-spec C5; ``last_fill`` from its ``fill*`` fields).
+
+    ``avgPx`` is ``""`` (REST) or ``"0"`` (WebSocket) while nothing has filled: None.
+    """
     attached = [a for a in item.get("attachAlgoOrds") or [] if isinstance(a, Mapping)]
     filled = _dec(item, "accFillSz")
     avg = _dec_or_none(item, "avgPx")
@@ -492,6 +541,7 @@ def order_from_okx(item: Mapping[str, Any]) -> Order:
         attached_algo_ids=tuple(
             _text(a, "attachAlgoId") for a in attached if a.get("attachAlgoId")
         ),
+        last_fill=fill_from_okx(item),
         source=_text(item, "source"),
         algo_id=_text(item, "algoId"),
         tag=_text(item, "tag"),
@@ -499,7 +549,13 @@ def order_from_okx(item: Mapping[str, Any]) -> Order:
 
 
 def algo_from_okx(item: Mapping[str, Any]) -> AlgoOrder:
-    """An algo order object (orders-algo-pending, -history, ``GET /trade/order-algo``)."""
+    """An algo order object (orders-algo-pending, -history, ``GET /trade/order-algo``) or
+    an ``orders-algo`` channel row, ``conditional`` or ``oco``.
+
+    An order price of ``-1`` is market execution (None). ``linkedOrd.ordId`` is the
+    parent order of an algo created from ``attachAlgoOrds``; ``actualSide`` the leg that
+    triggered, at ``triggerTime``; ``failCode`` ``"0"`` is no failure.
+    """
     fraction = _dec_or_none(item, "closeFraction")
     kind = _text(item, "slTriggerPxType") or _text(item, "tpTriggerPxType") or "last"
     leg = _text(item, "actualSide")

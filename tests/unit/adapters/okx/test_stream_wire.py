@@ -10,21 +10,23 @@ from pathlib import Path
 import pytest
 from okx_stream_helpers import BTC, stepped_engine
 
+from qwentrade.adapters.okx import wire as okx_wire
 from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream_queues import EventQueues
 from qwentrade.adapters.okx.stream_wire import (
+    ALGOS,
+    ORDERS,
+    POSITIONS,
     Event,
     Pong,
     Push,
     SeenKeys,
-    algo_from_ws,
     business_url,
     login_message,
-    order_from_ws,
     order_key,
     parse_frame,
-    position_from_ws,
     position_key,
+    row_event,
     subscribe_message,
 )
 from qwentrade.domain.venue import (
@@ -40,6 +42,18 @@ from qwentrade.testing.fake_okx import account, wire
 from qwentrade.testing.fake_okx.auth import Credentials, verify_ws_login
 
 NOW = datetime(2024, 3, 4, tzinfo=UTC)
+
+
+def order_from_ws(row):
+    return row_event(ORDERS, row)
+
+
+def position_from_ws(row):
+    return row_event(POSITIONS, row)
+
+
+def algo_from_ws(row):
+    return row_event(ALGOS, row)
 
 
 def test_the_login_is_what_okx_verifies():
@@ -204,3 +218,65 @@ def test_recorded_events_parse():
     for frame in json.loads((DATA / "ws_events.json").read_text()).values():
         text = frame if isinstance(frame, str) else json.dumps(frame)
         assert isinstance(parse_frame(text), Event | Pong | Push)
+
+
+def recorded_rows(name: str) -> tuple[dict, ...]:
+    payload = json.loads((DATA / f"{name}.json").read_text())
+    return tuple(payload["data"])
+
+
+@pytest.mark.parametrize(
+    ("channel", "rest", "names"),
+    [
+        (
+            ORDERS,
+            okx_wire.order_from_okx,
+            (
+                "ws_orders",
+                "http_get_trade_orders_history",
+                "http_get_trade_orders_pending",
+                "http_get_trade_orders_pending_attached",
+            ),
+        ),
+        (POSITIONS, okx_wire.position_from_okx, ("ws_positions", "http_get_account_positions")),
+        (
+            ALGOS,
+            okx_wire.algo_from_okx,
+            (
+                "http_get_trade_orders_algo_pending",
+                "http_get_trade_orders_algo_pending_close_fraction",
+                "http_get_trade_orders_algo_pending_oco",
+            ),
+        ),
+    ],
+)
+def test_a_recorded_row_reads_the_same_over_rest_and_the_websocket(channel, rest, names):
+    for name in names:
+        for row in recorded_rows(name):
+            assert row_event(channel, row) == rest(row), (name, row)
+
+
+def test_the_websocket_fill_fields_are_read_by_both_paths():
+    (row,) = recorded_rows("ws_orders")
+    order = okx_wire.order_from_okx(row)
+    assert order == row_event(ORDERS, row)
+    fill = order.last_fill
+    assert fill is not None and fill.trade_id == "1518905529" and fill.liquidity == "maker"
+    assert fill.price == Decimal("103698.9") and fill.size == Decimal("0.03")
+    assert fill.time == datetime.fromtimestamp(1746947317402 / 1000, UTC)
+    assert order.avg_price == Decimal("103698.9") and order.leverage == 2
+    # a REST order names its last fill without the fee: no fill is made up from it
+    (rest_row,) = recorded_rows("http_get_trade_orders_history")[:1]
+    assert okx_wire.order_from_okx(rest_row).last_fill is None
+
+
+def test_an_algo_row_of_the_fake_reads_the_same_over_rest_and_the_websocket(engine_events):
+    engine, events = engine_events
+    (algo,) = [e for e in events if isinstance(e, AlgoOrder)]
+    row = wire.ws_algo_dict(algo, instrument_of(engine), Decimal(50000))
+    assert row_event(ALGOS, row) == okx_wire.algo_from_okx(row) == algo
+
+
+def test_algo_types_the_system_does_not_place_are_ignored():
+    rows = recorded_rows("ws_orders_algo")
+    assert rows and all(row_event(ALGOS, row) is None for row in rows)
