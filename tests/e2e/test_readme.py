@@ -178,9 +178,13 @@ def test_make_test_is_the_lint_the_import_contracts_and_pytest():
     # commands it would run are checked instead.
     every = [c for b in blocks("sh") for c in commands(b)]
     assert "make test" in every
+    # Under `make test` this runs inside make: its MAKEFLAGS/MAKELEVEL would make the inner
+    # make announce "Entering directory"; the command list is what is checked.
+    outer = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     dry = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "test"],
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", "test"],
         cwd=ROOT,
+        env=outer,
         capture_output=True,
         text=True,
         timeout=60,
