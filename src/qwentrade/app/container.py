@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from qwentrade.app.system import SystemService
     from qwentrade.domain.instruments import Instrument
     from qwentrade.domain.market import Candle
-    from qwentrade.ports.exchange import Exchange
+    from qwentrade.ports.exchange import Exchange, PrivateStream
 
 # The simulated market is one deterministic path: the same seed from the same start, so
 # candles stored by one run are the candles the next run sees (upserts never flip-flop).
@@ -215,6 +215,45 @@ def _okx_candles(okx: OkxExchange, bar: Bar) -> Callable[[str, datetime], list[C
 
 # What each mode trades on, where its market data comes from, its simulated engine (if
 # any), and the check made at build time without building any of them.
+# OKX's demo-trading private WebSocket (the REST host is the same; a header says demo).
+OKX_WS_URL = "wss://ws.okx.com:8443/ws/v5/private"
+OKX_DEMO_WS_URL = "wss://wspap.okx.com:8443/ws/v5/private"
+
+
+def _sim_stream(container: Container) -> PrivateStream:
+    from qwentrade.adapters.sim import SimPrivateStream
+
+    return SimPrivateStream(container.sim_engine())
+
+
+def _okx_stream(container: Container) -> PrivateStream:
+    """OKX's private WebSocket (orders, positions; orders-algo on the business socket),
+    signed with the live keys, its clock corrected by the REST adapter's offset."""
+    from qwentrade.adapters.okx import OkxPrivateStream
+    from qwentrade.adapters.okx.stream_wire import business_url
+
+    settings = container.settings
+    okx = container.okx()
+    url = settings.okx_ws_url
+    if settings.okx_demo and url == OKX_WS_URL:
+        url = OKX_DEMO_WS_URL  # demo keys are refused by the production host
+    rest = okx.rest
+    assert rest.credentials is not None  # live mode: _check_live has run
+    offset = rest.clock
+    return OkxPrivateStream(
+        url,
+        rest.credentials,
+        business_url=business_url(url),
+        config=container.repositories().config,
+        time_offset=lambda: offset.offset_ms / 1000,
+    )
+
+
+STREAMS: dict[Mode, Callable[[Container], PrivateStream]] = {
+    Mode.SIM: _sim_stream,
+    Mode.PAPER: _sim_stream,
+    Mode.LIVE: _okx_stream,
+}
 EXCHANGES: dict[Mode, Callable[[Container], Exchange]] = {
     Mode.SIM: _sim_exchange,
     Mode.PAPER: _sim_exchange,
@@ -315,6 +354,12 @@ class Container:
     def exchange(self) -> Exchange:
         """Where orders go: the simulated exchange (sim, paper) or OKX (live)."""
         return EXCHANGES[self.settings.mode](self)
+
+    @_once
+    def private_stream(self) -> PrivateStream:
+        """Account updates of the order venue: the simulated exchange's (sim, paper) or
+        OKX's private WebSocket (live; OKX's demo host with ``QWENTRADE_OKX_DEMO``)."""
+        return STREAMS[self.settings.mode](self)
 
     @_once
     def market_data(self) -> Exchange:

@@ -3,6 +3,7 @@ on loopback (QWENTRADE_OKX_REST_URL pointed at it)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from qwentrade.adapters.okx import OkxExchange
-from qwentrade.adapters.sim import SimExchange
+from qwentrade.adapters.sim import SimExchange, SimPrivateStream
 from qwentrade.adapters.sim.live import MINUTE, LivePricePath, engine_lag
 from qwentrade.app.container import Container, build, prepare_database
 from qwentrade.app.settings import Settings
@@ -162,3 +163,39 @@ def test_live_demo_sends_the_simulated_trading_header(tmp_path, fake):
     assert built.exchange().balance().cash_balance == Decimal(10000)
     assert seen and all(flag == "1" for _, flag in seen)
     assert any(path.endswith("/account/balance") for path, _ in seen)
+
+
+def test_live_follows_the_account_over_okx_private_websocket(tmp_path, fake):
+    built = container(tmp_path, **live_env(fake))
+    stream = built.private_stream()
+    events: list = []
+    stream.connect(events.append)
+    try:
+        deadline = time.monotonic() + 20
+        while not stream.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stream.connected and stream.state().logged_in
+        built.exchange().place_order(OrderRequest(BTC, "buy", "1", "stream1"))
+        while time.monotonic() < deadline and not any(
+            getattr(e, "client_order_id", "") == "stream1" for e in events
+        ):
+            time.sleep(0.02)
+        assert any(getattr(e, "client_order_id", "") == "stream1" for e in events)
+    finally:
+        stream.close()
+
+
+def test_sim_and_paper_follow_the_simulated_exchange(tmp_path, fake):
+    assert isinstance(container(tmp_path).private_stream(), SimPrivateStream)
+    paper = container(tmp_path, QWENTRADE_MODE="paper", QWENTRADE_OKX_REST_URL=fake.rest_url)
+    assert isinstance(paper.private_stream(), SimPrivateStream)
+
+
+def test_demo_keys_use_okx_demo_websocket_host_unless_a_url_is_given(tmp_path, fake):
+    env = live_env(fake, QWENTRADE_OKX_DEMO="true")
+    del env["QWENTRADE_OKX_WS_URL"]
+    demo = container(tmp_path, **env).private_stream()
+    assert demo.url == "wss://wspap.okx.com:8443/ws/v5/private"
+    assert demo.business_url == "wss://wspap.okx.com:8443/ws/v5/business"
+    given = container(tmp_path, **live_env(fake, QWENTRADE_OKX_DEMO="true")).private_stream()
+    assert given.url == fake.ws_url

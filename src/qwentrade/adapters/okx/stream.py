@@ -236,6 +236,16 @@ class OkxPrivateStream:
             if self._handler is None:
                 self._links = []
 
+    @property
+    def url(self) -> str:
+        """The private socket's URL (orders, positions)."""
+        return self._url
+
+    @property
+    def business_url(self) -> str | None:
+        """The business socket's URL (orders-algo), or None when not followed."""
+        return self._business_url
+
     def state(self) -> StreamState:
         """The stream's state now (for the status endpoints)."""
         with self._lock:
