@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Engine
 
 from qwentrade.adapters.sql.engine import make_engine, normalize_url
 from qwentrade.adapters.sql.readonly import sqlite_file
+from qwentrade.adapters.sql.revision import engine_for
 from qwentrade.domain.errors import DomainError, InvalidInput
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -51,18 +52,6 @@ def head_revision() -> str:
     head = script_directory().get_current_head()
     assert head is not None, "the package ships no migrations"
     return head
-
-
-@contextmanager
-def _engine(target: str | URL | Engine) -> Iterator[Engine]:
-    if isinstance(target, Engine):
-        yield target
-        return
-    engine = make_engine(target)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 @contextmanager
@@ -138,7 +127,7 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> str:
 
     Refuses (SchemaVersionError) a database that is ahead of this code.
     """
-    with _engine(target) as engine:
+    with engine_for(target) as engine:
         with _locked(engine) as connection:
             before = MigrationContext.configure(connection).get_current_revision()
             _check_known(before)
@@ -152,7 +141,7 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> str:
 
 def downgrade(target: str | URL | Engine, revision: str = "-1") -> str | None:
     """Migrate the database down to ``revision`` (default: one step); returns the new one."""
-    with _engine(target) as engine:
+    with engine_for(target) as engine:
         with _locked(engine) as connection:
             before = MigrationContext.configure(connection).get_current_revision()
             _run(connection, command.downgrade, revision)

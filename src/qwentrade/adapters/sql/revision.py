@@ -26,7 +26,8 @@ VERSION_TABLE = "alembic_version"  # Alembic's default, which migrate.py keeps
 
 
 @contextmanager
-def _engine(target: str | URL | Engine) -> Iterator[Engine]:
+def engine_for(target: str | URL | Engine) -> Iterator[Engine]:
+    """The engine given, or one made from the URL and disposed of on exit."""
     from sqlalchemy.engine import Engine
 
     from qwentrade.adapters.sql.engine import make_engine
@@ -59,7 +60,7 @@ def ensure_schema(target: str | URL | Engine) -> str:
 
     A database already at :data:`HEAD_REVISION` costs one query and no Alembic import.
     """
-    with _engine(target) as engine:
+    with engine_for(target) as engine:
         with engine.connect() as connection:
             revisions = stored_revisions(connection)
         if revisions == [HEAD_REVISION]:

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from migration_helpers import BACKENDS, empty_database
 
 from qwentrade.adapters.sql import (
     SchemaVersionError,
@@ -17,23 +18,16 @@ from qwentrade.adapters.sql import (
     downgrade,
     ensure_schema,
     head_revision,
-    make_engine,
     upgrade,
 )
 from qwentrade.adapters.sql.schema import metadata
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
 def empty(request, tmp_path):
     """An engine on an empty database (a new SQLite file, or a new PostgreSQL schema)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    else:
-        engine = request.getfixturevalue("postgres_schemas").engine("qtmig")
-    yield engine
-    engine.dispose()
+    with empty_database(request, tmp_path, "qtmig") as engine:
+        yield engine
 
 
 def differences(engine: sa.Engine) -> list:

@@ -7,28 +7,22 @@ import subprocess
 import sys
 
 import pytest
+from migration_helpers import BACKENDS, empty_database
 
 from qwentrade.adapters.sql import (
     current_revision,
     downgrade,
     ensure_schema,
     head_revision,
-    make_engine,
     upgrade,
 )
 from qwentrade.adapters.sql.revision import HEAD_REVISION, stored_revisions
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
 
 @pytest.fixture(params=BACKENDS)
 def empty(request, tmp_path):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    else:
-        engine = request.getfixturevalue("postgres_schemas").engine("qtrev")
-    yield engine
-    engine.dispose()
+    with empty_database(request, tmp_path, "qtrev") as engine:
+        yield engine
 
 
 def test_the_head_constant_is_the_head_of_the_migration_scripts():
