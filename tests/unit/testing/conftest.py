@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_okx_helpers import KEY, PASSPHRASE, SECRET, OkxClient, stepped_engine
+from fake_okx_helpers import OkxClient, fake_okx_server
 
 from qwentrade.testing.fake_okx import FakeOkx
 
@@ -13,15 +13,7 @@ from qwentrade.testing.fake_okx import FakeOkx
 @pytest.fixture
 def okx() -> Iterator[FakeOkx]:
     """A fake OKX server (no rate limits) over a market 3 days old, time standing still."""
-    with FakeOkx(
-        stepped_engine(),
-        api_key=KEY,
-        secret=SECRET,
-        passphrase=PASSPHRASE,
-        rate_limits=False,
-        ws_idle_timeout=5.0,
-        positions_interval=60.0,
-    ) as server:
+    with fake_okx_server(rate_limits=False, ws_idle_timeout=5.0, positions_interval=60.0) as server:
         yield server
 
 

@@ -21,6 +21,7 @@ import httpx
 import websocket
 
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SteppedClock
+from qwentrade.testing.fake_okx import FakeOkx
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 BTC = "BTC-USDT-SWAP"
@@ -34,6 +35,13 @@ def stepped_engine(days: int = 3, seed: int = 7, balance: int = 10000) -> SimEng
     return SimEngine(
         balance=Decimal(balance), clock=clock, price_path=GeneratedPath(seed=seed, start=START)
     )
+
+
+def fake_okx_server(engine: SimEngine | None = None, **options: Any) -> FakeOkx:
+    """A fake OKX server (not started yet: use ``with``) over ``engine`` (default
+    :func:`stepped_engine`) that knows the test credentials; ``options`` go to FakeOkx."""
+    engine = engine if engine is not None else stepped_engine()
+    return FakeOkx(engine, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE, **options)
 
 
 def advance(engine: SimEngine, delta: timedelta) -> None:

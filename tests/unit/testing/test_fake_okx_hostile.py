@@ -22,10 +22,10 @@ from fake_okx_helpers import (
     KEY,
     PASSPHRASE,
     SECRET,
+    fake_okx_server,
     is_push,
     okx_sign,
     okx_timestamp,
-    stepped_engine,
     ws_close_code,
     ws_connect,
     ws_login,
@@ -367,16 +367,9 @@ def test_number_parameters_answer_a_number_or_an_okx_error(value):
 
 @pytest.fixture(scope="module")
 def hostile_okx() -> Iterator[FakeOkx]:
-    with FakeOkx(
-        stepped_engine(),
-        api_key=KEY,
-        secret=SECRET,
-        passphrase=PASSPHRASE,
-        rate_limits=False,
-        ws_idle_timeout=30.0,
-        positions_interval=60.0,
-    ) as server:
-        yield server
+    server = fake_okx_server(rate_limits=False, ws_idle_timeout=30.0, positions_interval=60.0)
+    with server as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
