@@ -194,7 +194,7 @@ def _okx_candles(okx: OkxExchange, bar: Bar) -> Callable[[str, datetime], list[C
     for ``bar`` candles opening at or after ``since`` (OKX ``before`` = newer than; the
     newest 300 when there are more), through the permit gate. The OKX exchange's own
     ``candles`` serves the stored timeframes only, so the row is read here."""
-    from qwentrade.adapters.okx import wire
+    from qwentrade.adapters.okx import wire_market
     from qwentrade.domain.market import to_ms
     from qwentrade.domain.ratelimit import Priority
 
@@ -208,7 +208,7 @@ def _okx_candles(okx: OkxExchange, bar: Bar) -> Callable[[str, datetime], list[C
         rows = okx.rest.request(
             "GET", "market/candles", params, priority=Priority.QUERY, instrument=symbol
         )
-        return [wire.candle_from_okx(symbol, row) for row in rows]
+        return [wire_market.candle_from_okx(symbol, row) for row in rows]
 
     return fetch
 

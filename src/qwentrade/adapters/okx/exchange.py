@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from qwentrade.adapters.okx import market_stats, wire
+from qwentrade.adapters.okx import market_stats, wire, wire_market, wire_trade
 from qwentrade.adapters.okx.recovery import Recovery
 from qwentrade.adapters.okx.rest import Config, Gate, OkxRest
 from qwentrade.adapters.okx.retry import (
@@ -139,7 +139,9 @@ class OkxExchange:
     def instruments(self) -> list[Instrument]:
         """Every live USDT-margined linear swap."""
         rows = self._get("public/instruments", {"instType": wire.INST_TYPE})
-        return [wire.instrument_from_okx(r) for r in rows if wire.is_tradable_usdt_swap(r)]
+        return [
+            wire_market.instrument_from_okx(r) for r in rows if wire_market.is_tradable_usdt_swap(r)
+        ]
 
     def server_time(self) -> datetime:
         """OKX's clock (``/public/time``); also re-measures the clock offset."""
@@ -170,7 +172,11 @@ class OkxExchange:
         found: dict[datetime, Candle] = {}
         cursor = end
         while len(found) < limit:
-            params = {"instId": symbol, "bar": wire.BARS[timeframe], "limit": str(CANDLE_PAGE)}
+            params = {
+                "instId": symbol,
+                "bar": wire_market.BARS[timeframe],
+                "limit": str(CANDLE_PAGE),
+            }
             if cursor is not None:
                 params["after"] = str(cursor)
             if start is not None:
@@ -179,7 +185,7 @@ class OkxExchange:
             if not rows:
                 break
             for row in rows:
-                candle = wire.candle_from_okx(symbol, row)
+                candle = wire_market.candle_from_okx(symbol, row)
                 if span is None or candle.time in span:
                     found.setdefault(candle.time, candle)
             oldest = int(rows[-1][0])
@@ -193,7 +199,7 @@ class OkxExchange:
     def funding_rate(self, symbol: str) -> FundingRate:
         """The current rate; ``time`` is the coming settlement."""
         [item] = self._get("public/funding-rate", {"instId": symbol}, instrument=symbol)
-        return wire.funding_rate_from_okx(item)
+        return wire_market.funding_rate_from_okx(item)
 
     def funding_history(self, symbol: str, span: TimeRange) -> list[FundingRate]:
         """Settled rates with settlement time in ``span``, oldest first (paged back)."""
@@ -208,7 +214,7 @@ class OkxExchange:
             }
             rows = self._get("public/funding-rate-history", params, instrument=symbol)
             for row in rows:
-                rate = wire.funding_history_from_okx(row)
+                rate = wire_market.funding_history_from_okx(row)
                 if rate.time in span:
                     found.setdefault(rate.time, rate)
             if len(rows) < FUNDING_PAGE:
@@ -224,7 +230,7 @@ class OkxExchange:
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 400:
             raise InvalidInput("depth", f"must be a whole number in 1..400, got {depth!r}")
         [item] = self._get("market/books", {"instId": symbol, "sz": str(depth)}, instrument=symbol)
-        return wire.book_from_okx(symbol, item, depth)
+        return wire_market.book_from_okx(symbol, item, depth)
 
     # -- market statistics (beyond the port; see .market_stats) -------------------------
 
@@ -232,7 +238,7 @@ class OkxExchange:
         """Open interest now, in USD (``/public/open-interest`` ``oiUsd``)."""
         params = {"instType": wire.INST_TYPE, "instId": symbol}
         [item] = self._get("public/open-interest", params, instrument=symbol)
-        return wire.open_interest_from_okx(item)
+        return wire_market.open_interest_from_okx(item)
 
     def open_interest_history(
         self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
@@ -247,7 +253,9 @@ class OkxExchange:
             span,
             market_stats.period_of(period),
         )
-        return with_24h_change([wire.open_interest_history_from_okx(symbol, r) for r in rows])
+        return with_24h_change(
+            [wire_market.open_interest_history_from_okx(symbol, r) for r in rows]
+        )
 
     def long_short_ratio_history(
         self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
@@ -261,7 +269,7 @@ class OkxExchange:
             span,
             market_stats.period_of(period),
         )
-        return [wire.sentiment_from_okx(symbol, r) for r in rows]
+        return [wire_market.sentiment_from_okx(symbol, r) for r in rows]
 
     def liquidations(
         self, symbol: str, span: TimeRange, interval: Timeframe = Timeframe.H1
@@ -280,7 +288,7 @@ class OkxExchange:
             ct_val = self._ct_val(symbol)
             items = market_stats.liquidation_items(self._stats_get, symbol, since, until)
             for item in items:
-                fills.extend(wire.liquidation_fills_from_okx(item, ct_val))
+                fills.extend(wire_market.liquidation_fills_from_okx(item, ct_val))
         return market_stats.liquidation_intervals(symbol, fills, interval, span, now)
 
     def _stats_get(self, path: str, params: dict, instrument: str | None) -> list:
@@ -291,7 +299,7 @@ class OkxExchange:
         if known is None:
             params = {"instType": wire.INST_TYPE, "instId": symbol}
             [item] = self._get("public/instruments", params)
-            known = self._contract_values[symbol] = wire.instrument_from_okx(item).ct_val
+            known = self._contract_values[symbol] = wire_market.instrument_from_okx(item).ct_val
         return known
 
     # -- account -----------------------------------------------------------------------
@@ -299,7 +307,7 @@ class OkxExchange:
     def balance(self) -> Balance:
         """The USDT balance of the trading account."""
         [item] = self._get("account/balance", {"ccy": wire.SETTLE}, private=True)
-        return wire.balance_from_okx(item)
+        return wire_trade.balance_from_okx(item)
 
     def positions(self, symbol: str | None = None) -> list[ExchangePosition]:
         """Open positions, oldest first."""
@@ -307,7 +315,7 @@ class OkxExchange:
         if symbol:
             params["instId"] = symbol
         rows = self._get("account/positions", params, private=True)
-        found = [wire.position_from_okx(r) for r in rows]
+        found = [wire_trade.position_from_okx(r) for r in rows]
         return [p for p in reversed(found) if p.size != 0]
 
     def set_leverage(
@@ -359,7 +367,7 @@ class OkxExchange:
         A lost answer is resolved by looking the order up by its client order id once
         the request's ``expTime`` has passed (see the module docstring).
         """
-        body = wire.order_body(request)
+        body = wire_trade.order_body(request)
         ack = self._recovery.place(
             "trade/order",
             body,
@@ -373,7 +381,7 @@ class OkxExchange:
         try:
             return self.get_order(request.symbol, order_id=wire._text(ack, "ordId"))
         except DomainError:  # placed for sure; report what the acknowledgement says
-            return wire.order_from_ack(request, ack, self._now())
+            return wire_trade.order_from_ack(request, ack, self._now())
 
     def _lookup_order(self, symbol: str, client_order_id: str) -> Order:
         return self._fetch_order(symbol, None, client_order_id, Priority.TRADE)
@@ -389,7 +397,7 @@ class OkxExchange:
         else:
             params["clOrdId"] = client_order_id  # type: ignore[assignment]
         [item] = self._get("trade/order", params, private=True, priority=priority)
-        return wire.order_from_okx(item)
+        return wire_trade.order_from_okx(item)
 
     def cancel_order(
         self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
@@ -423,7 +431,7 @@ class OkxExchange:
         if symbol:
             params["instId"] = symbol
         rows = self._paged("trade/orders-pending", params, "ordId", None)
-        return [wire.order_from_okx(r) for r in reversed(rows)]
+        return [wire_trade.order_from_okx(r) for r in reversed(rows)]
 
     def _paged(self, path: str, params: dict, cursor_key: str, limit: int | None) -> list:
         """Rows of a newest-first list endpoint, following ``after`` cursors."""
@@ -454,14 +462,14 @@ class OkxExchange:
         orders: dict[str, Order] = {}
         rows = self._paged("trade/orders-history", params, "ordId", limit)
         for row in rows:
-            orders.setdefault(row["ordId"], wire.order_from_okx(row))
+            orders.setdefault(row["ordId"], wire_trade.order_from_okx(row))
         recent_only = span is not None and span.start >= self._now() - RECENT_ORDER_HISTORY
         if len(orders) < limit and not recent_only:
             older = dict(params)
             if rows:
                 older["after"] = str(rows[-1]["ordId"])
             for row in self._paged("trade/orders-history-archive", older, "ordId", limit):
-                orders.setdefault(row["ordId"], wire.order_from_okx(row))
+                orders.setdefault(row["ordId"], wire_trade.order_from_okx(row))
         found = [o for o in orders.values() if span is None or o.created_at in span]
         found.sort(key=lambda o: (o.created_at, int(o.order_id or 0)), reverse=True)
         return [o.to_record() for o in found[:limit]]
@@ -477,7 +485,7 @@ class OkxExchange:
             params["before"] = str(to_ms(span.start) - 1)
             params["after"] = str(to_ms(span.end))
         rows = self._paged("account/positions-history", params, "uTime", limit)
-        records = [wire.position_record_from_okx(r) for r in rows]
+        records = [wire_trade.position_record_from_okx(r) for r in rows]
         return [r for r in records if span is None or r.updated_at in span]
 
     # -- algo (TP/SL) orders -----------------------------------------------------------
@@ -491,7 +499,7 @@ class OkxExchange:
         lookup = (lambda: self._fetch_algo({"algoClOrdId": client_id})) if client_id else None
         ack = self._recovery.place(
             "trade/order-algo",
-            wire.algo_body(request),
+            wire_trade.algo_body(request),
             self._at(priority),
             request.symbol,
             lookup,
@@ -503,11 +511,11 @@ class OkxExchange:
         try:
             return self._fetch_algo({"algoId": algo_id})
         except DomainError:
-            return wire.algo_from_ack(request, algo_id, self._now())
+            return wire_trade.algo_from_ack(request, algo_id, self._now())
 
     def _fetch_algo(self, params: dict) -> AlgoOrder:
         [item] = self._get("trade/order-algo", params, private=True, priority=Priority.TRADE)
-        return wire.algo_from_okx(item)
+        return wire_trade.algo_from_okx(item)
 
     def cancel_algos(self, algos: Sequence[tuple[str, str]]) -> list[AlgoOrder]:
         """Cancel ``(symbol, algo_id)`` pairs (10 a request); returns them as they are
@@ -535,4 +543,4 @@ class OkxExchange:
         if symbol:
             params["instId"] = symbol
         rows = self._paged("trade/orders-algo-pending", params, "algoId", None)
-        return [wire.algo_from_okx(r) for r in reversed(rows)]
+        return [wire_trade.algo_from_okx(r) for r in reversed(rows)]

@@ -7,7 +7,7 @@
    or a data push ``{"arg": {"channel": ...}, "data": [...]}`` (C4/C5). Anything else
    is malformed: :func:`parse_frame` raises ``ValueError`` and the stream skips it.
 3. Each row of a push becomes a domain value through :func:`row_event`: the rows carry
-   the REST field set, so ``wire.py``'s parsers read them (one parser per fact); the
+   the REST field set, so ``wire_trade.py``'s parsers read them (one parser per fact); the
    stream only checks first that a row names what it is (:data:`REQUIRED_FIELDS`). A
    bad row raises ``ValueError``/``InvalidInput`` and only that row is skipped.
 4. Duplicates are recognised by a key per row: ``(ordId, uTime)`` for orders and
@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from qwentrade.adapters.okx import wire as okx_wire
+from qwentrade.adapters.okx import wire_trade
 from qwentrade.adapters.okx.signing import OkxCredentials, signature
 from qwentrade.domain.venue import AlgoOrder, ExchangePosition, Order
 
@@ -171,9 +171,9 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {ORDERS: ("clOrdId",), POSITIONS: (), 
 #: Algo types the system places; an ``orders-algo`` row of another type is not ours.
 ALGO_TYPES = frozenset({"conditional", "oco"})
 _ROW_PARSERS: dict[str, Callable[[dict[str, Any]], Order | ExchangePosition | AlgoOrder]] = {
-    ORDERS: okx_wire.order_from_okx,
-    POSITIONS: okx_wire.position_from_okx,
-    ALGOS: okx_wire.algo_from_okx,
+    ORDERS: wire_trade.order_from_okx,
+    POSITIONS: wire_trade.position_from_okx,
+    ALGOS: wire_trade.algo_from_okx,
 }
 
 
@@ -189,7 +189,7 @@ def check_row(channel: str, row: dict[str, Any]) -> None:
 
 def row_event(channel: str, row: dict[str, Any]) -> Order | ExchangePosition | AlgoOrder | None:
     """One row of a ``channel`` push as its domain value, read by the REST parsers of
-    ``wire.py`` (OKX pushes the REST field set); None for an algo type not ours.
+    ``wire_trade.py`` (OKX pushes the REST field set); None for an algo type not ours.
 
     A bad row raises ``ValueError`` (a missing field, a non-number; ``InvalidInput`` is
     one too) and only that row is skipped.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from qwentrade.adapters.memory import MemoryConfigStore
-from qwentrade.adapters.okx import market_stats, wire
+from qwentrade.adapters.okx import market_stats, wire, wire_market
 from qwentrade.adapters.okx.exchange import OkxExchange
 from qwentrade.adapters.okx.gate import PermitGate
 from qwentrade.domain.errors import InvalidInput
@@ -36,7 +36,7 @@ def data(name: str) -> list:
 
 def test_open_interest_is_the_usd_value_at_ts():
     [item] = data("http_get_public_open_interest")
-    point = wire.open_interest_from_okx(item)
+    point = wire_market.open_interest_from_okx(item)
     assert point.symbol == BTC
     assert point.time == datetime(2024, 10, 12, 10, 18, 34, 766000, tzinfo=UTC)
     assert point.open_interest == pytest.approx(1676426045.35)
@@ -45,14 +45,14 @@ def test_open_interest_is_the_usd_value_at_ts():
 
 def test_open_interest_history_rows_are_ts_contracts_coins_usd():
     [row] = data("http_get_rubik_stat_contracts_open_interest_history")
-    point = wire.open_interest_history_from_okx(BTC, row)
+    point = wire_market.open_interest_history_from_okx(BTC, row)
     assert point.time == from_ms(1790550000000)
     assert point.open_interest == pytest.approx(2360916466.88)
 
 
 def test_the_long_short_ratio_splits_into_account_shares():
     rows = data("http_get_rubik_stat_contracts_long_short_account_ratio_contract")
-    sentiment = wire.sentiment_from_okx(BTC, rows[0])
+    sentiment = wire_market.sentiment_from_okx(BTC, rows[0])
     assert sentiment.time == from_ms(1729323600000)
     assert sentiment.long_short_ratio == pytest.approx(0.9398602814619824)
     assert sentiment.long_account_ratio + sentiment.short_account_ratio == pytest.approx(1)
@@ -60,12 +60,12 @@ def test_the_long_short_ratio_splits_into_account_shares():
         sentiment.long_short_ratio
     )
     with pytest.raises(ValueError, match="longShortAcctRatio"):
-        wire.sentiment_from_okx(BTC, ["1729323600000", "-1"])
+        wire_market.sentiment_from_okx(BTC, ["1729323600000", "-1"])
 
 
 def test_a_liquidation_detail_is_worth_contracts_times_face_value_times_bankruptcy_price():
     [item] = data("http_get_public_liquidation_orders")
-    [(time, side, usd)] = wire.liquidation_fills_from_okx(item, Decimal("10"))
+    [(time, side, usd)] = wire_market.liquidation_fills_from_okx(item, Decimal("10"))
     assert time == from_ms(1692266434010)
     assert side == "short"  # posSide; a buy liquidation order closes a short
     assert usd == pytest.approx(13 * 10 * 0.007831)
@@ -80,7 +80,7 @@ def test_a_liquidation_detail_is_worth_contracts_times_face_value_times_bankrupt
     ],
 )
 def test_the_liquidated_side_falls_back_to_the_order_side(detail, side):
-    assert wire.liquidated_side(detail) == side
+    assert wire_market.liquidated_side(detail) == side
 
 
 # -- paging and aggregation (pure) -------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from okx_stream_helpers import BTC, stepped_engine
 
-from qwentrade.adapters.okx import wire as okx_wire
+from qwentrade.adapters.okx import wire_trade
 from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream_queues import EventQueues
 from qwentrade.adapters.okx.stream_wire import (
@@ -230,7 +230,7 @@ def recorded_rows(name: str) -> tuple[dict, ...]:
     [
         (
             ORDERS,
-            okx_wire.order_from_okx,
+            wire_trade.order_from_okx,
             (
                 "ws_orders",
                 "http_get_trade_orders_history",
@@ -238,10 +238,10 @@ def recorded_rows(name: str) -> tuple[dict, ...]:
                 "http_get_trade_orders_pending_attached",
             ),
         ),
-        (POSITIONS, okx_wire.position_from_okx, ("ws_positions", "http_get_account_positions")),
+        (POSITIONS, wire_trade.position_from_okx, ("ws_positions", "http_get_account_positions")),
         (
             ALGOS,
-            okx_wire.algo_from_okx,
+            wire_trade.algo_from_okx,
             (
                 "http_get_trade_orders_algo_pending",
                 "http_get_trade_orders_algo_pending_close_fraction",
@@ -258,7 +258,7 @@ def test_a_recorded_row_reads_the_same_over_rest_and_the_websocket(channel, rest
 
 def test_the_websocket_fill_fields_are_read_by_both_paths():
     (row,) = recorded_rows("ws_orders")
-    order = okx_wire.order_from_okx(row)
+    order = wire_trade.order_from_okx(row)
     assert order == row_event(ORDERS, row)
     fill = order.last_fill
     assert fill is not None and fill.trade_id == "1518905529" and fill.liquidity == "maker"
@@ -267,14 +267,14 @@ def test_the_websocket_fill_fields_are_read_by_both_paths():
     assert order.avg_price == Decimal("103698.9") and order.leverage == 2
     # a REST order names its last fill without the fee: no fill is made up from it
     (rest_row,) = recorded_rows("http_get_trade_orders_history")[:1]
-    assert okx_wire.order_from_okx(rest_row).last_fill is None
+    assert wire_trade.order_from_okx(rest_row).last_fill is None
 
 
 def test_an_algo_row_of_the_fake_reads_the_same_over_rest_and_the_websocket(engine_events):
     engine, events = engine_events
     (algo,) = [e for e in events if isinstance(e, AlgoOrder)]
     row = wire.ws_algo_dict(algo, instrument_of(engine), Decimal(50000))
-    assert row_event(ALGOS, row) == okx_wire.algo_from_okx(row) == algo
+    assert row_event(ALGOS, row) == wire_trade.algo_from_okx(row) == algo
 
 
 def test_algo_types_the_system_does_not_place_are_ignored():

@@ -1,5 +1,5 @@
-"""wire.py on recorded OKX payloads (tests/data/okx): every parser, the request bodies and
-the code -> domain error table."""
+"""wire.py, wire_market.py and wire_trade.py on recorded OKX payloads (tests/data/okx):
+every parser, the request bodies and the code -> domain error table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qwentrade.adapters.okx import wire
+from qwentrade.adapters.okx import wire, wire_market, wire_trade
 from qwentrade.domain.errors import (
     AuthFailed,
     ExchangeRejected,
@@ -42,7 +42,9 @@ def data(name: str) -> list:
 
 def test_instruments_keep_only_live_usdt_linear_swaps():
     rows = data("http_get_public_instruments")
-    kept = [wire.instrument_from_okx(r) for r in rows if wire.is_tradable_usdt_swap(r)]
+    kept = [
+        wire_market.instrument_from_okx(r) for r in rows if wire_market.is_tradable_usdt_swap(r)
+    ]
     assert [i.inst_id for i in kept] == ["ETH-USDT-SWAP", "BTC-USDT-SWAP"]
     btc = kept[1]
     raw = next(r for r in rows if r["instId"] == "BTC-USDT-SWAP")
@@ -53,7 +55,7 @@ def test_instruments_keep_only_live_usdt_linear_swaps():
 
 def test_candles_read_confirm_and_base_volume():
     rows = data("http_get_market_candles")
-    candles = [wire.candle_from_okx("BTC-USDT-SWAP", r) for r in rows]
+    candles = [wire_market.candle_from_okx("BTC-USDT-SWAP", r) for r in rows]
     for row, candle in zip(rows, candles, strict=True):
         assert candle.time == datetime.fromtimestamp(int(row[0]) / 1000, UTC)
         assert candle.close == float(row[4]) and candle.volume == float(row[6] or row[5])
@@ -61,17 +63,18 @@ def test_candles_read_confirm_and_base_volume():
 
 
 def test_the_day_bar_is_utc_aligned():
-    assert wire.BARS[Timeframe.D1] == "1Dutc" and wire.BARS[Timeframe.H4] == "4H"
+    assert wire_market.BARS[Timeframe.D1] == "1Dutc" and wire_market.BARS[Timeframe.H4] == "4H"
 
 
 def test_funding_rate_and_history():
     [current] = data("http_get_public_funding_rate")
-    rate = wire.funding_rate_from_okx(current)
+    rate = wire_market.funding_rate_from_okx(current)
     assert rate.time == datetime.fromtimestamp(int(current["fundingTime"]) / 1000, UTC)
     assert rate.rate == Decimal(current["fundingRate"])
     assert rate.next_funding_time is not None and rate.next_funding_time > rate.time
     history = [
-        wire.funding_history_from_okx(r) for r in data("http_get_public_funding_rate_history")
+        wire_market.funding_history_from_okx(r)
+        for r in data("http_get_public_funding_rate_history")
     ]
     assert history[0].rate == Decimal("0.0001515032")
     assert history[0].realized_rate == Decimal("0.00015")
@@ -79,32 +82,32 @@ def test_funding_rate_and_history():
 
 def test_order_book_levels_best_first_cut_to_depth():
     [item] = data("http_get_market_books")
-    book = wire.book_from_okx("BTC-USDT-SWAP", item, depth=1)
+    book = wire_market.book_from_okx("BTC-USDT-SWAP", item, depth=1)
     assert book.bids == ((Decimal("43466.3"), Decimal("13807")),)
     assert book.asks == ((Decimal("43466.4"), Decimal("14881")),)
 
 
 def test_balance_reads_the_usdt_details_row():
     [item] = data("http_get_account_balance")
-    balance = wire.balance_from_okx(item)
+    balance = wire_trade.balance_from_okx(item)
     detail = next(d for d in item["details"] if d["ccy"] == "USDT")
     assert balance.equity == Decimal(detail["eq"]) and balance.cash_balance == Decimal(
         detail["cashBal"]
     )
     assert balance.available == Decimal(detail["availEq"])
     assert balance.frozen == Decimal(detail["frozenBal"])
-    assert wire.balance_from_okx(item, "XYZ").equity == 0
+    assert wire_trade.balance_from_okx(item, "XYZ").equity == 0
 
 
 def test_positions_and_position_history():
     [row] = data("http_get_account_positions")
-    position = wire.position_from_okx(row)
+    position = wire_trade.position_from_okx(row)
     assert position.symbol == "LTC-USDT-SWAP" and position.pos_side is PosSide.LONG
     assert position.size == Decimal("2") and position.avg_price == Decimal("82.675")
     assert position.margin == Decimal(row["imr"]) and position.liquidation_price is None
     assert position.realised_pnl == Decimal(row["realizedPnl"]) and position.leverage == 10
     [record] = [
-        wire.position_record_from_okx(r) for r in data("http_get_account_positions_history")
+        wire_trade.position_record_from_okx(r) for r in data("http_get_account_positions_history")
     ][:1]
     assert record.close_type == 2 and record.pos_size == 0 and record.leverage == 3
     assert record.avg_price == Decimal("3226.93") and record.close_avg_price == Decimal("3224.8")
@@ -112,17 +115,17 @@ def test_positions_and_position_history():
 
 
 def test_orders_from_history_and_pending():
-    orders = [wire.order_from_okx(r) for r in data("http_get_trade_orders_history")]
+    orders = [wire_trade.order_from_okx(r) for r in data("http_get_trade_orders_history")]
     first = orders[0]
     assert first.state is OrderState.FILLED and first.avg_price == Decimal("103698.9")
     assert first.leverage == 2 and first.client_order_id == ""
-    [pending] = [wire.order_from_okx(r) for r in data("http_get_trade_orders_pending")]
+    [pending] = [wire_trade.order_from_okx(r) for r in data("http_get_trade_orders_pending")]
     assert pending.order_type is OrderType.POST_ONLY and pending.state is OrderState.LIVE
     assert pending.avg_price is None and pending.price == Decimal("0.2")
 
 
 def test_an_order_with_attached_stop_and_target():
-    [order] = [wire.order_from_okx(r) for r in data("http_get_trade_orders_pending_attached")]
+    [order] = [wire_trade.order_from_okx(r) for r in data("http_get_trade_orders_pending_attached")]
     assert order.avg_price is None  # "0" while unfilled
     assert order.attached_algo_ids == ("3373000000000000001", "3373000000000000002")
     sl, tp = order.attached_algos
@@ -133,15 +136,18 @@ def test_an_order_with_attached_stop_and_target():
 
 
 def test_algo_orders():
-    [conditional] = [wire.algo_from_okx(r) for r in data("http_get_trade_orders_algo_pending")]
+    [conditional] = [
+        wire_trade.algo_from_okx(r) for r in data("http_get_trade_orders_algo_pending")
+    ]
     assert conditional.algo_type is AlgoType.CONDITIONAL and conditional.state is AlgoState.LIVE
     assert conditional.sl_trigger_price == Decimal("100") and conditional.sl_order_price is None
     assert conditional.size == Decimal("1") and conditional.leverage == 3
     [whole] = [
-        wire.algo_from_okx(r) for r in data("http_get_trade_orders_algo_pending_close_fraction")
+        wire_trade.algo_from_okx(r)
+        for r in data("http_get_trade_orders_algo_pending_close_fraction")
     ]
     assert whole.size is None and whole.close_fraction == 1 and whole.reduce_only
-    [oco] = [wire.algo_from_okx(r) for r in data("http_get_trade_orders_algo_pending_oco")]
+    [oco] = [wire_trade.algo_from_okx(r) for r in data("http_get_trade_orders_algo_pending_oco")]
     assert oco.algo_type is AlgoType.OCO and oco.tp_trigger_price == Decimal("41000")
     assert oco.algo_client_order_id == "O-attached-oco" and oco.triggered_leg is None
 
@@ -212,7 +218,7 @@ def test_order_body_is_one_order_with_the_callers_client_id_and_attached_algos()
             AttachedAlgo(sl_trigger_price="55000", tp_trigger_price="70000", tp_order_price="69990")
         ],
     )
-    body = wire.order_body(request)
+    body = wire_trade.order_body(request)
     assert body == {
         "instId": "BTC-USDT-SWAP",
         "tdMode": "cross",
@@ -234,12 +240,14 @@ def test_order_body_is_one_order_with_the_callers_client_id_and_attached_algos()
             }
         ],
     }
-    reduce = wire.order_body(OrderRequest("BTC-USDT-SWAP", "sell", "1", "cid2", reduce_only=True))
+    reduce = wire_trade.order_body(
+        OrderRequest("BTC-USDT-SWAP", "sell", "1", "cid2", reduce_only=True)
+    )
     assert reduce["reduceOnly"] == "true" and "px" not in reduce and "posSide" not in reduce
 
 
 def test_algo_body_closes_the_whole_position_at_market():
-    body = wire.algo_body(
+    body = wire_trade.algo_body(
         AlgoRequest(
             "BTC-USDT-SWAP", "sell", "conditional", close_fraction="1", sl_trigger_price="50000"
         )
