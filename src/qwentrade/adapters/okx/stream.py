@@ -43,6 +43,7 @@ import attrs
 import websocket
 
 from qwentrade.adapters.okx import stream_wire as wire
+from qwentrade.adapters.okx.config_cache import CachedConfig
 from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream_queues import (
     CLOSE_QUEUE_SIZE,
@@ -50,7 +51,6 @@ from qwentrade.adapters.okx.stream_queues import (
     POSITION_QUEUE_SIZE,
     EventQueues,
 )
-from qwentrade.domain.config_keys import CONFIG_KEYS
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.venue import StreamEvent, StreamStatus, StreamStatusKind
 from qwentrade.ports.config import ConfigStore
@@ -155,7 +155,7 @@ class OkxPrivateStream:
         self._url = url
         self._business_url = business_url
         self._credentials = credentials
-        self._config = config
+        self._config = CachedConfig(config)  # the heartbeat reads it every read tick
         self._time_offset = time_offset
         self._clock = clock
         self._queue_sizes = (close_queue_size, position_queue_size, order_queue_size)
@@ -275,8 +275,6 @@ class OkxPrivateStream:
     # -- settings and time -----------------------------------------------------------------
 
     def _seconds(self, key: str) -> float:
-        if self._config is None:
-            return float(CONFIG_KEYS[key].default)  # type: ignore[arg-type]
         return float(self._config.get(key))  # type: ignore[arg-type]
 
     def _now(self) -> datetime:
