@@ -75,9 +75,8 @@ class KlineBackfill:
     ) -> None:
         self._exchange = exchange
         self._klines = klines
-        self._clock = clock
         self._page_size = page_size
-        self._config = config
+        self._gaps = KlineGaps(klines, clock, config)
         # called under the series lock after the stored tail is read (tests pause here)
         self._between_read_and_write = between_read_and_write or (lambda: None)
 
@@ -85,7 +84,7 @@ class KlineBackfill:
         """The history window of ``timeframe`` in days, read from the config store now
         (``KLINE_15M_START_DAYS`` 30, ``KLINE_4H_START_DAYS`` 180, ``KLINE_1D_START_DAYS``
         600 by default, as the original)."""
-        return self._gaps().start_days(timeframe)
+        return self._gaps.start_days(timeframe)
 
     def run(self, symbol: str, timeframe: Timeframe, days: float | None = None) -> BackfillReport:
         """Fetch and store every missing closed candle of the last ``days`` days (default:
@@ -111,10 +110,7 @@ class KlineBackfill:
         )
 
     def _missing(self, symbol: str, timeframe: Timeframe, days: float) -> list[datetime]:
-        return self._gaps().missing(symbol, timeframe, days)
-
-    def _gaps(self) -> KlineGaps:
-        return KlineGaps(self._klines, self._clock, self._config)
+        return self._gaps.missing(symbol, timeframe, days)
 
     def _pages(self, timeframe: Timeframe, missing: list[datetime]) -> list[TimeRange]:
         return plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)

@@ -111,10 +111,10 @@ class SeriesVerifier:
         params = IndicatorParams.for_timeframe(timeframe)
         with self._klines.writing(symbol, timeframe) as series:
             stored = series.range()
-            wrong = wrong_cells(stored, params)
+            computed = compute(stored.select(CANDLE_COLUMNS), params)
+            wrong = wrong_cells(stored, params, expected=computed)
             if wrong.is_empty():
                 return 0
-            computed = compute(stored.select(CANDLE_COLUMNS), params)
             return series.upsert(computed.filter(pl.col("time") >= wrong["time"].min()))
 
 

@@ -52,12 +52,8 @@ class MemorySeriesWriter:
     ) -> pl.DataFrame:
         frame = self._repository._series(self._symbol, self._timeframe, start, end)
         if self._pending:
-            frame = _merged(frame, *self._pending).filter(pl.col("symbol") == self._symbol)
-            start, end = check_span(start, end)
-            if start is not None:
-                frame = frame.filter(pl.col("time") >= start)
-            if end is not None:
-                frame = frame.filter(pl.col("time") < end)
+            pending = _within(_merged(*self._pending), self._symbol, *check_span(start, end))
+            frame = _merged(frame, pending)
         return frame.sort("time", descending=newest_first).slice(0, check_page(limit, 0)[0])
 
     def upsert(self, frame: pl.DataFrame) -> int:
@@ -69,6 +65,18 @@ class MemorySeriesWriter:
     def _commit(self) -> None:
         if self._pending:
             self._repository._apply(self._timeframe, _merged(*self._pending))
+
+
+def _within(
+    frame: pl.DataFrame, symbol: str, start: datetime | None, end: datetime | None
+) -> pl.DataFrame:
+    """The rows of ``symbol`` with ``start <= time < end`` (None leaves a side open)."""
+    frame = frame.filter(pl.col("symbol") == symbol)
+    if start is not None:
+        frame = frame.filter(pl.col("time") >= start)
+    if end is not None:
+        frame = frame.filter(pl.col("time") < end)
+    return frame
 
 
 def _merged(*frames: pl.DataFrame) -> pl.DataFrame:
@@ -125,12 +133,7 @@ class MemoryKlineRepository:
         start, end = check_span(start, end)
         with self._lock:
             frame = self._frame(timeframe)
-        frame = frame.filter(pl.col("symbol") == symbol)
-        if start is not None:
-            frame = frame.filter(pl.col("time") >= start)
-        if end is not None:
-            frame = frame.filter(pl.col("time") < end)
-        return frame
+        return _within(frame, symbol, start, end)
 
     def range(
         self,

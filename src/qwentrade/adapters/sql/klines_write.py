@@ -93,12 +93,13 @@ def select_klines(
     end: datetime | None = None,
     limit: int | None = None,
     newest_first: bool = False,
+    offset: int = 0,
 ) -> pl.DataFrame:
     """Candles of one series on ``connection`` (sees its own uncommitted writes)."""
     table = kline_table(timeframe)
     order = table.c.time.desc() if newest_first else table.c.time
     statement = sa.select(*table.c).where(table.c.symbol == check_text(symbol, "symbol"))
-    statement = paged(within(statement, table.c.time, start, end).order_by(order), limit, 0)
+    statement = paged(within(statement, table.c.time, start, end).order_by(order), limit, offset)
     rows = connection.execute(statement).all()
     return pl.DataFrame(rows, schema=kline_schema(timeframe), orient="row")
 

@@ -149,11 +149,3 @@ def downgrade(target: str | URL | Engine, revision: str = "-1") -> str | None:
         if after != before:
             log.info("database schema migrated down: %s -> %s", before, after or "empty")
         return after
-
-
-def ensure_schema(target: str | URL | Engine) -> str:
-    """Service start: refuse a newer database, else upgrade to head; returns the head.
-    Reads the revision without Alembic when it is already the head (``revision.py``)."""
-    from qwentrade.adapters.sql.revision import ensure_schema as fast
-
-    return fast(target)

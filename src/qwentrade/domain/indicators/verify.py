@@ -32,10 +32,14 @@ def _allowance(column: str, close_max: float, volume_sum: float) -> float:
     return 1e-12 * close_max
 
 
-def wrong_cells(stored: pl.DataFrame, params: IndicatorParams) -> pl.DataFrame:
+def wrong_cells(
+    stored: pl.DataFrame, params: IndicatorParams, expected: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per wrong cell of ``stored`` (a series' candles with indicators, oldest
-    first): ``time``, ``column``, ``stored`` and ``expected`` (null where null)."""
-    expected = compute(stored.select(CANDLE_COLUMNS), params)
+    first): ``time``, ``column``, ``stored`` and ``expected`` (null where null).
+    ``expected`` is ``compute`` over ``stored``'s candles, when the caller has it."""
+    if expected is None:
+        expected = compute(stored.select(CANDLE_COLUMNS), params)
     close_max = float(stored["close"].abs().max() or 0.0)
     volume_sum = float(stored["volume"].abs().sum() or 0.0)
     times = stored["time"]

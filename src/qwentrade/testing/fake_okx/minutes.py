@@ -24,9 +24,6 @@ import numpy as np
 from qwentrade.adapters.sim.tape import Tape, waypoints
 from qwentrade.domain.market import Candle, from_ms
 
-#: OKX bars finer than 15m that the fake builds from the walk.
-FINE_BARS = {"1m": 60_000, "3m": 180_000, "5m": 300_000}
-
 
 def _walk_price(points: tuple[float, ...], start: int, step: int, t_ms: int) -> float:
     third = step / 3

@@ -11,16 +11,15 @@ import sqlalchemy as sa
 from qwentrade.adapters.sql.klines_write import (
     SqlSeriesWriter,
     locked_transaction,
+    select_klines,
     series_writer,
     write_klines,
 )
-from qwentrade.adapters.sql.repositories._query import paged, within
 from qwentrade.adapters.sql.repositories.kline_index import SqlKlineIndex
 from qwentrade.adapters.sql.schema import kline_table
 from qwentrade.domain.market import Timeframe
 from qwentrade.domain.records import check_text
 from qwentrade.domain.series import (
-    kline_schema,
     normalize_klines,
     require_stored_timeframe,
 )
@@ -56,15 +55,10 @@ class SqlKlineRepository:
         newest_first: bool = False,
     ) -> pl.DataFrame:
         timeframe = require_stored_timeframe(timeframe)
-        table = kline_table(timeframe)
-        order = table.c.time.desc() if newest_first else table.c.time
-        statement = sa.select(*table.c).where(table.c.symbol == check_text(symbol, "symbol"))
-        statement = paged(
-            within(statement, table.c.time, start, end).order_by(order), limit, offset
-        )
         with self._engine.connect() as connection:
-            rows = connection.execute(statement).all()
-        return pl.DataFrame(rows, schema=kline_schema(timeframe), orient="row")
+            return select_klines(
+                connection, timeframe, symbol, start, end, limit, newest_first, offset
+            )
 
     def latest(self, symbol: str, timeframe: Timeframe, count: int = 1) -> pl.DataFrame:
         return self.range(symbol, timeframe, limit=count, newest_first=True).reverse()
