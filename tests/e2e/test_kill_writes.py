@@ -139,7 +139,9 @@ def test_a_kill_inside_a_write_then_any_rerun_leaves_no_hole(database, tmp_path)
     url, probe = database
     env = environment(url, tmp_path)
     assert cli("db", "upgrade", env=env).returncode == 0
-    rng = random.Random(int.from_bytes(os.urandom(4), "little"))
+    # SOAK_SEED replays a run: every failure message names the seed
+    seed = int(os.environ.get("SOAK_SEED") or int.from_bytes(os.urandom(4), "little"))
+    rng = random.Random(seed)
     killed = 0
     for trial in range(TRIALS):
         days = rng.choice([120, 240, 400])
@@ -147,14 +149,14 @@ def test_a_kill_inside_a_write_then_any_rerun_leaves_no_hole(database, tmp_path)
         emptied = forget_some(url, rng)
         killed += kill_inside_a_write(args, env, probe)
         whole = cli("verify", "-q", env=env)
-        assert whole.returncode == 0, f"trial {trial}: after the kill\n{whole.stdout}"
+        assert whole.returncode == 0, f"seed {seed}, trial {trial}: after the kill\n{whole.stdout}"
         # after a cut tail, a rerun shorter than the cut would rightly leave the span
         # between the stored part and its window empty: such reruns only follow an emptying
         rerun_days = str(rng.choice([3, days // 2, days + 20] if emptied else [days, days + 20]))
         rerun = cli("backfill", "-q", "--days", rerun_days, "--timeframe", "15m", env=env)
         assert rerun.returncode == 0, rerun.stderr
         whole = cli("verify", "-q", env=env)
-        assert whole.returncode == 0, f"trial {trial}: after the rerun\n{whole.stdout}"
+        assert whole.returncode == 0, f"seed {seed}, trial {trial}: after the rerun\n{whole.stdout}"
         assert "WRONG" not in whole.stdout
     print(f"\n{killed} of {TRIALS} runs killed inside a write ({url.split(':')[0]})")
     assert killed >= max(1, TRIALS // 2)

@@ -104,17 +104,18 @@ def test_paper_fills_at_a_closed_okx_price_and_sends_no_order(tmp_path, fake):
     lag = datetime.now(UTC) - lagged
     assert engine_lag(MINUTE) <= lag < engine_lag(MINUTE) + timedelta(seconds=5)
 
+    asked_at = datetime.now(UTC)
     order = venue.place_order(OrderRequest(BTC, "buy", "1", "paper1"))
     placed_at = datetime.now(UTC)
     assert order.state.value == "filled"
     t = engine.now
     holding = MINUTE.floor(t)
-    latest_closed = MINUTE.floor(placed_at) - MINUTE.duration
-    # the latest closed candle (the one before it only within the grace after a close)
-    assert holding == latest_closed or (
-        holding == latest_closed - MINUTE.duration
-        and placed_at - (latest_closed + MINUTE.duration) < engine_lag(MINUTE) - MINUTE.duration
-    )
+    # the latest candle closed at some moment of the call (the one before it only within
+    # the grace after a close): never a candle still open at the order's reply
+    grace = engine_lag(MINUTE) - MINUTE.duration
+    earliest = MINUTE.floor(asked_at - grace) - MINUTE.duration
+    latest = MINUTE.floor(placed_at) - MINUTE.duration
+    assert earliest <= holding <= latest, (holding, asked_at, placed_at)
     candle = _okx_bar(fake, "1m", holding)
     # the candle the price came from had closed on the fake before the order was placed
     assert candle[8] == "1" and from_ms(candle[0]) + MINUTE.duration <= placed_at
