@@ -44,7 +44,6 @@ from qwentrade.domain.market import (
     TimeRange,
     from_ms,
     to_ms,
-    with_24h_change,
 )
 from qwentrade.domain.ratelimit import Priority
 from qwentrade.domain.records import OrderRecord, PositionRecord
@@ -69,6 +68,13 @@ FUNDING_PAGE = 400
 RECENT_ORDER_HISTORY = timedelta(days=7)  # orders-history; older ones are in the archive
 ALGO_CANCEL_BATCH = 10
 ALGO_KINDS = "conditional,oco"
+
+
+def _order_ref(order_id: str | None, client_order_id: str | None) -> dict:
+    """OKX's reference to one order: ``ordId`` if given, else ``clOrdId``."""
+    if not order_id and not client_order_id:
+        raise InvalidInput("order_id", "give order_id or client_order_id")
+    return {"ordId": order_id} if order_id else {"clOrdId": client_order_id}
 
 
 class OkxExchange:
@@ -235,72 +241,35 @@ class OkxExchange:
     # -- market statistics (beyond the port; see .market_stats) -------------------------
 
     def open_interest(self, symbol: str) -> OpenInterest:
-        """Open interest now, in USD (``/public/open-interest`` ``oiUsd``)."""
-        params = {"instType": wire.INST_TYPE, "instId": symbol}
-        [item] = self._get("public/open-interest", params, instrument=symbol)
-        return wire_market.open_interest_from_okx(item)
+        """Open interest now, in USD (:func:`.market_stats.open_interest`)."""
+        return market_stats.open_interest(self._stats_get, symbol)
 
     def open_interest_history(
         self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
     ) -> list[OpenInterest]:
-        """Open interest (USD) every ``period`` with time in ``span``, oldest first, the 24 h
-        change set where the point a day earlier is in the list. OKX keeps the latest
-        1,440 periods (``rubik/stat/contracts/open-interest-history``)."""
-        rows = market_stats.series_rows(
-            self._stats_get,
-            "rubik/stat/contracts/open-interest-history",
-            symbol,
-            span,
-            market_stats.period_of(period),
-        )
-        return with_24h_change(
-            [wire_market.open_interest_history_from_okx(symbol, r) for r in rows]
-        )
+        """See :func:`.market_stats.open_interest_history`."""
+        return market_stats.open_interest_history(self._stats_get, symbol, span, period)
 
     def long_short_ratio_history(
         self, symbol: str, span: TimeRange, period: Timeframe = Timeframe.H1
     ) -> list[Sentiment]:
-        """The account long/short ratio of the contract every ``period`` with time in
-        ``span``, oldest first (``long-short-account-ratio-contract``; latest 1,440)."""
-        rows = market_stats.series_rows(
-            self._stats_get,
-            "rubik/stat/contracts/long-short-account-ratio-contract",
-            symbol,
-            span,
-            market_stats.period_of(period),
-        )
-        return [wire_market.sentiment_from_okx(symbol, r) for r in rows]
+        """See :func:`.market_stats.long_short_ratio_history`."""
+        return market_stats.long_short_ratio_history(self._stats_get, symbol, span, period)
 
     def liquidations(
         self, symbol: str, span: TimeRange, interval: Timeframe = Timeframe.H1
     ) -> list[Liquidation]:
-        """Liquidated longs and shorts (USD) per ``interval`` in ``span``, oldest first.
-
-        From ``/public/liquidation-orders``, which holds the last day only: intervals
-        before that, and the one still running, are left out; an interval without a
-        liquidation is 0.
-        """
-        now = self._now()
-        since = max(span.start, now - market_stats.LIQUIDATION_HORIZON)
-        until = min(span.end, now)
-        fills = []
-        if since < until:
-            ct_val = self._ct_val(symbol)
-            items = market_stats.liquidation_items(self._stats_get, symbol, since, until)
-            for item in items:
-                fills.extend(wire_market.liquidation_fills_from_okx(item, ct_val))
-        return market_stats.liquidation_intervals(symbol, fills, interval, span, now)
+        """See :func:`.market_stats.liquidations` (the last day only)."""
+        ct_val = lambda: self._ct_val(symbol)  # noqa: E731
+        return market_stats.liquidations(
+            self._stats_get, symbol, span, interval, self._now(), ct_val
+        )
 
     def _stats_get(self, path: str, params: dict, instrument: str | None) -> list:
         return self._get(path, params, instrument=instrument)
 
     def _ct_val(self, symbol: str) -> Decimal:
-        known = self._contract_values.get(symbol)
-        if known is None:
-            params = {"instType": wire.INST_TYPE, "instId": symbol}
-            [item] = self._get("public/instruments", params)
-            known = self._contract_values[symbol] = wire_market.instrument_from_okx(item).ct_val
-        return known
+        return market_stats.contract_value(self._stats_get, self._contract_values, symbol)
 
     # -- account -----------------------------------------------------------------------
 
@@ -389,13 +358,7 @@ class OkxExchange:
     def _fetch_order(
         self, symbol: str, order_id: str | None, client_order_id: str | None, priority: Priority
     ) -> Order:
-        if not order_id and not client_order_id:
-            raise InvalidInput("order_id", "give order_id or client_order_id")
-        params = {"instId": symbol}
-        if order_id:
-            params["ordId"] = order_id
-        else:
-            params["clOrdId"] = client_order_id  # type: ignore[assignment]
+        params = {"instId": symbol, **_order_ref(order_id, client_order_id)}
         [item] = self._get("trade/order", params, private=True, priority=priority)
         return wire_trade.order_from_okx(item)
 
@@ -404,13 +367,7 @@ class OkxExchange:
     ) -> Order:
         """Cancel an open order; returns its last state. ``OrderNotFound`` (51400) when it
         is unknown, filled or already canceled."""
-        if not order_id and not client_order_id:
-            raise InvalidInput("order_id", "give order_id or client_order_id")
-        body = {"instId": symbol}
-        if order_id:
-            body["ordId"] = order_id
-        else:
-            body["clOrdId"] = client_order_id  # type: ignore[assignment]
+        body = {"instId": symbol, **_order_ref(order_id, client_order_id)}
         answered = self._recovery.repeat(
             "trade/cancel-order", body, self._at(Priority.TRADE), symbol
         )

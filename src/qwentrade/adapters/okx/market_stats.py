@@ -20,9 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+from qwentrade.adapters.okx import wire, wire_market
 from qwentrade.domain.errors import InvalidInput
-from qwentrade.domain.market import Liquidation, Timeframe, TimeRange, to_ms
+from qwentrade.domain.market import (
+    Liquidation,
+    OpenInterest,
+    Sentiment,
+    Timeframe,
+    TimeRange,
+    to_ms,
+    with_24h_change,
+)
 
 #: Our timeframes -> OKX's statistics ``period`` (the day UTC-aligned, as for candles).
 PERIODS = {Timeframe.M15: "15m", Timeframe.H1: "1H", Timeframe.H4: "4H", Timeframe.D1: "1Dutc"}
@@ -127,3 +137,74 @@ def liquidation_intervals(
         if bucket is not None:
             bucket[0 if side == "long" else 1] += usd
     return [Liquidation(symbol, t, longs, shorts) for t, (longs, shorts) in totals.items()]
+
+
+# -- the readers behind OkxExchange's statistics methods ---------------------------------
+
+
+def open_interest(get: Get, symbol: str) -> OpenInterest:
+    """Open interest now, in USD (``/public/open-interest`` ``oiUsd``)."""
+    params = {"instType": wire.INST_TYPE, "instId": symbol}
+    [item] = get("public/open-interest", params, symbol)
+    return wire_market.open_interest_from_okx(item)
+
+
+def open_interest_history(
+    get: Get, symbol: str, span: TimeRange, period: Timeframe
+) -> list[OpenInterest]:
+    """Open interest (USD) every ``period`` with time in ``span``, oldest first, the 24 h
+    change set where the point a day earlier is in the list. OKX keeps the latest
+    1,440 periods (``rubik/stat/contracts/open-interest-history``; fact 1)."""
+    rows = series_rows(
+        get, "rubik/stat/contracts/open-interest-history", symbol, span, period_of(period)
+    )
+    return with_24h_change([wire_market.open_interest_history_from_okx(symbol, r) for r in rows])
+
+
+def long_short_ratio_history(
+    get: Get, symbol: str, span: TimeRange, period: Timeframe
+) -> list[Sentiment]:
+    """The account long/short ratio of the contract every ``period`` with time in
+    ``span``, oldest first (``long-short-account-ratio-contract``; latest 1,440; fact 1)."""
+    rows = series_rows(
+        get,
+        "rubik/stat/contracts/long-short-account-ratio-contract",
+        symbol,
+        span,
+        period_of(period),
+    )
+    return [wire_market.sentiment_from_okx(symbol, r) for r in rows]
+
+
+def liquidations(
+    get: Get,
+    symbol: str,
+    span: TimeRange,
+    interval: Timeframe,
+    now: datetime,
+    ct_val: Callable[[], Decimal],
+) -> list[Liquidation]:
+    """Liquidated longs and shorts (USD) per ``interval`` in ``span``, oldest first.
+
+    From ``/public/liquidation-orders``, which holds the last day only (facts 2, 3):
+    intervals before that, and the one still running, are left out; an interval without
+    a liquidation is 0. ``ct_val`` is asked only when some of ``span`` is in the last day.
+    """
+    since = max(span.start, now - LIQUIDATION_HORIZON)
+    until = min(span.end, now)
+    fills = []
+    if since < until:
+        value = ct_val()
+        for item in liquidation_items(get, symbol, since, until):
+            fills.extend(wire_market.liquidation_fills_from_okx(item, value))
+    return liquidation_intervals(symbol, fills, interval, span, now)
+
+
+def contract_value(get: Get, known: dict[str, Decimal], symbol: str) -> Decimal:
+    """``symbol``'s contract value (``ctVal``), cached in ``known``."""
+    value = known.get(symbol)
+    if value is None:
+        params = {"instType": wire.INST_TYPE, "instId": symbol}
+        [item] = get("public/instruments", params, None)
+        value = known[symbol] = wire_market.instrument_from_okx(item).ct_val
+    return value
