@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import attrs
 import websocket
 
 from qwentrade.adapters.okx import stream_wire as wire
@@ -50,6 +49,14 @@ from qwentrade.adapters.okx.stream_queues import (
     ORDER_QUEUE_SIZE,
     POSITION_QUEUE_SIZE,
     EventQueues,
+)
+from qwentrade.adapters.okx.stream_state import (  # StreamState is re-exported here
+    _KEYS,
+    StreamState,
+    _AuthFailed,
+    _Link,
+    _Reconnect,
+    _Session,
 )
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.venue import StreamEvent, StreamStatus, StreamStatusKind
@@ -66,64 +73,9 @@ JOIN_SECONDS = 1.0
 MALFORMED_LOG_KINDS = 100
 
 
-@attrs.frozen
-class StreamState:
-    """What the status endpoints show about the private stream.
-
-    ``connected``: every socket is logged in and its subscriptions answered.
-    ``subscribed``: channels OKX acknowledged; ``refused_channels`` those it refused
-    (``"orders-algo: 60018 ..."``). ``last_message_at``: the last frame received (UTC).
-    ``reconnects``: connections opened after the first, all sockets together.
-    ``auth_failed``: a login was refused; no reconnects follow (``auth_error`` has OKX's
-    code and message). ``dropped_events``: discarded because the consumer fell behind
-    (each time followed by ``disconnected`` + ``connected`` statuses to reconcile).
-    """
-
-    connected: bool = False
-    logged_in: bool = False
-    subscribed: tuple[str, ...] = ()
-    refused_channels: tuple[str, ...] = ()
-    last_message_at: datetime | None = None
-    reconnects: int = 0
-    auth_failed: bool = False
-    auth_error: str = ""
-    last_error: str = ""
-    pings_sent: int = 0
-    pongs_received: int = 0
-    duplicates_skipped: int = 0
-    malformed_skipped: int = 0
-    dropped_events: int = 0
-    queued_events: int = 0
-
-
-class _Reconnect(Exception):
-    """End this connection; ``early`` skips the reconnect wait (64008 notice)."""
-
-    def __init__(self, reason: str, early: bool = False) -> None:
-        super().__init__(reason)
-        self.early = early
-
-
-class _AuthFailed(Exception):
-    pass
-
-
-@attrs.define
-class _Link:
-    """One socket: its URL, channels and what the state reports about it."""
-
-    url: str
-    channels: tuple[str, ...]
-    name: str
-    socket: websocket.WebSocket | None = None
-    thread: threading.Thread | None = None
-    logged_in: bool = False
-    running: bool = False
-    subscribed: set[str] = attrs.Factory(set)
-    refused: dict[str, str] = attrs.Factory(dict)
-    reconnects: int = 0
-    pings_sent: int = 0
-    pongs_received: int = 0
+def _all_running(links: list[_Link]) -> bool:
+    """Every link is running (true for none: callers needing a stream at all check that)."""
+    return all(link.running for link in links)
 
 
 class OkxPrivateStream:
@@ -184,7 +136,7 @@ class OkxPrivateStream:
     def connected(self) -> bool:
         """True while every socket is logged in with its subscriptions answered."""
         with self._lock:
-            return bool(self._links) and all(link.running for link in self._links)
+            return bool(self._links) and _all_running(self._links)
 
     def connect(self, on_event: Callable[[StreamEvent], None]) -> None:
         """Open the socket(s) and start delivering to ``on_event`` (no-op when running)."""
@@ -251,7 +203,7 @@ class OkxPrivateStream:
         with self._lock:
             links = list(self._links)
             return StreamState(
-                connected=bool(links) and all(link.running for link in links),
+                connected=bool(links) and _all_running(links),
                 logged_in=bool(links) and all(link.logged_in for link in links),
                 subscribed=tuple(
                     c for link in links for c in link.channels if c in link.subscribed
@@ -343,7 +295,7 @@ class OkxPrivateStream:
     def _end_session(self, link: _Link, stop: threading.Event, queues: EventQueues) -> None:
         with self._lock:
             socket, link.socket = link.socket, None
-            was_up = link.running and all(other.running for other in self._links)
+            was_up = link.running and _all_running(self._links)
             link.running = link.logged_in = False
             link.subscribed.clear()
         if socket is not None:
@@ -499,7 +451,7 @@ class OkxPrivateStream:
         session.phase, session.deadline = "running", None
         with self._lock:
             link.running = True
-            up = all(other.running for other in self._links)
+            up = _all_running(self._links)
         if up:  # the last socket to come up announces the stream (rule 1)
             self._emit(StreamStatus(StreamStatusKind.CONNECTED, self._now()), queues)
 
@@ -539,28 +491,3 @@ class OkxPrivateStream:
                 detail,
                 text,
             )
-
-
-@attrs.define
-class _Session:
-    """One connection's progress: login -> subscribe -> running, and its heartbeat."""
-
-    started: float
-    answer_timeout: float
-    phase: str = "login"
-    pending: set[str] = attrs.Factory(set)
-    deadline: float | None = None
-    ping_sent_at: float | None = None
-    last_received: float = 0.0
-    last_sent: float = 0.0
-
-    def __attrs_post_init__(self) -> None:
-        self.deadline = self.started + self.answer_timeout
-        self.last_received = self.last_sent = self.started
-
-
-_KEYS: dict[str, Callable[[dict], tuple[str, ...]]] = {
-    wire.ORDERS: wire.order_key,
-    wire.POSITIONS: wire.position_key,
-    wire.ALGOS: wire.algo_key,
-}
