@@ -1,0 +1,1 @@
+"""The sync engine: ten data kinds as job specs on one scheduler (see ``engine``/``specs``)."""
