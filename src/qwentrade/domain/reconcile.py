@@ -1,0 +1,377 @@
+"""Reconciliation: what to do when the database and the exchange disagree.
+
+:func:`diff` compares what the database records (unresolved intents, trading relations)
+with what the exchange reports (positions, open orders, live algo orders, and the lookup
+of each unresolved intent's order by its client order id) and returns the actions that
+bring them back in line. It decides only; ``app/reconcile.py`` reads, acts and reports.
+
+Rules, in the order they are applied:
+
+1. An unresolved intent (NEW, SENT, OUTCOME_UNKNOWN) last touched less than ``grace``
+   ago may still be in flight in a live process: it is left alone and its symbol is
+   *busy* (rules 3-6 skip a busy symbol this round; the next round sees it settled).
+2. An older one is settled by the lookup of its order, never by re-sending:
+
+   - the order exists -> ACKNOWLEDGED with its order id (NEW goes through ``send``);
+   - the lookup proved it does not exist -> NEW: ABANDONED (never sent), SENT and
+     OUTCOME_UNKNOWN: NOT_FOUND (SENT through ``answer_lost``);
+   - the lookup failed (network, rate limit): left alone, the symbol is busy.
+
+   A stop-loss/take-profit intent is looked up among the live algo orders by its client
+   order id: found -> ACKNOWLEDGED; not live -> NOT_FOUND (it was never placed, or it
+   has triggered or been canceled since; the stop-loss guard below covers the position
+   either way).
+   An OPEN/ADD intent whose order filled but has no relation (the process died between
+   placing the order and recording it) gets its relation (:class:`RecordRelation`).
+3. An open position with no OPEN relation of its symbol and direction is *adopted*: a
+   relation is recorded for it (client order id ``adopted-<posId>-<cTime ms>``), and the
+   adoption is reported.
+4. The **stop-loss guard**: an open position whose live stop-loss algo orders cover less
+   than its size gets one (:class:`PlaceStopLoss`) for the uncovered contracts, or for
+   the whole position (``close_fraction`` 1) when it has none. Its trigger is the
+   stop-loss price of the position's newest relation (its plan) when that is still on
+   the protective side of the mark price; otherwise (no plan, or a plan the price has
+   already crossed) it is ``default_stop_loss`` (a fraction, e.g. 0.05 = 5 %) away from
+   the worse of entry and mark: below ``min(entry, mark)`` for a LONG, above
+   ``max(entry, mark)`` for a SHORT, rounded away from the price to the tick. A crossed
+   plan is not turned into a market close: the guard only ever protects.
+5. An OPEN relation whose position is gone (no open position of its symbol and
+   direction) and whose entry order is not still open is closed as an external close
+   (:class:`CloseExternally`, one per symbol and direction).
+6. A live reduce-only (or long/short-mode) algo order of a symbol and direction with no
+   open position is stale and canceled (:class:`CancelAlgos`).
+
+Applying the actions and diffing again yields nothing (a property the tests check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+
+from qwentrade.domain.numbers import round_to_tick
+from qwentrade.domain.orders import IntentAction
+from qwentrade.domain.records import IntentRecord, RelationRecord
+from qwentrade.domain.venue import (
+    AlgoOrder,
+    ExchangePosition,
+    Order,
+    PosSide,
+    Side,
+    TdMode,
+)
+
+ADOPTED_PREFIX = "adopted-"
+LONG, SHORT = "LONG", "SHORT"
+
+
+@attrs.frozen
+class DatabaseView:
+    """What the database says: the unresolved intents and the trading relations (every
+    OPEN one, plus those of the unresolved intents' client order ids)."""
+
+    intents: tuple[IntentRecord, ...] = attrs.field(default=(), converter=tuple)
+    relations: tuple[RelationRecord, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class ExchangeView:
+    """What the exchange says.
+
+    ``lookups`` maps a client order id to the order found by it, or ``None`` when the
+    exchange answered that there is no such order; an id missing from it was not looked
+    up (or the lookup failed). ``tick_sizes`` gives each symbol's price tick.
+    """
+
+    positions: tuple[ExchangePosition, ...] = attrs.field(default=(), converter=tuple)
+    open_orders: tuple[Order, ...] = attrs.field(default=(), converter=tuple)
+    open_algos: tuple[AlgoOrder, ...] = attrs.field(default=(), converter=tuple)
+    lookups: Mapping[str, Order | None] = attrs.field(factory=dict)
+    tick_sizes: Mapping[str, Decimal] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ReconcileRules:
+    """The knobs of :func:`diff`: ``now``, the in-flight ``grace`` of an intent, and the
+    default stop-loss distance as a fraction of the price (0.05 = 5 %)."""
+
+    now: datetime
+    grace: timedelta = timedelta(0)
+    default_stop_loss: Decimal = Decimal("0.05")
+
+
+# -- actions -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ResolveIntent:
+    """Store ``after`` over ``before`` (a compare-and-set on ``before.state``)."""
+
+    before: IntentRecord
+    after: IntentRecord
+    reason: str
+
+
+@attrs.frozen
+class RecordRelation:
+    """Save ``relation``: an entry whose relation was never recorded, or an adoption."""
+
+    relation: RelationRecord
+    adopted: bool
+
+
+@attrs.frozen
+class PlaceStopLoss:
+    """Place a stop-loss for ``symbol``'s ``direction`` position (the guard).
+
+    ``size`` in contracts, or None for the whole position (``close_fraction`` 1).
+    ``source`` is ``plan`` (the relation's stop-loss price) or ``default``.
+    ``relation_id`` is the client order id of the relation to point at the new algo.
+    """
+
+    symbol: str
+    direction: str
+    side: Side
+    pos_side: PosSide
+    td_mode: TdMode
+    size: Decimal | None
+    trigger_price: Decimal
+    source: str
+    pos_id: str
+    relation_id: str | None
+
+
+@attrs.frozen
+class CloseExternally:
+    """The ``direction`` position of ``symbol`` is gone: close its OPEN relations."""
+
+    symbol: str
+    direction: str
+    relation_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class CancelAlgos:
+    """Cancel live algo orders that protect no position: ``(symbol, algo_id)`` pairs."""
+
+    symbol: str
+    algos: tuple[tuple[str, str], ...]
+
+
+ReconcileAction = ResolveIntent | RecordRelation | PlaceStopLoss | CloseExternally | CancelAlgos
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def position_direction(position: ExchangePosition) -> str:
+    """LONG or SHORT for an open position (net mode: by the sign of its size)."""
+    return LONG if position.direction is PosSide.LONG else SHORT
+
+
+def algo_direction(algo: AlgoOrder) -> str | None:
+    """The direction of the position ``algo`` would close, or None when it is not a
+    closing order (a net-mode algo that is not reduce-only)."""
+    if algo.pos_side is PosSide.LONG:
+        return LONG
+    if algo.pos_side is PosSide.SHORT:
+        return SHORT
+    if not algo.reduce_only:
+        return None
+    return LONG if algo.side is Side.SELL else SHORT
+
+
+def stop_loss_coverage(algos: tuple[AlgoOrder, ...] | list[AlgoOrder], size: Decimal) -> Decimal:
+    """Contracts covered by live stop-loss legs (a whole-position one covers ``size``)."""
+    covered = Decimal(0)
+    for algo in algos:
+        if algo.sl_trigger_price is None or not algo.is_open:
+            continue
+        covered += size if algo.size is None else algo.size
+    return min(covered, size)
+
+
+def adopted_relation_id(position: ExchangePosition) -> str:
+    """The client order id an adopted position's relation is recorded under."""
+    millis = int(position.created_at.timestamp() * 1000)
+    return f"{ADOPTED_PREFIX}{position.pos_id}-{millis}"
+
+
+def _settle(intent: IntentRecord, found: Order | AlgoOrder | None, now: datetime):
+    domain = intent.to_intent()
+    if found is not None:
+        order_id = found.algo_id if isinstance(found, AlgoOrder) else found.order_id
+        moves = ("send", "acknowledge") if domain.state.name == "NEW" else ("acknowledge",)
+        reason = f"order {order_id} exists"
+    else:
+        order_id = None
+        moves = {
+            "NEW": ("abandon",),
+            "SENT": ("answer_lost", "not_found"),
+            "OUTCOME_UNKNOWN": ("not_found",),
+        }[intent.state]
+        reason = "never sent" if intent.state == "NEW" else "no such order at the exchange"
+    for move in moves:
+        domain = domain.apply(move, order_id=order_id if move == "acknowledge" else None)
+    after = IntentRecord.from_intent(domain, updated_at=now)
+    if found is None:
+        after = attrs.evolve(after, error=f"reconciliation: {reason}")
+    return ResolveIntent(intent, after, reason)
+
+
+def _entry_relation(intent: IntentRecord, order: Order, now: datetime) -> RelationRecord:
+    return RelationRecord(
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        created_at=intent.created_at,
+        updated_at=now,
+        open_order_id=order.order_id,
+        open_time=order.updated_at,
+    )
+
+
+def _adopted(position: ExchangePosition, now: datetime) -> RelationRecord:
+    return RelationRecord(
+        client_order_id=adopted_relation_id(position),
+        symbol=position.symbol,
+        side=position_direction(position),
+        created_at=now,
+        updated_at=now,
+        open_time=position.created_at,
+        pos_id=position.pos_id,
+    )
+
+
+def _guard_price(
+    position: ExchangePosition, plan: Decimal | None, tick: Decimal, fraction: Decimal
+) -> tuple[Decimal, str]:
+    long = position_direction(position) == LONG
+    mark = position.mark_price
+    if plan is not None and (plan < mark if long else plan > mark):
+        return plan, "plan"
+    entry = position.avg_price if position.avg_price is not None else mark
+    if long:
+        return round_to_tick(min(entry, mark) * (1 - fraction), tick, "down"), "default"
+    return round_to_tick(max(entry, mark) * (1 + fraction), tick, "up"), "default"
+
+
+def _newest(relations: list[RelationRecord]) -> RelationRecord | None:
+    return max(relations, key=lambda r: (r.created_at, r.client_order_id), default=None)
+
+
+# -- the diff ----------------------------------------------------------------------------
+
+
+def diff(
+    database: DatabaseView, exchange: ExchangeView, rules: ReconcileRules
+) -> list[ReconcileAction]:
+    """The actions that make the database and the exchange agree (module docstring)."""
+    now = rules.now
+    actions: list[ReconcileAction] = []
+    busy: set[str] = set()
+    relations_by_id = {r.client_order_id: r for r in database.relations}
+    live_algos = {a.algo_client_order_id: a for a in exchange.open_algos if a.algo_client_order_id}
+    new_relations: list[RelationRecord] = []
+
+    # 1-2: intents
+    for intent in sorted(database.intents, key=lambda i: (i.created_at, i.intent_id)):
+        if intent.state not in ("NEW", "SENT", "OUTCOME_UNKNOWN"):
+            continue
+        if now - intent.updated_at < rules.grace:
+            busy.add(intent.symbol)
+            continue
+        found: Order | AlgoOrder | None
+        if IntentAction[intent.action].is_algo:
+            found = live_algos.get(intent.client_order_id)
+        elif intent.client_order_id in exchange.lookups:
+            found = exchange.lookups[intent.client_order_id]
+        else:
+            busy.add(intent.symbol)
+            continue
+        actions.append(_settle(intent, found, now))
+        entry = intent.action in ("OPEN", "ADD")
+        if (
+            entry
+            and isinstance(found, Order)
+            and found.filled_size > 0
+            and intent.client_order_id not in relations_by_id
+        ):
+            relation = _entry_relation(intent, found, now)
+            new_relations.append(relation)
+            actions.append(RecordRelation(relation, adopted=False))
+
+    open_relations: dict[tuple[str, str], list[RelationRecord]] = {}
+    for relation in [*database.relations, *new_relations]:
+        if relation.status == "OPEN":
+            open_relations.setdefault((relation.symbol, relation.side), []).append(relation)
+    positions = {
+        (p.symbol, position_direction(p)): p
+        for p in sorted(exchange.positions, key=lambda p: p.pos_id)
+        if p.is_open
+    }
+    algos_by_key: dict[tuple[str, str], list[AlgoOrder]] = {}
+    for algo in exchange.open_algos:
+        direction = algo_direction(algo)
+        if algo.is_open and direction is not None:
+            algos_by_key.setdefault((algo.symbol, direction), []).append(algo)
+
+    # 3-4: every open position is known and protected
+    for (symbol, direction), position in sorted(positions.items()):
+        if symbol in busy:
+            continue
+        relations = open_relations.get((symbol, direction), [])
+        if not relations:
+            adopted = _adopted(position, now)
+            relations = [adopted]
+            actions.append(RecordRelation(adopted, adopted=True))
+        size = position.contracts
+        covered = stop_loss_coverage(algos_by_key.get((symbol, direction), []), size)
+        if covered >= size:
+            continue
+        newest = _newest(relations)
+        planned = next(
+            (
+                r.stop_loss_price
+                for r in sorted(relations, key=lambda r: r.created_at, reverse=True)
+                if r.stop_loss_price is not None
+            ),
+            None,
+        )
+        tick = exchange.tick_sizes.get(symbol, Decimal("0.1"))
+        price, source = _guard_price(position, planned, tick, rules.default_stop_loss)
+        actions.append(
+            PlaceStopLoss(
+                symbol=symbol,
+                direction=direction,
+                side=Side.SELL if direction == LONG else Side.BUY,
+                pos_side=position.pos_side,
+                td_mode=position.margin_mode,
+                size=None if covered == 0 else size - covered,
+                trigger_price=price,
+                source=source,
+                pos_id=position.pos_id,
+                relation_id=None if newest is None else newest.client_order_id,
+            )
+        )
+
+    # 5: relations whose position is gone
+    open_entries = {o.client_order_id for o in exchange.open_orders}
+    for (symbol, direction), relations in sorted(open_relations.items()):
+        if symbol in busy or (symbol, direction) in positions:
+            continue
+        closable = tuple(
+            sorted(r.client_order_id for r in relations if r.client_order_id not in open_entries)
+        )
+        if closable:
+            actions.append(CloseExternally(symbol, direction, closable))
+
+    # 6: algo orders that protect nothing
+    for (symbol, direction), algos in sorted(algos_by_key.items()):
+        if symbol in busy or (symbol, direction) in positions:
+            continue
+        actions.append(CancelAlgos(symbol, tuple(sorted((a.symbol, a.algo_id) for a in algos))))
+    return actions
