@@ -1,4 +1,5 @@
-"""Pending orders, order intents and trading relations: round trips and compare-and-set."""
+"""Pending orders, order intents, trading relations and leases: round trips and
+compare-and-set."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ import attrs
 import pytest
 from storage_samples import BTC, ETH, T0, intent, pending, relation
 
-from qwentrade.domain.errors import InvalidInput
+from qwentrade.adapters.memory import MemoryRepositories
+from qwentrade.adapters.memory.trading import MemoryLeaseRepository
+from qwentrade.adapters.sql.repositories.trading import SqlLeaseRepository
+from qwentrade.domain.errors import InvalidInput, PositionExists
 from qwentrade.domain.orders import IntentAction, IntentState
-from qwentrade.domain.records import IntentRecord, PendingOrderRecord
+from qwentrade.domain.records import IntentRecord, LeaseRecord, PendingOrderRecord
 from qwentrade.testing import builders
 
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
+
+
+def lease_repository(repos):
+    """The lease repository on the backend of ``repos`` (kept apart from the bundles)."""
+    if isinstance(repos, MemoryRepositories):
+        return MemoryLeaseRepository()
+    return SqlLeaseRepository(repos.engine)
 
 
 def race(count: int, attempt) -> list[bool]:
@@ -198,9 +210,79 @@ def test_relations_round_trip_and_are_found_by_algo_id(repos):
 
 def test_relation_queries(repos):
     for i in range(4):
-        repos.relations.save(relation(f"qt{i}", BTC if i < 3 else ETH, T0 + i * M))
+        status = "CLOSED" if i < 2 else "OPEN"  # one OPEN relation per symbol
+        link = attrs.evolve(relation(f"qt{i}", BTC if i < 3 else ETH, T0 + i * M), status=status)
+        repos.relations.save(link)
     assert [r.client_order_id for r in repos.relations.find(BTC, "LONG")] == ["qt2", "qt1", "qt0"]
     assert [r.client_order_id for r in repos.relations.find(limit=1, offset=1)] == ["qt2"]
     with pytest.raises(InvalidInput) as info:
         repos.relations.find(side="long")
     assert info.value.field == "side"
+
+
+def test_one_open_relation_per_symbol(repos):
+    first = repos.relations.save(relation("qtfirst"))
+    with pytest.raises(PositionExists) as info:
+        repos.relations.save(relation("qtsecond", at=T0 + M))
+    assert info.value.symbol == BTC
+    assert repos.relations.get("qtsecond") is None
+    assert repos.relations.save(relation("qteth", ETH)).status == "OPEN"  # other symbols
+    failed = attrs.evolve(relation("qtfailed"), status="FAILED", close_reason="rejected: 51008")
+    assert repos.relations.save(failed).close_reason == "rejected: 51008"
+    closed = attrs.evolve(first, status="CLOSED", close_reason="manual")
+    assert repos.relations.save(closed).close_reason == "manual"
+    assert repos.relations.save(relation("qtsecond", at=T0 + M)).status == "OPEN"
+    with pytest.raises(PositionExists):  # reopening the closed one is refused too
+        repos.relations.save(attrs.evolve(closed, status="OPEN"))
+
+
+def test_two_writers_cannot_both_open_one_symbol(repos):
+    outcomes: list[str] = []
+
+    numbers = iter(range(4))
+
+    def attempt() -> bool:
+        i = next(numbers)
+        try:
+            repos.relations.save(relation(f"qtrace{i}", at=T0 + i * M))
+            outcomes.append("open")
+        except PositionExists:
+            outcomes.append("refused")
+        return True
+
+    race(4, attempt)
+    assert sorted(outcomes) == ["open", "refused", "refused", "refused"]
+    assert len(repos.relations.find(BTC, status="OPEN")) == 1
+
+
+def test_leases_are_held_until_they_expire(repos):
+    leases = lease_repository(repos)
+    until = T0 + 30 * S
+    held = leases.acquire(BTC, "a", T0, until)
+    assert held == LeaseRecord(BTC, "a", T0, until) and held.held_by("a", T0)
+    assert leases.acquire(BTC, "b", T0 + S, T0 + 31 * S) == held  # refused: still a's
+    renewed = leases.acquire(BTC, "a", T0 + 10 * S, T0 + 40 * S)
+    assert renewed == LeaseRecord(BTC, "a", T0, T0 + 40 * S)  # acquired_at kept
+    taken = leases.acquire(BTC, "b", T0 + 40 * S, T0 + 70 * S)  # expired: taken over
+    assert taken == LeaseRecord(BTC, "b", T0 + 40 * S, T0 + 70 * S)
+    assert not taken.held_by("a", T0 + 41 * S)
+    assert leases.release(BTC, "a") is False and leases.get(BTC) == taken
+    assert leases.release(BTC, "b") is True and leases.get(BTC) is None
+    assert leases.acquire(ETH, "a", T0, until).owner == "a"
+
+
+def test_only_one_of_racing_instances_gets_a_lease(repos):
+    winners: list[str] = []
+
+    numbers = iter(range(4))
+    leases = lease_repository(repos)
+
+    def attempt() -> bool:
+        i = next(numbers)
+        lease = leases.acquire(BTC, f"owner{i}", T0, T0 + 30 * S)
+        if lease.owner == f"owner{i}":
+            winners.append(lease.owner)
+        return True
+
+    race(4, attempt)
+    assert len(winners) == 1 and leases.get(BTC).owner == winners[0]

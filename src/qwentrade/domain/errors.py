@@ -49,6 +49,31 @@ class OutcomeUnknown(DomainError):
     """A request was sent but its answer was lost: look the order up, never re-send blindly."""
 
 
+class PositionExists(DomainError):
+    """The symbol already has an open position (one position per symbol); ``symbol`` names it."""
+
+    def __init__(self, symbol: str, message: str) -> None:
+        super().__init__(message)
+        self.symbol = symbol
+
+
+class NoPosition(DomainError):
+    """The symbol has no open position to add to, reduce, close or protect."""
+
+    def __init__(self, symbol: str, message: str) -> None:
+        super().__init__(message)
+        self.symbol = symbol
+
+
+class SymbolLeased(DomainError):
+    """Another service instance holds the trading lease of the symbol until it expires."""
+
+    def __init__(self, symbol: str, owner: str, message: str) -> None:
+        super().__init__(message)
+        self.symbol = symbol
+        self.owner = owner
+
+
 class ExchangeRejected(DomainError):
     """The venue understood the request and refused it; ``code`` is the venue's code."""
 

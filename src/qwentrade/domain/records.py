@@ -394,7 +394,7 @@ def check_intent_identity(stored: IntentRecord, given: IntentRecord) -> None:
 
 # -- trading relations -------------------------------------------------------------------
 
-RELATION_STATUSES = ("OPEN", "CLOSED")
+RELATION_STATUSES = ("OPEN", "CLOSED", "FAILED")
 
 
 @attrs.frozen
@@ -408,7 +408,9 @@ class RelationRecord:
     position it opened or added to is closed; then ``close_order_id`` is the order that
     closed it, ``close_time`` when, ``pnl`` the realised PnL (USDT) and ``pnl_percentage``
     that PnL in percent of the margin (5 = +5 %). ``open_time`` is when the entry filled.
-    ``id`` is assigned by the repository.
+    ``id`` is assigned by the repository. ``close_reason`` says why it ended (``manual``,
+    ``external``, ``stop_loss``...). FAILED: the entry never opened a position (refused by
+    the venue, or provably never placed); at most one relation per symbol is OPEN.
     """
 
     client_order_id: str = attrs.field(validator=_text("client_order_id"))
@@ -437,6 +439,22 @@ class RelationRecord:
     pending_order_id: str | None = None
     status: str = attrs.field(default="OPEN", validator=_one_of("status", RELATION_STATUSES))
     id: int | None = None
+    close_reason: str = ""
+
+
+@attrs.frozen
+class LeaseRecord:
+    """Which service instance trades ``symbol`` (table ``trading_lease``): ``owner`` holds
+    it from ``acquired_at`` until ``expires_at`` unless it renews it first."""
+
+    symbol: str = attrs.field(validator=_text("symbol"))
+    owner: str = attrs.field(validator=_text("owner"))
+    acquired_at: datetime = attrs.field(converter=_utc("acquired_at"))
+    expires_at: datetime = attrs.field(converter=_utc("expires_at"))
+
+    def held_by(self, owner: str, now: datetime) -> bool:
+        """True when ``owner`` holds the lease at ``now``."""
+        return self.owner == owner and now < self.expires_at
 
 
 # -- system status -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from qwentrade.domain.market import (
 )
 from qwentrade.domain.records import (
     IntentRecord,
+    LeaseRecord,
     OrderRecord,
     PendingOrderRecord,
     PositionRecord,
@@ -354,7 +355,9 @@ class RelationRepository(Protocol):
 
     def save(self, relation: RelationRecord) -> RelationRecord:
         """Insert or replace by ``client_order_id`` (of the entry order); returns the stored
-        relation with its ``id`` (assigned on first insert, kept on replace)."""
+        relation with its ``id`` (assigned on first insert, kept on replace). At most one
+        relation per symbol is OPEN: saving a second one raises ``PositionExists`` (the
+        database's partial unique index, so two writers at once cannot both succeed)."""
         ...
 
     def get(self, client_order_id: str) -> RelationRecord | None:
@@ -374,6 +377,28 @@ class RelationRepository(Protocol):
         offset: int = 0,
     ) -> list[RelationRecord]:
         """Relations, newest first (by ``created_at``)."""
+        ...
+
+
+class LeaseRepository(Protocol):
+    """Trading leases (``trading_lease``): which service instance trades which symbol.
+
+    Several instances on one database never trade one symbol at once: each takes the
+    symbol's lease before trading it and renews it while it runs; a lease is taken over
+    only once it expired (its holder crashed or stopped renewing)."""
+
+    def acquire(self, symbol: str, owner: str, now: datetime, expires_at: datetime) -> LeaseRecord:
+        """Take or renew the lease of ``symbol`` for ``owner`` until ``expires_at`` when it
+        is free, expired at ``now`` or already ``owner``'s (atomically); return the lease as
+        stored afterwards (another owner's, unchanged, when it is held by someone else)."""
+        ...
+
+    def release(self, symbol: str, owner: str) -> bool:
+        """Give up ``owner``'s lease of ``symbol``; True if it held it."""
+        ...
+
+    def get(self, symbol: str) -> LeaseRecord | None:
+        """The lease of ``symbol`` as stored (maybe expired), or None."""
         ...
 
 

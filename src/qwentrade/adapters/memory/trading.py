@@ -1,15 +1,16 @@
-"""In-memory pending orders, order intents and trading relations (compare-and-set under
-one lock, like the SQL rows)."""
+"""In-memory pending orders, order intents, trading relations and trading leases
+(compare-and-set under one lock, like the SQL rows)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
+from datetime import datetime
 
 import attrs
 
 from qwentrade.adapters.memory._common import choice, select, symbol_ok, typed
-from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.errors import InvalidInput, PositionExists
 from qwentrade.domain.records import (
     INTENT_STATES,
     PENDING_STATES,
@@ -17,6 +18,7 @@ from qwentrade.domain.records import (
     SIDES,
     UNRESOLVED_INTENT_STATES,
     IntentRecord,
+    LeaseRecord,
     PendingOrderRecord,
     RelationRecord,
     check_intent_identity,
@@ -168,6 +170,17 @@ class MemoryRelationRepository:
     def save(self, relation: RelationRecord) -> RelationRecord:
         (relation,) = typed([relation], RelationRecord)
         with self._lock:
+            if relation.status == "OPEN" and any(
+                r.symbol == relation.symbol
+                and r.status == "OPEN"
+                and r.client_order_id != relation.client_order_id
+                for r in self._relations.values()
+            ):
+                raise PositionExists(
+                    relation.symbol,
+                    f"{relation.symbol} already has an open position (another OPEN relation): "
+                    "close it before opening a new one",
+                )
             old = self._relations.get(relation.client_order_id)
             relation_id = next(self._ids) if old is None else old.id
             stored = self._relations[relation.client_order_id] = attrs.evolve(
@@ -214,3 +227,33 @@ class MemoryRelationRepository:
             limit,
             offset,
         )
+
+
+class MemoryLeaseRepository:
+    """LeaseRepository in memory (see ``ports.repositories``): one process's leases."""
+
+    def __init__(self) -> None:
+        self._leases: dict[str, LeaseRecord] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, symbol: str, owner: str, now: datetime, expires_at: datetime) -> LeaseRecord:
+        wanted = LeaseRecord(symbol, owner, now, expires_at)
+        with self._lock:
+            held = self._leases.get(symbol)
+            if held is None or held.expires_at <= now:
+                self._leases[symbol] = wanted
+            elif held.owner == owner:
+                self._leases[symbol] = attrs.evolve(held, expires_at=wanted.expires_at)
+            return self._leases[symbol]
+
+    def release(self, symbol: str, owner: str) -> bool:
+        with self._lock:
+            held = self._leases.get(symbol)
+            if held is None or held.owner != owner:
+                return False
+            del self._leases[symbol]
+            return True
+
+    def get(self, symbol: str) -> LeaseRecord | None:
+        with self._lock:
+            return self._leases.get(symbol)

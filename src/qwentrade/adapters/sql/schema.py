@@ -22,7 +22,10 @@ lists them per table); our richer columns stand beside them, one name per fact:
   ``trading_relations.side``/``status`` use the original spellings (``PENDING``,
   ``TRIGGERED``, ``CANCELLED``, ``EXPIRED``, ``LONG``, ``SHORT``, ``OPEN``, ``CLOSED``).
 - ``trading_relations``: ``id`` is the key (assigned on insert); ``client_order_id`` of
-  the entry order stays unique; ``open_order_id``/``close_order_id`` are the venue's ids.
+  the entry order stays unique; ``open_order_id``/``close_order_id`` are the venue's ids;
+  at most one row per symbol is ``OPEN`` (a partial unique index: one position per
+  symbol, even for two writers at once). ``trading_lease``: which service instance
+  trades a symbol, until when.
 - ``system_status``: ``key`` names the component or job, ``value`` its state (``OK``,
   ``FAILING``, ``DISABLED``, ``IDLE``); the run counters stand beside them.
 
@@ -278,6 +281,8 @@ order_intent = sa.Table(
     _time("updated_at", nullable=False),
 )
 
+OPEN_RELATION_INDEX = "uq_trading_relations_open_symbol"
+
 trading_relations = sa.Table(
     "trading_relations",
     metadata,
@@ -301,7 +306,27 @@ trading_relations = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     _time("created_at", nullable=False, index=True),
     _time("updated_at", nullable=False),
+    sa.Column("close_reason", sa.Text(), nullable=False, server_default=""),
     sa.Index(None, "symbol", "side", "status"),
+    # one position per symbol: at most one OPEN relation per symbol, whoever writes it
+    sa.Index(
+        OPEN_RELATION_INDEX,
+        "symbol",
+        unique=True,
+        sqlite_where=sa.text("status = 'OPEN'"),
+        postgresql_where=sa.text("status = 'OPEN'"),
+    ),
+)
+
+# The trading lease: one row per symbol, held by one service instance (``owner``) until
+# ``expires_at``; renewed while it trades, taken over by another only once it expired.
+trading_lease = sa.Table(
+    "trading_lease",
+    metadata,
+    sa.Column("symbol", sa.String(SYMBOL), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    _time("acquired_at", nullable=False),
+    _time("expires_at", nullable=False),
 )
 
 config = sa.Table(

@@ -117,7 +117,7 @@ def test_the_original_ids_are_assigned_by_the_database(upgraded):
             connection.execute(
                 sa.text(
                     "INSERT INTO trading_relations (client_order_id, symbol, side, status, "
-                    "created_at, updated_at) VALUES (:c, 'BTC-USDT-SWAP', 'LONG', 'OPEN', "
+                    "created_at, updated_at) VALUES (:c, 'BTC-USDT-SWAP', 'LONG', 'CLOSED', "
                     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                 ),
                 {"c": f"qt{name}"},

@@ -1,9 +1,11 @@
-"""Trading state: pending orders (pending_order), order intents (order_intent) and the
+"""Trading state: pending orders (pending_order), order intents (order_intent), the
 relations between entries, their protection, signals and pending orders
-(trading_relations). State changes are compare-and-set, so two workers never both win."""
+(trading_relations) and the trading leases (trading_lease). State changes are
+compare-and-set, so two workers never both win."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -11,9 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from qwentrade.adapters.sql.repositories._query import paged
-from qwentrade.adapters.sql.schema import order_intent, pending_order, trading_relations
+from qwentrade.adapters.sql.schema import (
+    OPEN_RELATION_INDEX,
+    order_intent,
+    pending_order,
+    trading_lease,
+    trading_relations,
+)
 from qwentrade.adapters.sql.upsert import upsert_rows
-from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.errors import InvalidInput, PositionExists
 from qwentrade.domain.records import (
     INTENT_STATES,
     PENDING_STATES,
@@ -21,6 +29,7 @@ from qwentrade.domain.records import (
     SIDES,
     UNRESOLVED_INTENT_STATES,
     IntentRecord,
+    LeaseRecord,
     PendingOrderRecord,
     RelationRecord,
     check_intent_identity,
@@ -45,6 +54,12 @@ def _select(engine: sa.Engine, statement: sa.Select, kind: type) -> list[Any]:
     with engine.connect() as connection:
         rows = connection.execute(statement).mappings().all()
     return [kind(**row) for row in rows]
+
+
+def _is_open_symbol_violation(error: sa.exc.IntegrityError) -> bool:
+    """True when ``error`` is the one-OPEN-relation-per-symbol index refusing a row."""
+    text = str(error.orig)
+    return OPEN_RELATION_INDEX in text or "trading_relations.symbol" in text
 
 
 def _writer(engine: sa.Engine) -> sa.Connection:
@@ -204,8 +219,17 @@ class SqlRelationRepository:
             index_elements=["client_order_id"],
             set_={name: insert.excluded[name] for name in values if name != "client_order_id"},
         ).returning(*t.c)
-        with self._engine.begin() as connection:
-            row = connection.execute(statement).mappings().one()
+        try:
+            with self._engine.begin() as connection:
+                row = connection.execute(statement).mappings().one()
+        except sa.exc.IntegrityError as e:
+            if not _is_open_symbol_violation(e):
+                raise
+            raise PositionExists(
+                relation.symbol,
+                f"{relation.symbol} already has an open position (another OPEN relation): "
+                "close it before opening a new one",
+            ) from None
         return RelationRecord(**row)
 
     def get(self, client_order_id: str) -> RelationRecord | None:
@@ -246,3 +270,43 @@ class SqlRelationRepository:
             )
         statement = statement.order_by(t.c.created_at.desc(), t.c.client_order_id.desc())
         return _select(self._engine, paged(statement, limit, offset), RelationRecord)
+
+
+class SqlLeaseRepository:
+    """LeaseRepository on PostgreSQL or SQLite (see ``ports.repositories``)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def acquire(self, symbol: str, owner: str, now: datetime, expires_at: datetime) -> LeaseRecord:
+        wanted = LeaseRecord(symbol, owner, now, expires_at)
+        t = trading_lease
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(t).values(attrs.asdict(wanted))
+        statement = insert.on_conflict_do_update(
+            index_elements=["symbol"],
+            set_={
+                "owner": insert.excluded.owner,
+                "acquired_at": sa.case(
+                    (t.c.owner == insert.excluded.owner, t.c.acquired_at),
+                    else_=insert.excluded.acquired_at,
+                ),
+                "expires_at": insert.excluded.expires_at,
+            },
+            where=sa.or_(t.c.owner == insert.excluded.owner, t.c.expires_at <= wanted.acquired_at),
+        )
+        with _writer(self._engine) as connection, connection.begin():
+            connection.execute(statement)
+            row = connection.execute(sa.select(t).where(t.c.symbol == symbol)).mappings().one()
+        return LeaseRecord(**row)
+
+    def release(self, symbol: str, owner: str) -> bool:
+        t = trading_lease
+        statement = sa.delete(t).where(t.c.symbol == symbol, t.c.owner == owner)
+        with self._engine.begin() as connection:
+            return connection.execute(statement).rowcount == 1
+
+    def get(self, symbol: str) -> LeaseRecord | None:
+        statement = sa.select(trading_lease).where(trading_lease.c.symbol == symbol)
+        found = _select(self._engine, statement, LeaseRecord)
+        return found[0] if found else None
