@@ -21,9 +21,13 @@ Rules, in the order they are applied:
    order id: found -> ACKNOWLEDGED; not live -> NOT_FOUND (it was never placed, or it
    has triggered or been canceled since; the stop-loss guard below covers the position
    either way).
-   An OPEN/ADD intent whose order filled but has no relation (the process died between
-   placing the order and recording it) gets its relation (:class:`RecordRelation`).
-3. An open position with no OPEN relation of its symbol and direction is *adopted*: a
+   An OPEN intent whose order filled but has no relation (the process died between
+   placing the order and recording it) gets its relation (:class:`RecordRelation`)
+   unless the symbol has an OPEN one already (one OPEN relation per symbol); the OPEN
+   relation of an OPEN intent that was never placed, or whose order ended unfilled, is
+   marked FAILED (:class:`FailRelation`).
+3. (After rule 5, so a flipped position's old relation is closed first.) An open
+   position with no OPEN relation of its symbol and direction is *adopted*: a
    relation is recorded for it (client order id ``adopted-<posId>-<cTime ms>``), and the
    adoption is reported.
 4. The **stop-loss guard**: an open position whose live stop-loss algo orders cover less
@@ -124,6 +128,14 @@ class RecordRelation:
 
 
 @attrs.frozen
+class FailRelation:
+    """The OPEN relation ``relation_id``'s entry never opened a position: mark it FAILED."""
+
+    relation_id: str
+    reason: str
+
+
+@attrs.frozen
 class PlaceStopLoss:
     """Place a stop-loss for ``symbol``'s ``direction`` position (the guard).
 
@@ -161,7 +173,9 @@ class CancelAlgos:
     algos: tuple[tuple[str, str], ...]
 
 
-ReconcileAction = ResolveIntent | RecordRelation | PlaceStopLoss | CloseExternally | CancelAlgos
+ReconcileAction = (
+    ResolveIntent | RecordRelation | FailRelation | PlaceStopLoss | CloseExternally | CancelAlgos
+)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -276,6 +290,7 @@ def diff(
     relations_by_id = {r.client_order_id: r for r in database.relations}
     live_algos = {a.algo_client_order_id: a for a in exchange.open_algos if a.algo_client_order_id}
     new_relations: list[RelationRecord] = []
+    failed: set[str] = set()
 
     # 1-2: intents
     for intent in sorted(database.intents, key=lambda i: (i.created_at, i.intent_id)):
@@ -293,20 +308,29 @@ def diff(
             busy.add(intent.symbol)
             continue
         actions.append(_settle(intent, found, now))
-        entry = intent.action in ("OPEN", "ADD")
-        if (
-            entry
-            and isinstance(found, Order)
-            and found.filled_size > 0
-            and intent.client_order_id not in relations_by_id
+        if intent.action != "OPEN" or isinstance(found, AlgoOrder):
+            continue
+        relation = relations_by_id.get(intent.client_order_id)
+        if isinstance(found, Order) and found.filled_size > 0:
+            if relation is None and not any(
+                r.status == "OPEN" and r.symbol == intent.symbol
+                for r in [*database.relations, *new_relations]
+            ):
+                relation = _entry_relation(intent, found, now)
+                new_relations.append(relation)
+                actions.append(RecordRelation(relation, adopted=False))
+        elif (
+            relation is not None
+            and relation.status == "OPEN"
+            and (found is None or not found.state.is_open)
         ):
-            relation = _entry_relation(intent, found, now)
-            new_relations.append(relation)
-            actions.append(RecordRelation(relation, adopted=False))
+            failed.add(relation.client_order_id)
+            why = "never placed" if found is None else f"entry {found.state.value} unfilled"
+            actions.append(FailRelation(relation.client_order_id, why))
 
     open_relations: dict[tuple[str, str], list[RelationRecord]] = {}
     for relation in [*database.relations, *new_relations]:
-        if relation.status == "OPEN":
+        if relation.status == "OPEN" and relation.client_order_id not in failed:
             open_relations.setdefault((relation.symbol, relation.side), []).append(relation)
     positions = {
         (p.symbol, position_direction(p)): p
@@ -318,6 +342,18 @@ def diff(
         direction = algo_direction(algo)
         if algo.is_open and direction is not None:
             algos_by_key.setdefault((algo.symbol, direction), []).append(algo)
+
+    # 5 (first: a flipped position's old relation closes before the new one is adopted):
+    # relations whose position is gone
+    open_entries = {o.client_order_id for o in exchange.open_orders}
+    for (symbol, direction), relations in sorted(open_relations.items()):
+        if symbol in busy or (symbol, direction) in positions:
+            continue
+        closable = tuple(
+            sorted(r.client_order_id for r in relations if r.client_order_id not in open_entries)
+        )
+        if closable:
+            actions.append(CloseExternally(symbol, direction, closable))
 
     # 3-4: every open position is known and protected
     for (symbol, direction), position in sorted(positions.items()):
@@ -357,17 +393,6 @@ def diff(
                 relation_id=None if newest is None else newest.client_order_id,
             )
         )
-
-    # 5: relations whose position is gone
-    open_entries = {o.client_order_id for o in exchange.open_orders}
-    for (symbol, direction), relations in sorted(open_relations.items()):
-        if symbol in busy or (symbol, direction) in positions:
-            continue
-        closable = tuple(
-            sorted(r.client_order_id for r in relations if r.client_order_id not in open_entries)
-        )
-        if closable:
-            actions.append(CloseExternally(symbol, direction, closable))
 
     # 6: algo orders that protect nothing
     for (symbol, direction), algos in sorted(algos_by_key.items()):

@@ -17,6 +17,7 @@ from qwentrade.domain.reconcile import (
     CloseExternally,
     DatabaseView,
     ExchangeView,
+    FailRelation,
     PlaceStopLoss,
     ReconcileRules,
     RecordRelation,
@@ -209,6 +210,37 @@ def test_an_unfilled_entry_gets_no_relation():
     assert [type(a) for a in run([intent], lookups={cid: order})] == [ResolveIntent]
 
 
+def test_a_filled_add_or_an_entry_of_a_symbol_with_an_open_relation_gets_no_new_relation():
+    add = make_intent(action=IntentAction.ADD)
+    entry = make_intent(key="k2")
+    lookups = {i.client_order_id: make_order(i.client_order_id) for i in (add, entry)}
+    actions = run(
+        [add, entry], [make_relation()], [make_position()], algos=[make_algo()], lookups=lookups
+    )
+    assert [type(a) for a in actions] == [ResolveIntent, ResolveIntent]
+
+
+@pytest.mark.parametrize(
+    ("found", "why"),
+    [(None, "never placed"), (make_order("x", filled=Decimal(0), state="canceled"), "canceled")],
+)
+def test_the_open_relation_of_an_entry_that_never_filled_is_failed_not_closed(found, why):
+    intent = make_intent()
+    cid = intent.client_order_id
+    found = None if found is None else attrs.evolve(found, client_order_id=cid)
+    resolve, fail = run([intent], [make_relation(cid)], lookups={cid: found})
+    assert isinstance(resolve, ResolveIntent)
+    assert fail.relation_id == cid and why in fail.reason
+
+
+def test_the_relation_of_a_live_entry_order_stays_open():
+    intent = make_intent()
+    cid = intent.client_order_id
+    live = make_order(cid, filled=Decimal(0), state="live")
+    actions = run([intent], [make_relation(cid)], orders=[live], lookups={cid: live})
+    assert [type(a) for a in actions] == [ResolveIntent]
+
+
 def test_an_algo_intent_is_settled_from_the_live_algos():
     intent = make_intent(action=IntentAction.STOP_LOSS, key="sl1")
     cid = intent.client_order_id
@@ -358,6 +390,9 @@ def apply(database: DatabaseView, exchange: ExchangeView, actions) -> tuple:
                     sl_trigger_price=action.trigger_price,
                 )
             )
+        elif isinstance(action, FailRelation):
+            failed = relations[action.relation_id]
+            relations[action.relation_id] = attrs.evolve(failed, status="FAILED")
         elif isinstance(action, CloseExternally):
             for cid in action.relation_ids:
                 relations[cid] = attrs.evolve(relations[cid], status="CLOSED")
@@ -392,6 +427,8 @@ def worlds(draw):
         elif lookup != "failed":
             filled = Decimal(1) if lookup == "filled" else Decimal(0)
             lookups[cid] = make_order(cid, intent.symbol, filled, order_id=f"o{n}")
+        if action is IntentAction.OPEN and draw(st.booleans()):
+            relations.append(make_relation(cid, intent.symbol, intent.side))
         if action.is_algo and lookup == "found":
             algos.append(make_algo(f"ai{n}", symbol=intent.symbol, client_id=cid))
     for n, symbol in enumerate(symbols):
