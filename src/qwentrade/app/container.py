@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from qwentrade.app.detection import DetectionService
     from qwentrade.app.gaps import KlineGaps
     from qwentrade.app.services import Services
+    from qwentrade.app.sync.engine import SyncEngine
+    from qwentrade.app.sync.klines import KlineSync
     from qwentrade.app.system import SystemService
     from qwentrade.domain.instruments import Instrument
     from qwentrade.domain.market import Candle
@@ -389,6 +391,48 @@ class Container:
         return DetectionService(
             repositories.klines, repositories.signals, self.clock(), repositories.config
         )
+
+    @_once
+    def kline_sync(self) -> KlineSync:
+        """The candle jobs (klines_15m/4h/1d) with detection on each new 15m close."""
+        from qwentrade.app.sync.klines import KlineSync
+
+        repositories = self.repositories()
+        return KlineSync(
+            self.market_data(),
+            repositories.klines,
+            self.backfill(),
+            repositories.config,
+            detection=self.detection(),
+            signals=repositories.signals,
+            status=repositories.status,
+        )
+
+    @_once
+    def sync_engine(self) -> SyncEngine:
+        """Every sync job of the configured symbols on one scheduler (app/sync/specs.py);
+        the kinds whose jobs are not wired yet are left out."""
+        from qwentrade.app.sync.engine import SyncEngine
+        from qwentrade.app.sync.specs import history_specs, kline_specs, market_specs
+
+        repositories = self.repositories()
+        config = repositories.config
+        klines = self.kline_sync()
+        specs = kline_specs(klines, repositories.klines, config)
+        market = getattr(self, "market_sync", None)
+        if market is not None:
+            specs += market_specs(market(), repositories.market, config)
+        history = getattr(self, "history_sync", None)
+        if history is not None:
+            specs += history_specs(history(), config)
+        return SyncEngine(
+            specs, self.settings.symbols, self.clock(), repositories.status, klines=klines
+        )
+
+    def background_components(self) -> list[tuple[str, Any]]:
+        """The long-running components ``qwentrade serve`` starts, in this order (and
+        stops in reverse): ``(name, component)`` pairs with ``start()``/``stop(timeout)``."""
+        return [("sync", self.sync_engine())]
 
     @_once
     def system(self) -> SystemService:

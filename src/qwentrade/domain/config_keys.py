@@ -30,6 +30,7 @@ import attrs
 
 from qwentrade.domain.detector.params import DetectorParams
 from qwentrade.domain.errors import DomainError, InvalidInput
+from qwentrade.domain.schedule import TimesOfDay
 
 ConfigValue = str | int | float | bool
 TYPES = ("string", "int", "float", "bool")
@@ -215,6 +216,8 @@ DETECTOR_FIELDS: dict[str, str] = {
     "DETECTOR_POINTS_MULTI_TIMEFRAME": "points_multi_timeframe",
 }
 SIGNAL_EXPIRE_HOURS = "DETECTOR_SIGNAL_EXPIRE_HOURS"
+KLINE_SYNC_DELAY = "KLINE_SYNC_DELAY"
+SYNC_TIMES_KEYS = ("FUNDING_RATE_SYNC_TIMES", "ETF_FLOW_SYNC_TIMES", "FEAR_GREED_SYNC_TIMES")
 START_DAYS = {
     "15m": "KLINE_15M_START_DAYS",
     "4h": "KLINE_4H_START_DAYS",
@@ -321,6 +324,30 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         _key(START_DAYS["1d"], "int", 600,
              "days of 1d candles `qwentrade backfill` fills when --days is not given",
              minimum=1, maximum=3650),
+        # sync schedules (original: klines right after each close, funding after each
+        # settlement, open interest 15 min, sentiment/book/liquidations hourly, ETF flows
+        # daily 08:00, fear & greed daily, order/position history 30 s); read at each run
+        _key(KLINE_SYNC_DELAY, "float", 5.0,
+             "seconds after a candle closes that its kline job runs (the venue confirms it)",
+             minimum=0, maximum=600),
+        _key("FUNDING_RATE_SYNC_TIMES", "string", "00:01,08:01,16:01",
+             "UTC times of day (HH:MM, comma separated) the funding-rate job runs"),
+        _key("OPEN_INTEREST_SYNC_INTERVAL", "int", 900, "seconds between open-interest syncs",
+             minimum=10, maximum=86400),
+        _key("MARKET_SENTIMENT_SYNC_INTERVAL", "int", 3600,
+             "seconds between long/short sentiment syncs", minimum=10, maximum=86400),
+        _key("ORDER_BOOK_SYNC_INTERVAL", "int", 3600, "seconds between order-book snapshots",
+             minimum=10, maximum=86400),
+        _key("ETF_FLOW_SYNC_TIMES", "string", "08:00",
+             "UTC times of day (HH:MM, comma separated) the ETF-flow job runs"),
+        _key("FEAR_GREED_SYNC_TIMES", "string", "00:10",
+             "UTC times of day (HH:MM, comma separated) the fear & greed job runs"),
+        _key("LIQUIDATION_SYNC_INTERVAL", "int", 3600, "seconds between liquidation syncs",
+             minimum=10, maximum=86400),
+        _key("ORDER_HISTORY_SYNC_INTERVAL", "int", 30, "seconds between order-history syncs",
+             minimum=5, maximum=86400),
+        _key("POSITION_HISTORY_SYNC_INTERVAL", "int", 30,
+             "seconds between position-history syncs", minimum=5, maximum=86400),
     )
 }  # fmt: skip
 
@@ -386,6 +413,18 @@ def _interval_within_window(values: Mapping[str, ConfigValue]) -> str | None:
     return None
 
 
+def _times_of_day_rule(name: str) -> Callable[[Mapping[str, ConfigValue]], str | None]:
+    def rule(values: Mapping[str, ConfigValue]) -> str | None:
+        (text,) = _key_values(values, name)
+        try:
+            TimesOfDay.parse(str(text))
+        except InvalidInput as e:
+            return f"{name} {e.message}; e.g. 00:01,08:01,16:01"
+        return None
+
+    return rule
+
+
 CROSS_RULES: tuple[
     tuple[frozenset[str], Callable[[Mapping[str, ConfigValue]], str | None]], ...
 ] = (
@@ -409,6 +448,7 @@ CROSS_RULES: tuple[
         _counts_cover_windows,
     ),
     (frozenset({"API_MIN_INTERVAL", "API_RATE_WINDOW"}), _interval_within_window),
+    *((frozenset({name}), _times_of_day_rule(name)) for name in SYNC_TIMES_KEYS),
 )
 
 
@@ -432,7 +472,8 @@ def check_combination(values: Mapping[str, ConfigValue], changed: str) -> None:
         if changed in keys:
             problem = rule(values)
             if problem:
-                raise InvalidInput(changed, f"{problem}; change the other key first")
+                hint = "; change the other key first" if len(keys) > 1 else ""
+                raise InvalidInput(changed, f"{problem}{hint}")
 
 
 def detector_params(values: Mapping[str, ConfigValue]) -> DetectorParams:

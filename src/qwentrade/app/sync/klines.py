@@ -1,0 +1,227 @@
+"""The kline jobs (``klines_15m``, ``klines_4h``, ``klines_1d``) and detection on 15m closes.
+
+Rules:
+
+1. A run looks at the series' history window (``KLINE_*_START_DAYS``, read at each run),
+   asks the repository which closed candles of it are missing up to ``now``, fetches
+   exactly those in pages of at most 300 (OKX's page size; ``domain.series`` plans them),
+   keeps only confirmed candles (OKX ``confirm = 1``) inside the page, and stores each
+   page at once through :meth:`KlineBackfill.store` (one transaction per page, the
+   series' writer lock held from the read to the commit, indicators equal to a
+   recompute). The first run after a start is the backfill, a later one the live sync,
+   and a run after a kill resumes with what is still missing: no stored range is ever
+   fetched again.
+2. One run per series at a time in this process (a lock per series), so the 15m job
+   that brings the 4h series up to date before detecting never fetches a range the 4h
+   job is fetching.
+3. Detection (15m only): after the candles are stored, each newly stored close is judged
+   once, oldest first, by :class:`DetectionService` with the config's parameters. "Once"
+   holds across restarts and kills: the open time of the last judged close is kept in
+   ``system_status`` under ``detect:<symbol>`` (note), and a close that already has a
+   stored signal is never judged again (a kill between storing a signal and moving the
+   mark). Which closes after a long backfill: only those whose signal would still be
+   active at ``now`` (close time + ``DETECTOR_SIGNAL_EXPIRE_HOURS`` later than ``now``);
+   older ones could never be traded. A close filled in behind one already judged is not
+   judged (its moment has passed). Every run marks signals past their expiry EXPIRED.
+4. ``stop_event`` is checked between pages: a stopping engine ends a long backfill after
+   the page in flight, with everything fetched so far stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from qwentrade.app.backfill import PAGE_SIZE, BackfillReport, KlineBackfill
+from qwentrade.app.detection import DetectionService
+from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
+from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.market import Candle, Timeframe, require_utc
+from qwentrade.domain.records import SignalRecord
+from qwentrade.domain.series import closed_span, missing_ranges, plan_pages
+from qwentrade.ports.config import ConfigStore
+from qwentrade.ports.exchange import Exchange
+from qwentrade.ports.repositories import KlineRepository, SignalRepository, StatusRepository
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: candles fetched so far of those missing, after each page."""
+
+DETECT_PREFIX = "detect:"
+
+
+def detect_component(symbol: str) -> str:
+    """The ``system_status`` key holding the last judged 15m close of ``symbol``."""
+    return f"{DETECT_PREFIX}{symbol}"
+
+
+class KlineSync:
+    """Brings candle series up to ``now`` and judges each new 15m close once."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        klines: KlineRepository,
+        backfill: KlineBackfill,
+        config: ConfigStore | None = None,
+        *,
+        detection: DetectionService | None = None,
+        signals: SignalRepository | None = None,
+        status: StatusRepository | None = None,
+        on_signal: Callable[[SignalRecord], None] | None = None,
+        stop_event: threading.Event | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        if detection is not None and (signals is None or status is None):
+            raise InvalidInput("detection", "needs the signal and status repositories too")
+        self._exchange = exchange
+        self._klines = klines
+        self._backfill = backfill
+        self._config = config
+        self._detection = detection
+        self._signals = signals
+        self._status = status
+        self.on_signal = on_signal
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self._page_size = page_size
+        self._locks: defaultdict[tuple[str, Timeframe], threading.Lock] = defaultdict(
+            threading.Lock
+        )
+        self._locks_lock = threading.Lock()
+
+    # -- the three SyncRuns ---------------------------------------------------------------
+
+    def klines_15m(self, symbol: str | None, now: datetime) -> int:
+        """Sync 15m candles of ``symbol`` to ``now``, then judge each new close once."""
+        symbol = _symbol(symbol)
+        written = self.run(symbol, Timeframe.M15, now).written
+        if self._detection is not None and not self.stop_event.is_set():
+            # the detector reads the 4h candles closed by each 15m close: bring them in first
+            self.run(symbol, Timeframe.H4, now)
+            self.detect_new_closes(symbol, now)
+        return written
+
+    def klines_4h(self, symbol: str | None, now: datetime) -> int:
+        """Sync 4h candles of ``symbol`` to ``now``."""
+        return self.run(_symbol(symbol), Timeframe.H4, now).written
+
+    def klines_1d(self, symbol: str | None, now: datetime) -> int:
+        """Sync 1d candles of ``symbol`` to ``now``."""
+        return self.run(_symbol(symbol), Timeframe.D1, now).written
+
+    # -- the work -------------------------------------------------------------------------
+
+    def start_days(self, timeframe: Timeframe) -> int:
+        """The history window of ``timeframe`` in days, read from the config store now."""
+        key = START_DAYS[timeframe.value.lower()]
+        return int(CONFIG_KEYS[key].default if self._config is None else self._config.get(key))
+
+    def missing(
+        self, symbol: str, timeframe: Timeframe, now: datetime, days: float | None = None
+    ) -> list[datetime]:
+        """Open times of the candles closed in the last ``days`` days (default: the
+        configured window) before ``now`` that are not stored, ascending."""
+        if days is None:
+            days = self.start_days(timeframe)
+        span = closed_span(timeframe, now - timedelta(days=days), now)
+        return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+
+    def run(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        now: datetime,
+        days: float | None = None,
+        progress: Progress | None = None,
+    ) -> BackfillReport:
+        """Fetch and store every missing closed candle of the window before ``now``,
+        page by page (see the module rules); what was fetched and written."""
+        now = require_utc(now, "now")
+        with self._series_lock(symbol, timeframe):
+            missing = self.missing(symbol, timeframe, now, days)
+            pages = plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
+            fetched = written = 0
+            first: datetime | None = None
+            last: datetime | None = None
+            for page in pages:
+                if self.stop_event.is_set():
+                    break
+                candles = self._exchange.candles(
+                    symbol, timeframe, span=page, limit=self._page_size
+                )
+                # only closed candles are final; the one still forming is never stored
+                closed: list[Candle] = [c for c in candles if c.confirmed and c.time in page]
+                if closed:
+                    written += self._backfill.store(symbol, timeframe, closed)
+                    fetched += len(closed)
+                    first = min(first or closed[0].time, min(c.time for c in closed))
+                    last = max(last or closed[-1].time, max(c.time for c in closed))
+                if progress is not None:
+                    progress(fetched, len(missing))
+            return BackfillReport(
+                symbol=symbol,
+                timeframe=timeframe,
+                fetched=fetched,
+                written=written,
+                still_missing=len(missing) - fetched,
+                first=first,
+                last=last,
+            )
+
+    def detect_new_closes(self, symbol: str, now: datetime) -> list[SignalRecord]:
+        """Judge each stored 15m close of ``symbol`` not judged yet whose signal would
+        still be active at ``now``, oldest first; the signals stored (each also handed to
+        ``on_signal``). Signals past their expiry are marked EXPIRED."""
+        detection, signals, status = self._detection, self._signals, self._status
+        assert detection is not None and signals is not None and status is not None
+        signals.expire(now)
+        step = Timeframe.M15.duration
+        expiry = detection.params.signal_expiry
+        start = now - expiry - step + timedelta(microseconds=1)  # close + expiry > now
+        marked = self.last_judged(symbol)
+        if marked is not None:
+            start = max(start, marked + step)
+        stored = self._klines.range(symbol, Timeframe.M15, start=start)
+        fired: list[SignalRecord] = []
+        for opened in stored["time"].to_list():
+            if self.stop_event.is_set():
+                break
+            if not signals.find(symbol=symbol, start=opened, end=opened + step, limit=1):
+                judged = detection.detect(symbol, at=opened + step)
+                if judged.signal is not None:
+                    fired.append(judged.signal)
+                    self._publish(judged.signal)
+            status.set_state(detect_component(symbol), "OK", now, note=opened.isoformat())
+        return fired
+
+    def last_judged(self, symbol: str) -> datetime | None:
+        """Open time of the last 15m close of ``symbol`` the detector judged, or None."""
+        assert self._status is not None
+        record = self._status.get(detect_component(symbol))
+        if record is None or not record.note:
+            return None
+        return datetime.fromisoformat(record.note)
+
+    def _publish(self, signal: SignalRecord) -> None:
+        callback = self.on_signal
+        if callback is None:
+            return
+        try:
+            callback(signal)
+        except Exception:
+            # a subscriber's failure never breaks sync (the signal is stored already)
+            log.exception("on_signal subscriber failed for %s %s", signal.symbol, signal.time)
+
+    def _series_lock(self, symbol: str, timeframe: Timeframe) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks[(symbol, timeframe)]
+
+
+def _symbol(target: str | None) -> str:
+    if not target:
+        raise InvalidInput("target", "a kline job needs a symbol, e.g. BTC-USDT-SWAP")
+    return target
