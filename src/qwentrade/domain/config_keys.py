@@ -314,6 +314,16 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
              minimum=1, maximum=60),
         _key("WS_RECONNECT_INTERVAL", "float", 5.0, "wait before each reconnect, seconds",
              minimum=0.1, maximum=300),
+        # reconciliation (database vs exchange; also at start and after each reconnect)
+        _key("RECONCILE_INTERVAL", "float", 300.0,
+             "seconds between two periodic reconciliations", minimum=5, maximum=86400),
+        _key("RECONCILE_INTENT_GRACE", "float", 60.0,
+             "seconds an order intent may stay unresolved (in flight) before "
+             "reconciliation looks its order up; 0 at start", minimum=1, maximum=3600),
+        _key("STOP_LOSS_GUARD_DEFAULT_PERCENT", "float", 5.0,
+             "stop-loss the guard places on a position with none and no plan: percent "
+             "below (LONG) / above (SHORT) the worse of entry and mark", minimum=0.1,
+             maximum=50),
         # candle history (original: 15m 30 days, 4h 180, 1d 600)
         _key(START_DAYS["15m"], "int", 30,
              "days of 15m candles `qwentrade backfill` fills when --days is not given",

@@ -28,7 +28,7 @@ Rules, in the order they are applied:
    marked FAILED (:class:`FailRelation`).
 3. (After rule 5, so a flipped position's old relation is closed first.) An open
    position with no OPEN relation of its symbol and direction is *adopted*: a
-   relation is recorded for it (client order id ``adopted-<posId>-<cTime ms>``), and the
+   relation is recorded for it (:func:`adopted_relation_id`), and the
    adoption is reported.
 4. The **stop-loss guard**: an open position whose live stop-loss algo orders cover less
    than its size gets one (:class:`PlaceStopLoss`) for the uncovered contracts, or for
@@ -50,6 +50,8 @@ Applying the actions and diffing again yields nothing (a property the tests chec
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -57,7 +59,7 @@ from decimal import Decimal
 import attrs
 
 from qwentrade.domain.numbers import round_to_tick
-from qwentrade.domain.orders import IntentAction
+from qwentrade.domain.orders import CLIENT_ORDER_ID_LENGTH, IntentAction
 from qwentrade.domain.records import IntentRecord, RelationRecord
 from qwentrade.domain.venue import (
     AlgoOrder,
@@ -68,7 +70,7 @@ from qwentrade.domain.venue import (
     TdMode,
 )
 
-ADOPTED_PREFIX = "adopted-"
+ADOPTED_PREFIX = "qtx"
 LONG, SHORT = "LONG", "SHORT"
 
 
@@ -209,9 +211,14 @@ def stop_loss_coverage(algos: tuple[AlgoOrder, ...] | list[AlgoOrder], size: Dec
 
 
 def adopted_relation_id(position: ExchangePosition) -> str:
-    """The client order id an adopted position's relation is recorded under."""
+    """The id an adopted position's relation is recorded under (in its client order id
+    column): ``qtx`` + 29 base32 characters of the SHA-256 of its posId and open time
+    (OKX keeps a posId across positions of one instrument; the open time tells them apart).
+    No order carries it: ``x`` is no intent action's letter."""
     millis = int(position.created_at.timestamp() * 1000)
-    return f"{ADOPTED_PREFIX}{position.pos_id}-{millis}"
+    digest = hashlib.sha256(f"adopted\x1f{position.pos_id}\x1f{millis}".encode()).digest()
+    body = base64.b32encode(digest).decode("ascii").lower()
+    return ADOPTED_PREFIX + body[: CLIENT_ORDER_ID_LENGTH - len(ADOPTED_PREFIX)]
 
 
 def _settle(intent: IntentRecord, found: Order | AlgoOrder | None, now: datetime):

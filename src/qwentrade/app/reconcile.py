@@ -1,0 +1,592 @@
+"""ReconciliationService: the shell around ``domain.reconcile`` and the private-stream consumer.
+
+``reconcile(reason)`` reads both sides (unresolved and recent intents, trading relations,
+positions, open orders, live algo orders, and the lookup of each settled intent's order by
+its client order id), asks :func:`~qwentrade.domain.reconcile.diff` what to do, does it,
+and returns a :class:`ReconcileReport` (also logged, and written to ``system_status``
+under ``reconciliation``). It runs:
+
+- at start (``reason="start"``: no in-flight grace, since nothing of this process is in
+  flight yet; one instance trades a symbol at a time, see TradingService's lease);
+- after every private-stream (re)connect (``StreamStatus`` connected);
+- every ``RECONCILE_INTERVAL`` seconds (read live);
+- soon after a stop-loss disappears (an algo canceled or failed), once the symbol's
+  recent intents are older than ``RECONCILE_INTENT_GRACE``.
+
+The stream consumer. ``on_event`` (called on the stream's thread) puts each event on a
+BOUNDED queue (:data:`EVENT_QUEUE_SIZE`, the original's position queue) and returns; one
+worker thread takes events off and:
+
+- ``Order`` / ``ExchangePosition`` -> ``history_sync.record`` (order_history /
+  position_history, idempotent upserts);
+- an entry ``Order`` that filled -> its relation's ``open_time`` (when the relation already
+  names that order and has no open time yet);
+- ``ExchangePosition`` of size 0 -> ``trading.handle_external_close(symbol, reason)`` when
+  the symbol has OPEN relations and no intent touched it within the grace (our own close
+  in flight records its own reason); otherwise a reconcile once the grace has passed;
+- ``AlgoOrder`` effective / order_failed -> the relation forgets that algo id (it is no
+  longer live) and the next close of the symbol is reported as ``stop_loss`` or
+  ``take_profit``; a stop-loss canceled or failed -> a reconcile (the stop-loss guard);
+- ``StreamStatus`` connected -> reconcile.
+
+Events may repeat: every step above is idempotent. When the queue is full, ``on_event``
+blocks up to :data:`QUEUE_PUT_TIMEOUT` seconds; if it is still full the event is dropped,
+COUNTED (``dropped``, and the ``system_status`` note), logged, and a reconcile is
+requested: reconciliation re-reads positions, orders and algo orders from REST and
+HistorySync's periodic run refills the history, so a dropped event is never lost silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from qwentrade.domain.errors import DomainError, ExchangeRejected, OrderNotFound, OutcomeUnknown
+from qwentrade.domain.orders import IntentAction, OrderIntent
+from qwentrade.domain.position import Side as PositionSide
+from qwentrade.domain.reconcile import (
+    CancelAlgos,
+    CloseExternally,
+    DatabaseView,
+    ExchangeView,
+    FailRelation,
+    PlaceStopLoss,
+    ReconcileAction,
+    ReconcileRules,
+    RecordRelation,
+    ResolveIntent,
+    diff,
+)
+from qwentrade.domain.records import IntentRecord, RelationRecord
+from qwentrade.domain.venue import (
+    AlgoLeg,
+    AlgoOrder,
+    AlgoRequest,
+    AlgoState,
+    AlgoType,
+    ExchangePosition,
+    Order,
+    StreamEvent,
+    StreamStatus,
+    StreamStatusKind,
+)
+from qwentrade.ports.clock import Clock
+from qwentrade.ports.config import ConfigStore
+from qwentrade.ports.exchange import Exchange, PrivateStream
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "reconciliation"
+EVENT_QUEUE_SIZE = 200  # the original's position-data queue (its close-event queue: 100)
+QUEUE_PUT_TIMEOUT = 1.0  # seconds on_event waits for room before dropping (and reconciling)
+RECENT_INTENTS = 200  # newest intents read to find the symbols touched within the grace
+INTERVAL_KEY = "RECONCILE_INTERVAL"
+GRACE_KEY = "RECONCILE_INTENT_GRACE"
+DEFAULT_STOP_KEY = "STOP_LOSS_GUARD_DEFAULT_PERCENT"
+_LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
+
+
+class ExternalCloser(Protocol):
+    """The part of TradingService reconciliation uses."""
+
+    def handle_external_close(self, symbol: str, reason: str = ...) -> Any: ...
+
+
+class HistoryRecorder(Protocol):
+    """The part of HistorySync the stream consumer uses."""
+
+    def record(self, event: Any) -> int: ...
+
+
+class Repositories(Protocol):
+    """The repositories reconciliation reads and writes (SqlRepositories/MemoryRepositories)."""
+
+    intents: Any
+    relations: Any
+    status: Any
+
+
+@attrs.frozen
+class ReconcileReport:
+    """What one reconciliation found and did.
+
+    ``actions`` are the decided actions; ``failures`` the ones that could not be carried
+    out (``"<action>: <error>"``, retried next round). ``adopted`` lists the adopted
+    positions (``symbol direction``), ``stop_losses`` the stop-loss algo ids placed by the
+    guard, ``resolved`` the intents settled as ``intent_id -> state``, ``closed`` the
+    symbols closed as external closes, ``canceled`` the stale algo ids canceled.
+    """
+
+    reason: str
+    started_at: datetime
+    actions: tuple[ReconcileAction, ...] = ()
+    failures: tuple[str, ...] = ()
+    adopted: tuple[str, ...] = ()
+    stop_losses: tuple[str, ...] = ()
+    resolved: tuple[str, ...] = ()
+    closed: tuple[str, ...] = ()
+    canceled: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        parts = [
+            f"{label} {', '.join(values)}"
+            for label, values in (
+                ("adopted", self.adopted),
+                ("stop-loss placed", self.stop_losses),
+                ("intents", self.resolved),
+                ("closed externally", self.closed),
+                ("stale algos canceled", self.canceled),
+                ("FAILED", self.failures),
+            )
+            if values
+        ]
+        return f"{self.reason}: " + ("; ".join(parts) if parts else "in line")
+
+
+class ReconciliationService:
+    """Keeps the database in line with the exchange; consumes the private stream.
+
+    ``trading`` handles external closes (``handle_external_close``); ``history_sync``
+    (optional) stores stream orders/positions; ``stream`` (optional) is consumed between
+    ``start()`` and ``stop()``.
+    """
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        repositories: Repositories,
+        trading: ExternalCloser,
+        history_sync: HistoryRecorder | None,
+        config: ConfigStore,
+        clock: Clock,
+        stream: PrivateStream | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._intents = repositories.intents
+        self._relations = repositories.relations
+        self._status = repositories.status
+        self._trading = trading
+        self._history = history_sync
+        self._config = config
+        self._clock = clock
+        self._stream = stream
+        self._queue: queue.Queue[StreamEvent] = queue.Queue(maxsize=EVENT_QUEUE_SIZE)
+        self._lock = threading.Lock()  # one reconciliation at a time
+        self._requests: dict[str, datetime] = {}  # reason -> not before
+        self._requests_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._ticks: dict[str, Decimal] = {}
+        self._close_reasons: dict[str, str] = {}
+        self._guard_count = 0
+        self.dropped = 0
+        self.last_report: ReconcileReport | None = None
+
+    # -- config ----------------------------------------------------------------------------
+
+    def _seconds(self, key: str) -> float:
+        return float(self._config.get(key))
+
+    def _grace(self) -> timedelta:
+        return timedelta(seconds=self._seconds(GRACE_KEY))
+
+    # -- reconciliation --------------------------------------------------------------------
+
+    def reconcile(self, reason: str = "manual") -> ReconcileReport:
+        """Compare and repair now; returns the report (see the module docstring).
+
+        ``reason="start"`` settles every unresolved intent regardless of its age.
+        """
+        with self._lock:
+            now = self._clock.now()
+            grace = timedelta(0) if reason == "start" else self._grace()
+            rules = ReconcileRules(
+                now=now,
+                grace=grace,
+                default_stop_loss=Decimal(str(self._seconds(DEFAULT_STOP_KEY))) / 100,
+            )
+            try:
+                database, exchange = self._views(rules)
+            except DomainError as e:
+                report = ReconcileReport(reason, now, failures=(f"reading: {e}",))
+                self._publish(report)
+                return report
+            actions = diff(database, exchange, rules)
+            report = self._apply(reason, now, actions)
+            self._publish(report)
+            return report
+
+    def _views(self, rules: ReconcileRules) -> tuple[DatabaseView, ExchangeView]:
+        unresolved = list(self._intents.unresolved())
+        recent = [
+            i
+            for i in self._intents.find(limit=RECENT_INTENTS)
+            if i.state not in ("NEW", "SENT", "OUTCOME_UNKNOWN")
+            and rules.now - i.updated_at < rules.grace
+        ]
+        relations = {r.client_order_id: r for r in self._relations.find(status="OPEN", limit=None)}
+        for intent in unresolved:
+            if intent.client_order_id not in relations:
+                found = self._relations.get(intent.client_order_id)
+                if found is not None:
+                    relations[found.client_order_id] = found
+        # the exchange: positions, orders and algos first, then the lookups
+        positions = self._exchange.positions()
+        open_orders = self._exchange.open_orders()
+        open_algos = self._exchange.open_algos()
+        lookups: dict[str, Order | None] = {}
+        for intent in unresolved:
+            if IntentAction[intent.action].is_algo or rules.now - intent.updated_at < rules.grace:
+                continue
+            try:
+                lookups[intent.client_order_id] = self._exchange.get_order(
+                    intent.symbol, client_order_id=intent.client_order_id
+                )
+            except OrderNotFound:
+                lookups[intent.client_order_id] = None
+            except DomainError as e:  # transient: the intent stays, its symbol waits
+                log.warning("reconciliation: lookup of %s failed: %s", intent.client_order_id, e)
+        symbols = {p.symbol for p in positions}
+        database = DatabaseView(intents=[*unresolved, *recent], relations=relations.values())
+        exchange = ExchangeView(
+            positions=positions,
+            open_orders=open_orders,
+            open_algos=open_algos,
+            lookups=lookups,
+            tick_sizes=self._tick_sizes(symbols),
+        )
+        return database, exchange
+
+    def _tick_sizes(self, symbols: set[str]) -> dict[str, Decimal]:
+        if not symbols <= self._ticks.keys():
+            self._ticks = {i.inst_id: i.tick_sz for i in self._exchange.instruments()}
+        return self._ticks
+
+    def _apply(self, reason: str, now: datetime, actions: list[ReconcileAction]) -> ReconcileReport:
+        failures: list[str] = []
+        adopted: list[str] = []
+        stops: list[str] = []
+        resolved: list[str] = []
+        closed: list[str] = []
+        canceled: list[str] = []
+        for action in actions:
+            try:
+                if isinstance(action, ResolveIntent):
+                    if self._intents.update(action.after, expected_state=action.before.state):
+                        resolved.append(f"{action.after.intent_id} {action.after.state}")
+                elif isinstance(action, RecordRelation):
+                    self._relations.save(action.relation)
+                    if action.adopted:
+                        adopted.append(f"{action.relation.symbol} {action.relation.side}")
+                        log.warning(
+                            "reconciliation adopted an unknown %s position of %s (%s)",
+                            action.relation.side,
+                            action.relation.symbol,
+                            action.relation.pos_id,
+                        )
+                elif isinstance(action, FailRelation):
+                    relation = self._relations.get(action.relation_id)
+                    if relation is not None and relation.status == "OPEN":
+                        self._relations.save(
+                            attrs.evolve(
+                                relation,
+                                status="FAILED",
+                                close_reason=action.reason,
+                                updated_at=now,
+                            )
+                        )
+                elif isinstance(action, PlaceStopLoss):
+                    stops.append(self._place_stop_loss(action, now))
+                elif isinstance(action, CloseExternally):
+                    close_reason = self._close_reasons.pop(action.symbol, "external")
+                    self._trading.handle_external_close(action.symbol, reason=close_reason)
+                    closed.append(f"{action.symbol} {action.direction}")
+                elif isinstance(action, CancelAlgos):
+                    self._cancel(action.algos)
+                    canceled.extend(algo_id for _, algo_id in action.algos)
+            except DomainError as e:
+                failures.append(f"{type(action).__name__} {_subject(action)}: {e}")
+                log.error("reconciliation could not %s: %s", type(action).__name__, e)
+        return ReconcileReport(
+            reason,
+            now,
+            tuple(actions),
+            tuple(failures),
+            tuple(adopted),
+            tuple(stops),
+            tuple(resolved),
+            tuple(closed),
+            tuple(canceled),
+        )
+
+    def _cancel(self, algos: tuple[tuple[str, str], ...]) -> None:
+        try:
+            self._exchange.cancel_algos(list(algos))
+        except OrderNotFound:  # one of them went meanwhile: cancel the rest one by one
+            for pair in algos:
+                with contextlib.suppress(OrderNotFound):
+                    self._exchange.cancel_algos([pair])
+
+    def _place_stop_loss(self, action: PlaceStopLoss, now: datetime) -> str:
+        """The guard: intent first (its client order id is the algo's), then the algo at
+        STOP_LOSS priority (the OKX adapter gives a stop-loss leg that priority), then the
+        relation points at it."""
+        self._guard_count += 1
+        size = action.size
+        if size is None:
+            size = next(
+                (p.contracts for p in self._exchange.positions(action.symbol)
+                 if p.pos_id == action.pos_id),
+                None,
+            )  # fmt: skip
+            if size is None:
+                raise OrderNotFound(f"the {action.symbol} position is gone")
+        stamp = int(now.timestamp() * 1000)
+        intent = OrderIntent(
+            key=f"guard-{action.symbol}-{action.direction}-{stamp}-{self._guard_count}",
+            symbol=action.symbol,
+            action=IntentAction.STOP_LOSS,
+            side=PositionSide[action.direction],
+            size=size,
+            created_at=now,
+            trigger_price=action.trigger_price,
+        )
+        record = self._intents.add(IntentRecord.from_intent(intent, updated_at=now))
+        sent = intent.apply("send")
+        self._intents.update(IntentRecord.from_intent(sent, now), expected_state=record.state)
+        request = AlgoRequest(
+            symbol=action.symbol,
+            side=action.side,
+            algo_type=AlgoType.CONDITIONAL,
+            size=action.size,
+            close_fraction=None if action.size is not None else Decimal(1),
+            sl_trigger_price=action.trigger_price,
+            pos_side=action.pos_side,
+            td_mode=action.td_mode,
+            reduce_only=True,
+            algo_client_order_id=intent.client_order_id,
+        )
+        try:
+            algo = self._exchange.place_algo(request)
+        except OutcomeUnknown as e:
+            lost = sent.apply("answer_lost", error=str(e))
+            self._intents.update(IntentRecord.from_intent(lost, now), expected_state="SENT")
+            raise
+        except ExchangeRejected as e:
+            rejected = sent.apply("reject", error=str(e))
+            self._intents.update(IntentRecord.from_intent(rejected, now), expected_state="SENT")
+            raise
+        done = sent.apply("acknowledge", order_id=algo.algo_id)
+        self._intents.update(IntentRecord.from_intent(done, now), expected_state="SENT")
+        log.warning(
+            "stop-loss guard: %s %s had no stop-loss; placed %s at %s (%s)",
+            action.symbol,
+            action.direction,
+            algo.algo_id,
+            action.trigger_price,
+            action.source,
+        )
+        if action.relation_id is not None:
+            relation = self._relations.get(action.relation_id)
+            if relation is not None and relation.status == "OPEN":
+                self._relations.save(
+                    attrs.evolve(
+                        relation,
+                        stop_loss_algo_id=algo.algo_id,
+                        stop_loss_price=action.trigger_price,
+                        updated_at=now,
+                    )
+                )
+        return algo.algo_id
+
+    def _publish(self, report: ReconcileReport) -> None:
+        self.last_report = report
+        summary = report.summary()
+        if self.dropped:
+            summary += f" (stream events dropped: {self.dropped})"
+        level = logging.INFO if report.ok and not report.adopted else logging.WARNING
+        log.log(level, "reconciliation %s", summary)
+        try:
+            now = self._clock.now()
+            self._status.record_run(
+                COMPONENT,
+                now,
+                report.ok,
+                rows=len(report.actions),
+                error="; ".join(report.failures),
+            )
+            self._status.set_state(COMPONENT, "OK" if report.ok else "FAILING", now, summary[:500])
+        except Exception:  # a status write must never stop reconciliation
+            log.exception("reconciliation could not write its status")
+
+    # -- requests and threads ---------------------------------------------------------------
+
+    def request_reconcile(self, reason: str, delay: float = 0.0) -> None:
+        """Ask the worker to reconcile ``delay`` seconds (of the clock) from now."""
+        due = self._clock.now() + timedelta(seconds=delay)
+        with self._requests_lock:
+            earlier = self._requests.get(reason)
+            self._requests[reason] = due if earlier is None else min(earlier, due)
+
+    def _due_request(self) -> str | None:
+        now = self._clock.now()
+        with self._requests_lock:
+            due = [r for r, at in self._requests.items() if at <= now]
+            for reason in due:
+                del self._requests[reason]
+        return ", ".join(sorted(due)) or None
+
+    def pending_requests(self) -> dict[str, datetime]:
+        """Reconciliations asked for and not yet run: reason -> not before."""
+        with self._requests_lock:
+            return dict(self._requests)
+
+    def start(self) -> None:
+        """Reconcile (``start``) on the worker thread, then consume the stream and
+        reconcile every ``RECONCILE_INTERVAL`` seconds until :meth:`stop`."""
+        if self._threads:
+            return
+        self.request_reconcile("start")
+        for name, target in (("reconcile-worker", self._work), ("reconcile-timer", self._tick)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self._stream is not None:
+            self._stream.connect(self.on_event)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop consuming and reconciling; True when the threads ended within ``timeout``."""
+        self._stop.set()
+        if self._stream is not None:
+            self._stream.close()
+        for thread in self._threads:
+            thread.join(timeout)
+        alive = any(t.is_alive() for t in self._threads)
+        self._threads = []
+        return not alive
+
+    def _tick(self) -> None:
+        while not self._clock.wait(self._stop, self._seconds(INTERVAL_KEY)):
+            self.request_reconcile("periodic")
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            reason = self._due_request()
+            if reason is not None:
+                self._safely(self.reconcile, reason)
+            try:
+                event = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            self._safely(self.handle_event, event)
+
+    def _safely(self, work: Callable[[Any], Any], argument: Any) -> None:
+        try:
+            work(argument)
+        except Exception:  # the worker must outlive any one failure
+            log.exception("reconciliation worker failed on %s", type(argument).__name__)
+
+    # -- the stream consumer ----------------------------------------------------------------
+
+    def on_event(self, event: StreamEvent) -> None:
+        """Hand ``event`` to the worker (called on the stream's thread); see the module
+        docstring for what happens when the queue stays full."""
+        try:
+            self._queue.put(event, timeout=QUEUE_PUT_TIMEOUT)
+        except queue.Full:
+            self.dropped += 1
+            log.warning(
+                "reconciliation queue full (%d): dropped a %s event (%d so far); reconciling",
+                EVENT_QUEUE_SIZE,
+                type(event).__name__,
+                self.dropped,
+            )
+            self.request_reconcile("queue_overflow")
+
+    def handle_event(self, event: StreamEvent) -> None:
+        """Apply one stream event (idempotent; normally called by the worker thread)."""
+        if isinstance(event, StreamStatus):
+            if event.kind is StreamStatusKind.CONNECTED:
+                self.request_reconcile("reconnect")
+            else:
+                log.warning("private stream disconnected: %s", event.reason or "no reason given")
+        elif isinstance(event, Order):
+            self._record(event)
+            self._entry_filled(event)
+        elif isinstance(event, ExchangePosition):
+            self._record(event)
+            if not event.is_open:
+                self._position_closed(event)
+        elif isinstance(event, AlgoOrder):
+            self._algo_changed(event)
+
+    def _record(self, event: Order | ExchangePosition) -> None:
+        if self._history is not None:
+            self._history.record(event)
+
+    def _entry_filled(self, order: Order) -> None:
+        if order.filled_size <= 0:
+            return
+        relation = self._relations.get(order.client_order_id)
+        # only once TradingService has recorded the relation with this order (never race
+        # its first write) and only the first fill
+        if relation is None or relation.open_order_id != order.order_id or relation.open_time:
+            return
+        self._relations.save(
+            attrs.evolve(relation, open_time=order.updated_at, updated_at=self._clock.now())
+        )
+
+    def _recently_touched(self, symbol: str) -> bool:
+        now, grace = self._clock.now(), self._grace()
+        if self._intents.unresolved(symbol):
+            return True
+        newest = self._intents.find(symbol=symbol, limit=1)
+        return bool(newest) and now - newest[0].updated_at < grace
+
+    def _position_closed(self, position: ExchangePosition) -> None:
+        if not self._relations.find(symbol=position.symbol, status="OPEN", limit=1):
+            return
+        if self._recently_touched(position.symbol):
+            self.request_reconcile("position_closed", delay=self._seconds(GRACE_KEY))
+            return
+        reason = self._close_reasons.pop(position.symbol, "external")
+        self._trading.handle_external_close(position.symbol, reason=reason)
+
+    def _algo_changed(self, algo: AlgoOrder) -> None:
+        if algo.state in (AlgoState.EFFECTIVE, AlgoState.ORDER_FAILED):
+            if algo.state is AlgoState.EFFECTIVE and algo.triggered_leg is not None:
+                self._close_reasons[algo.symbol] = _LEG_REASONS[algo.triggered_leg]
+            relation = self._relations.by_algo_id(algo.algo_id)
+            if relation is not None and relation.status == "OPEN":
+                self._relations.save(_forget_algo(relation, algo.algo_id, self._clock.now()))
+        stop_gone = algo.state in (AlgoState.CANCELED, AlgoState.ORDER_FAILED)
+        if stop_gone and algo.sl_trigger_price is not None:
+            self.request_reconcile("stop_loss_gone", delay=self._seconds(GRACE_KEY))
+
+
+def _forget_algo(relation: RelationRecord, algo_id: str, now: datetime) -> RelationRecord:
+    if relation.stop_loss_algo_id == algo_id:
+        relation = attrs.evolve(relation, stop_loss_algo_id=None)
+    if relation.take_profit_algo_id == algo_id:
+        relation = attrs.evolve(relation, take_profit_algo_id=None)
+    return attrs.evolve(relation, updated_at=now)
+
+
+def _subject(action: ReconcileAction) -> str:
+    if isinstance(action, ResolveIntent):
+        return action.before.intent_id
+    if isinstance(action, RecordRelation):
+        return action.relation.client_order_id
+    return action.symbol

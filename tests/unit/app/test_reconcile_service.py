@@ -1,0 +1,351 @@
+"""ReconciliationService against the simulated exchange (memory, SQLite and PostgreSQL
+repositories) and against the fake OKX server (OkxExchange through a real PermitGate,
+OkxPrivateStream over its WebSocket)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from qwentrade.adapters.memory import MemoryConfigStore, MemoryRepositories
+from qwentrade.adapters.okx.exchange import OkxExchange
+from qwentrade.adapters.okx.gate import PermitGate
+from qwentrade.adapters.okx.retry import RetryPolicy
+from qwentrade.adapters.okx.signing import OkxCredentials
+from qwentrade.adapters.okx.stream import OkxPrivateStream
+from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
+from qwentrade.app import reconcile as module
+from qwentrade.app.reconcile import ReconciliationService
+from qwentrade.domain.errors import OrderNotFound
+from qwentrade.domain.orders import IntentAction, OrderIntent
+from qwentrade.domain.position import Side as PositionSide
+from qwentrade.domain.ratelimit import Priority
+from qwentrade.domain.records import IntentRecord, RelationRecord
+from qwentrade.domain.venue import (
+    AlgoLeg,
+    AlgoRequest,
+    AttachedAlgo,
+    ExchangePosition,
+    OrderRequest,
+    StreamStatus,
+)
+from qwentrade.testing.fake_okx import FakeOkx
+
+BTC, ETH = "BTC-USDT-SWAP", "ETH-USDT-SWAP"
+START = datetime(2024, 3, 1, tzinfo=UTC)
+KEY, SECRET, PASSPHRASE = "test-key", "test-secret", "test-pass"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class ClosingTrading:
+    """TradingService's external close as far as reconciliation sees it: the symbol's
+    OPEN relations are closed with the reason (and every call is kept)."""
+
+    def __init__(self, relations) -> None:
+        self.relations = relations
+        self.calls: list[tuple[str, str]] = []
+
+    def handle_external_close(self, symbol: str, reason: str = "external") -> None:
+        self.calls.append((symbol, reason))
+        for relation in self.relations.find(symbol=symbol, status="OPEN", limit=None):
+            self.relations.save(attrs.evolve(relation, status="CLOSED", close_reason=reason))
+
+
+@attrs.define
+class World:
+    engine: SimEngine
+    exchange: SimExchange
+    repos: object
+    trading: ClosingTrading
+    service: ReconciliationService
+
+    def advance(self, delta: timedelta) -> None:
+        self.engine.clock.advance(delta)  # type: ignore[attr-defined]
+        self.engine.sync()
+
+
+@pytest.fixture
+def world(repos) -> World:
+    clock = SteppedClock(START + timedelta(days=3, minutes=7))
+    engine = SimEngine(
+        balance=Decimal(10000), clock=clock, price_path=GeneratedPath(seed=5, start=START)
+    )
+    exchange = SimExchange(engine)
+    trading = ClosingTrading(repos.relations)
+    service = ReconciliationService(exchange, repos, trading, None, repos.config, clock)
+    return World(engine, exchange, repos, trading, service)
+
+
+def intent_record(world, key, action=IntentAction.OPEN, state="SENT", symbol=BTC, age=600):
+    at = world.engine.now - timedelta(seconds=age)
+    intent = OrderIntent(key, symbol, action, PositionSide.LONG, Decimal(1), at)
+    record = IntentRecord.from_intent(intent, updated_at=at)
+    world.repos.intents.add(record)
+    stored = attrs.evolve(record, state=state)
+    if state != "NEW":
+        assert world.repos.intents.update(stored, expected_state="NEW")
+    return stored
+
+
+def market(symbol: str, side: str, size: str, cid: str, **extra) -> OrderRequest:
+    return OrderRequest(symbol, side, size, cid, **extra)
+
+
+# -- intents ----------------------------------------------------------------------------
+
+
+def test_an_outcome_unknown_intent_is_resolved_by_lookup_and_never_resent(world):
+    placed = intent_record(world, "placed", state="OUTCOME_UNKNOWN")
+    lost = intent_record(world, "lost", state="OUTCOME_UNKNOWN", symbol=ETH)
+    # the first one's request reached the venue before its answer was lost
+    order = world.exchange.place_order(market(BTC, "buy", "1", placed.client_order_id))
+    world.repos.relations.save(
+        RelationRecord(placed.client_order_id, BTC, "LONG", START, START, order.order_id)
+    )
+    report = world.service.reconcile("start")
+    assert report.ok, report.failures
+    got = world.repos.intents.get("placed")
+    assert (got.state, got.order_id) == ("ACKNOWLEDGED", order.order_id)
+    assert world.repos.intents.get("lost").state == "NOT_FOUND"
+    assert sorted(report.resolved) == ["lost NOT_FOUND", "placed ACKNOWLEDGED"]
+    # nothing was sent for the lost one: ETH has no order and no position
+    assert world.exchange.order_history(ETH) == [] and world.exchange.positions(ETH) == []
+    with pytest.raises(OrderNotFound):
+        world.exchange.get_order(ETH, client_order_id=lost.client_order_id)
+
+
+def test_an_intent_in_flight_is_left_until_the_grace_has_passed(world):
+    intent_record(world, "young", state="SENT", age=5)
+    assert world.service.reconcile("periodic").resolved == ()
+    assert world.repos.intents.get("young").state == "SENT"
+    world.advance(timedelta(seconds=60))
+    assert world.service.reconcile("periodic").resolved == ("young NOT_FOUND",)
+
+
+# -- positions --------------------------------------------------------------------------
+
+
+def test_an_unknown_position_is_adopted_reported_and_protected(world):
+    world.exchange.place_order(market(BTC, "buy", "2", "outside1"))
+    report = world.service.reconcile("start")
+    assert report.adopted == ("BTC-USDT-SWAP LONG",)
+    [relation] = world.repos.relations.find(symbol=BTC, status="OPEN")
+    [position] = world.exchange.positions(BTC)
+    assert relation.pos_id == position.pos_id and relation.client_order_id.startswith("qtx")
+    [stop] = world.exchange.open_algos(BTC)
+    assert stop.sl_trigger_price < position.mark_price and stop.close_fraction == 1
+    assert report.stop_losses == (stop.algo_id,)
+    assert world.repos.relations.get(relation.client_order_id).stop_loss_algo_id == stop.algo_id
+    status = world.repos.status.get("reconciliation")
+    assert status.value == "OK" and "adopted BTC-USDT-SWAP LONG" in status.note
+    # the guard's intent is stored and settled, its client order id is the algo's
+    [guard] = world.repos.intents.find(symbol=BTC, state="ACKNOWLEDGED")
+    assert guard.action == "STOP_LOSS" and guard.client_order_id == stop.algo_client_order_id
+    # a second round finds everything in line
+    again = world.service.reconcile("periodic")
+    assert again.actions == () and len(world.exchange.open_algos(BTC)) == 1
+
+
+def test_the_guard_follows_the_plan_and_covers_only_what_is_uncovered(world):
+    price = world.engine.last_price(BTC)
+    world.exchange.place_order(market(BTC, "buy", "3", "entry1"))
+    world.repos.relations.save(
+        RelationRecord("entry1", BTC, "LONG", START, START, stop_loss_price=price * Decimal("0.9"))
+    )
+    world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", size=1, sl_trigger_price=price * Decimal("0.8"))
+    )
+    report = world.service.reconcile("periodic")
+    assert report.ok and report.adopted == ()
+    placed = [a for a in world.exchange.open_algos(BTC) if a.algo_id in report.stop_losses]
+    assert [(a.size, a.sl_trigger_price) for a in placed] == [
+        (Decimal(2), (price * Decimal("0.9")))
+    ]
+
+
+def test_a_relation_whose_position_is_gone_is_closed_as_an_external_close(world):
+    price = world.engine.last_price(BTC)
+    world.repos.relations.save(RelationRecord("gone1", BTC, "LONG", START, START))
+    world.exchange.place_order(market(BTC, "buy", "1", "e1"))
+    world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", size=1, sl_trigger_price=price / 2)
+    )
+    # closed outside the system (the venue cancels the reduce-only stop with it)
+    world.exchange.place_order(market(BTC, "sell", "1", "x1", reduce_only=True))
+    assert world.exchange.positions(BTC) == []
+    report = world.service.reconcile("periodic")
+    assert world.trading.calls == [(BTC, "external")]
+    assert world.repos.relations.get("gone1").status == "CLOSED"
+    assert report.closed == ("BTC-USDT-SWAP LONG",) and report.ok
+    assert world.service.reconcile("periodic").actions == ()
+
+
+# -- the stream consumer ----------------------------------------------------------------
+
+
+def position_event(world, symbol=BTC, size=0) -> ExchangePosition:
+    now = world.engine.now
+    return ExchangePosition(
+        "p1", symbol, "net", size, None, 100, 0, 0, 0, 5, "cross", None, now, now
+    )
+
+
+def test_a_position_gone_to_zero_is_closed_once_with_the_reason_of_the_trigger(world):
+    world.repos.relations.save(
+        RelationRecord("r1", BTC, "LONG", START, START, stop_loss_algo_id="sl9")
+    )
+    intent_record(world, "old-open", state="ACKNOWLEDGED", age=3600)
+    price = world.engine.last_price(BTC)
+    world.exchange.place_order(market(BTC, "buy", "1", "e1"))
+    algo = world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", close_fraction=1, sl_trigger_price=price / 2)
+    )
+    triggered = attrs.evolve(
+        algo, algo_id="sl9", state="effective", triggered_leg=AlgoLeg.STOP_LOSS
+    )
+    world.service.handle_event(triggered)
+    assert world.repos.relations.get("r1").stop_loss_algo_id is None
+    for _ in range(2):  # events repeat
+        world.service.handle_event(position_event(world))
+    assert world.trading.calls == [(BTC, "stop_loss")]
+
+
+def test_a_close_right_after_our_own_intent_waits_for_the_grace(world):
+    world.repos.relations.save(RelationRecord("r1", BTC, "LONG", START, START))
+    intent_record(world, "closing", action=IntentAction.CLOSE, state="ACKNOWLEDGED", age=1)
+    world.service.handle_event(position_event(world))
+    assert world.trading.calls == []
+    assert "position_closed" in world.service.pending_requests()
+
+
+def test_a_full_queue_drops_nothing_silently(world, monkeypatch):
+    monkeypatch.setattr(module, "QUEUE_PUT_TIMEOUT", 0.01)
+    event = position_event(world, size=1)
+    for _ in range(module.EVENT_QUEUE_SIZE):
+        world.service.on_event(event)
+    assert world.service.dropped == 0
+    world.service.on_event(event)  # no worker yet: the queue is full
+    assert world.service.dropped == 1
+    assert "queue_overflow" in world.service.pending_requests()
+    world.service.start()
+    try:
+        wait_for(lambda: world.service.last_report is not None, what="a reconciliation")
+        wait_for(lambda: world.service._queue.empty(), what="the backlog")
+        wait_for(lambda: world.service.pending_requests() == {}, what="the requests")
+    finally:
+        assert world.service.stop(5)
+    assert "dropped: 1" in world.repos.status.get("reconciliation").note
+
+
+def test_a_periodic_reconciliation_follows_the_config_read_live(world):
+    world.repos.config.set("RECONCILE_INTERVAL", 600)
+    world.service.start()
+    try:
+        wait_for(lambda: world.service.last_report is not None, what="the start round")
+        assert world.service.last_report.reason == "start"
+        world.exchange.place_order(market(BTC, "buy", "1", "outside2"))
+        world.advance(timedelta(seconds=601))
+        wait_for(lambda: world.service.last_report.reason == "periodic", what="a periodic round")
+        assert world.service.last_report.adopted == ("BTC-USDT-SWAP LONG",)
+    finally:
+        assert world.service.stop(5)
+
+
+# -- against the fake OKX server --------------------------------------------------------
+
+
+@pytest.fixture
+def okx():
+    # a real-time market: OKX checks request timestamps against its own time
+    server = FakeOkx(
+        api_key=KEY, secret=SECRET, passphrase=PASSPHRASE, rate_limits=False, history_days=2
+    ).start()
+    config = MemoryConfigStore()
+    config.set("API_RATE_LIMIT", 1000)
+    config.set("API_MIN_INTERVAL", 0)
+    config.set("WS_RECONNECT_INTERVAL", 0.1)
+    gate = PermitGate(config)
+    exchange = OkxExchange(
+        gate,
+        rest_url=server.rest_url,
+        credentials=OkxCredentials(KEY, SECRET, PASSPHRASE),
+        config=config,
+        order_expiry=0.5,
+        backoff=RetryPolicy(base=0.05, cap=0.2),
+    )
+    yield server, exchange, gate, config
+    server.stop()
+
+
+def test_the_stop_loss_guard_places_at_stop_loss_priority_over_okx(okx):
+    server, exchange, gate, config = okx
+    repos = MemoryRepositories(config=config)
+    service = ReconciliationService(
+        exchange, repos, ClosingTrading(repos.relations), None, config, server.engine.clock
+    )
+    exchange.place_order(market(BTC, "buy", "1", "naked1"))
+    before = gate.state().admitted[Priority.STOP_LOSS]
+    report = service.reconcile("start")
+    assert report.adopted == ("BTC-USDT-SWAP LONG",) and len(report.stop_losses) == 1
+    assert gate.state().admitted[Priority.STOP_LOSS] == before + 1
+    [stop] = exchange.open_algos(BTC)
+    assert stop.algo_id == report.stop_losses[0] and stop.sl_trigger_price is not None
+
+
+def test_a_stream_reconnect_triggers_a_reconciliation(okx):
+    server, exchange, _gate, config = okx
+    repos = MemoryRepositories(config=config)
+    stream = OkxPrivateStream(server.ws_url, OkxCredentials(KEY, SECRET, PASSPHRASE), config=config)
+    events: list[object] = []
+    service = ReconciliationService(
+        exchange, repos, ClosingTrading(repos.relations), None, config, server.engine.clock, stream
+    )
+    original = service.handle_event
+
+    def spy(event):
+        events.append(event)
+        original(event)
+
+    service.handle_event = spy  # type: ignore[method-assign]
+    reasons: list[str] = []
+    reconcile = service.reconcile
+
+    def counting(reason="manual"):
+        reasons.append(reason)
+        return reconcile(reason)
+
+    service.reconcile = counting  # type: ignore[method-assign]
+    service.start()
+    try:
+        wait_for(lambda: "reconnect" in ", ".join(reasons), what="the first connect's round")
+        # a position appears while the stream is down: the reconnect's round adopts it
+        exchange.place_order(
+            market(
+                BTC,
+                "buy",
+                "1",
+                "withstop1",
+                attached_algos=[AttachedAlgo(sl_trigger_price=1000)],
+            )
+        )
+        count = sum("reconnect" in r for r in reasons)
+        server.drop_websockets()
+        wait_for(lambda: sum("reconnect" in r for r in reasons) > count, what="a reconnect")
+        wait_for(lambda: repos.relations.find(symbol=BTC, status="OPEN"), what="the adoption")
+    finally:
+        assert service.stop(5)
+    assert any(isinstance(e, StreamStatus) and e.kind == "connected" for e in events)
+    # its attached stop-loss covers it: the guard placed nothing
+    assert len(exchange.open_algos(BTC)) == 1
