@@ -48,10 +48,12 @@ if TYPE_CHECKING:
     from qwentrade.app.backfill import KlineBackfill
     from qwentrade.app.detection import DetectionService
     from qwentrade.app.gaps import KlineGaps
+    from qwentrade.app.locks import TradingLeases
     from qwentrade.app.services import Services
     from qwentrade.app.sync.engine import SyncEngine
     from qwentrade.app.sync.klines import KlineSync
     from qwentrade.app.system import SystemService
+    from qwentrade.app.trading import TradingService
     from qwentrade.domain.instruments import Instrument
     from qwentrade.domain.market import Candle
     from qwentrade.ports.exchange import Exchange, PrivateStream
@@ -393,6 +395,33 @@ class Container:
         )
 
     @_once
+    def trading_leases(self) -> TradingLeases:
+        """This instance's hold on the symbols it trades (rows in ``trading_lease``)."""
+        from qwentrade.adapters.sql.repositories.trading import SqlLeaseRepository
+        from qwentrade.app.locks import TradingLeases
+
+        return TradingLeases(
+            SqlLeaseRepository(self.database()),
+            self.clock(),
+            self.repositories().config,
+            symbols=self.settings.symbols,
+        )
+
+    @_once
+    def trading(self) -> TradingService:
+        """Open/add/reduce/close positions on the order venue (``exchange()``)."""
+        from qwentrade.app.trading import TradingService
+
+        repositories = self.repositories()
+        return TradingService(
+            self.exchange(),
+            repositories,
+            repositories.config,
+            self.clock(),
+            leases=self.trading_leases(),
+        )
+
+    @_once
     def kline_sync(self) -> KlineSync:
         """The candle jobs (klines_15m/4h/1d) with detection on each new 15m close."""
         from qwentrade.app.sync.klines import KlineSync
@@ -432,7 +461,7 @@ class Container:
     def background_components(self) -> list[tuple[str, Any]]:
         """The long-running components ``qwentrade serve`` starts, in this order (and
         stops in reverse): ``(name, component)`` pairs with ``start()``/``stop(timeout)``."""
-        return [("sync", self.sync_engine())]
+        return [("trading-leases", self.trading_leases()), ("sync", self.sync_engine())]
 
     @_once
     def system(self) -> SystemService:

@@ -306,6 +306,16 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
              "limit (an order is looked up, never re-sent blindly)", minimum=0, maximum=10),
         _key("API_REQUEST_TIMEOUT", "float", 30.0, "timeout of one OKX request, seconds",
              minimum=1, maximum=120),
+        # trading (TradingService)
+        _key("TRADING_DEFAULT_LEVERAGE", "int", 10,
+             "leverage of a new position when the caller gives none (capped by the "
+             "instrument's maximum)", minimum=1, maximum=125),
+        _key("TRADING_MARGIN_MODE", "string", "cross",
+             "margin mode of new orders: cross or isolated", choices=("cross", "isolated")),
+        _key("TRADING_LEASE_SECONDS", "float", 30.0,
+             "a service instance's hold on the symbols it trades lasts this long unless "
+             "renewed (every third of it); another instance takes a symbol over only "
+             "after it expired", minimum=5, maximum=3600),
         # OKX private WebSocket (original: WS_*)
         _key("WS_HEARTBEAT_INTERVAL", "float", 20.0,
              "send 'ping' after this long without a message (OKX drops at 30 s)",
