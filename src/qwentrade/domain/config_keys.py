@@ -344,6 +344,35 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         _key(START_DAYS["1d"], "int", 600,
              "days of 1d candles `qwentrade backfill` fills when --days is not given",
              minimum=1, maximum=3650),
+        # market-data and account-history windows (original: funding 30 days; the other
+        # kinds "history at start"); read at each run of their sync job
+        _key("FUNDING_RATE_START_DAYS", "int", 30,
+             "days of funding settlements the funding_rate job keeps filled",
+             minimum=1, maximum=3650),
+        _key("OPEN_INTEREST_START_DAYS", "int", 30,
+             "days of 15m open interest the open_interest job keeps filled (OKX's own "
+             "statistics, used without a CoinGlass key, hold the last 15 days)",
+             minimum=1, maximum=3650),
+        _key("MARKET_SENTIMENT_START_DAYS", "int", 30,
+             "days of hourly long/short account ratios the market_sentiment job keeps filled",
+             minimum=1, maximum=3650),
+        _key("LIQUIDATION_START_DAYS", "int", 30,
+             "days of hourly liquidations the liquidation job keeps filled (OKX, used "
+             "without a CoinGlass key, holds the last day)", minimum=1, maximum=3650),
+        _key("ETF_FLOW_START_DAYS", "int", 365,
+             "days of daily ETF flows (BTC, ETH) the etf_flow job keeps filled",
+             minimum=1, maximum=3650),
+        _key("FEAR_GREED_START_DAYS", "int", 365,
+             "days of the daily fear & greed index the fear_greed job keeps filled",
+             minimum=1, maximum=3650),
+        _key("ORDER_BOOK_DEPTH", "int", 20,
+             "levels a side of each order-book snapshot", minimum=1, maximum=400),
+        _key("ORDER_HISTORY_START_DAYS", "int", 90,
+             "days of order history read at start (OKX keeps 3 months)",
+             minimum=1, maximum=3650),
+        _key("POSITION_HISTORY_START_DAYS", "int", 90,
+             "days of position history read at start (OKX keeps 3 months)",
+             minimum=1, maximum=3650),
         # sync schedules (original: klines right after each close, funding after each
         # settlement, open interest 15 min, sentiment/book/liquidations hourly, ETF flows
         # daily 08:00, fear & greed daily, order/position history 30 s); read at each run
