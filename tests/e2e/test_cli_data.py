@@ -1,10 +1,13 @@
 """The data commands of the `qwentrade` CLI, run as a user runs them, on a SQLite file."""
 
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -79,7 +82,7 @@ def test_backfill_then_detect_on_the_simulated_market(cli):
     rows = {(r.split()[0], r.split()[1]): r.split() for r in lines[2:]}
     assert int(rows[("BTC-USDT-SWAP", "15m")][2]) == 12 * 96 - 1
     assert int(rows[("BTC-USDT-SWAP", "4h")][2]) >= 71
-    again = cli("sync", "--symbol", "BTC-USDT-SWAP", "--quiet")
+    again = cli("sync", "--once", "--symbol", "BTC-USDT-SWAP", "--quiet")
     assert again.returncode == 0
     assert all(r.split()[3] == "0" for r in again.stdout.splitlines()[2:])
 
@@ -118,3 +121,55 @@ def test_verify_finds_a_wrong_cell_and_a_hole_and_repair_fixes_both(cli, tmp_pat
     fetched = re.search(r"fetched (\d+)", repaired.stdout.splitlines()[2])
     assert int(fetched.group(1)) >= 10  # the hole (and any close since the backfill)
     assert cli("verify", "-q").returncode == 0
+
+
+def test_sync_once_runs_each_kinds_jobs_and_explains_misuse(cli, tmp_path):
+    once = cli("sync", "--once", "--kind", "all", "--symbol", "BTC-USDT-SWAP")
+    assert once.returncode == 0, once.stderr
+    lines = once.stdout.splitlines()
+    assert lines[0].split()[:3] == ["job", "state", "rows"]
+    jobs = {line.split()[0]: line.split() for line in lines[2:]}
+    assert jobs["klines_15m:BTC-USDT-SWAP"][1] == "OK"
+    assert int(jobs["klines_15m:BTC-USDT-SWAP"][2]) >= 30 * 96 - 1  # KLINE_15M_START_DAYS
+    assert "klines_15m:ETH-USDT-SWAP" not in jobs  # narrowed to the symbol asked for
+    assert cli("verify", "-q").returncode == 0
+    misuse = cli("sync", "--kind", "klines_4h")
+    assert misuse.returncode == 1 and "--once" in misuse.stderr
+    unknown = cli("sync", "--once", "--kind", "klines_5m")
+    assert unknown.returncode == 1 and "klines_5m" in unknown.stderr
+    assert "Traceback" not in misuse.stderr + unknown.stderr
+    assert "until Ctrl-C" in cli("sync", "--help").stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sync_runs_in_the_foreground_until_a_signal_then_exits_cleanly(tmp_path, signum):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qwentrade.app.cli", "sync"],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "QWENTRADE_LOG_FILE": "",
+            "QWENTRADE_SYMBOLS": "BTC-USDT-SWAP",
+            "PYTHONUNBUFFERED": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "jobs for BTC-USDT-SWAP" in process.stdout.readline()
+        database = tmp_path / "qwentrade.db"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the start-up run fills the candle series
+            with sqlite3.connect(database) as db:
+                if db.execute("select count(*) from klines_1d").fetchone()[0] >= 599:
+                    break
+            time.sleep(0.05)
+        process.send_signal(signum)
+        code = process.wait(timeout=10)
+        output = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+    assert code == 0, process.stderr.read()
+    assert "klines_1d:BTC-USDT-SWAP" in output and "stopped" in output.splitlines()[-1]

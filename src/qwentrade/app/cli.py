@@ -12,6 +12,7 @@ import attrs
 
 import qwentrade
 from qwentrade.app.cli_data import add_commands, report_error
+from qwentrade.app.cli_sync import add_sync
 from qwentrade.app.cli_verify import add_verify
 from qwentrade.app.settings import SETTING_HELP, Settings, SettingsError, parse_whole_number
 from qwentrade.domain.errors import DomainError, InvalidInput
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_with_settings(cmd_serve))
     add_commands(sub, _with_settings)
+    add_sync(sub, _with_settings)
     add_verify(sub, _with_settings)
     return parser
 

@@ -1,11 +1,11 @@
-"""CLI commands over the database: db, config, backfill, sync, detect."""
+"""CLI commands over the database: db, config, backfill, detect (sync: cli_sync.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from qwentrade.app.settings import Settings, parse_finite_number
 from qwentrade.domain.errors import DomainError
@@ -109,35 +109,69 @@ def cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
     symbols = _symbols(args, settings)
     gaps = container.gaps()
     rows = []
-    jobs = [(s, t) for s in symbols for t in timeframes]
-    for symbol, timeframe in _progress(jobs, quiet=args.quiet):
-        # Ask the database first: a series with nothing missing needs neither the exchange
-        # nor the indicators (nor their imports); the backfill asks again for the others.
-        if not gaps.missing(symbol, timeframe, args.days):
-            rows.append((symbol, timeframe.label, 0, 0, 0, None, None))
-            continue
-        r = container.backfill().run(symbol, timeframe, args.days)
-        rows.append(
-            (r.symbol, r.timeframe.label, r.fetched, r.written, r.still_missing, r.first, r.last)
-        )
+    sync = None
+    for symbol in symbols:
+        for timeframe in timeframes:
+            # Ask the database first: a series with nothing missing needs neither the
+            # exchange nor the indicators (nor their imports); the sync asks again.
+            missing = gaps.missing(symbol, timeframe, args.days)
+            if not missing:
+                rows.append((symbol, timeframe.label, 0, 0, 0, None, None))
+                continue
+            if sync is None:
+                sync = _kline_sync(container)
+            with _progress(f"{symbol} {timeframe.label}", len(missing), args.quiet) as bar:
+                r = sync.run(symbol, timeframe, container.clock().now(), args.days, bar)
+            rows.append(
+                (
+                    r.symbol,
+                    r.timeframe.label,
+                    r.fetched,
+                    r.written,
+                    r.still_missing,
+                    r.first,
+                    r.last,
+                )
+            )
     print(table(("symbol", "tf", "fetched", "written", "missing", "first", "last"), rows))
     return 0
 
 
-def _progress(
-    jobs: Sequence[tuple[str, Timeframe]], quiet: bool
-) -> Iterable[tuple[str, Timeframe]]:
-    """``jobs``, with a progress bar on a terminal (tqdm, imported only then)."""
-    if quiet or not sys.stderr.isatty():
-        yield from jobs
-        return
-    from tqdm import tqdm
+def _kline_sync(container):
+    """The candle sync without detection (a backfill stores candles only)."""
+    from qwentrade.app.sync.klines import KlineSync
 
-    with tqdm(total=len(jobs), desc="backfill", unit="series") as bar:
-        for symbol, timeframe in jobs:
-            bar.set_postfix_str(f"{symbol} {timeframe.label}")
-            yield symbol, timeframe
-            bar.update()
+    repositories = container.repositories()
+    return KlineSync(
+        container.market_data(), repositories.klines, container.backfill(), repositories.config
+    )
+
+
+class _Bar:
+    """A tqdm bar of one series' missing candles (rows, time range, ETA), or nothing."""
+
+    def __init__(self, description: str, total: int, quiet: bool) -> None:
+        self._bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=description, unit="candle", leave=True)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress(description: str, total: int, quiet: bool) -> _Bar:
+    """A progress callback for ``KlineSync.run``, drawn only on a terminal."""
+    return _Bar(description, total, quiet)
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
@@ -219,48 +253,35 @@ def add_commands(sub: argparse._SubParsersAction, run) -> None:
     p.add_argument("key")
     p.set_defaults(func=run(cmd_config_reset))
 
-    for name, help_text, description in (
-        (
-            "backfill",
-            "fetch missing closed candles of the last N days, with indicators",
-            "Fetch every missing closed candle of the last --days days (default: each "
-            "timeframe's configured history window) for each symbol and timeframe, compute "
-            "the indicators over the stored history and upsert them. "
-            "Only missing candles are fetched: running it again is cheap and changes nothing.",
-        ),
-        (
-            "sync",
-            "bring every candle series up to the last close",
-            "Bring each symbol's 15m, 4h and 1d candles (with indicators) up to the last "
-            "closed candle: fills the gaps of the last --days days (default 2) and stores new "
-            "closes, once, then exits. Idempotent. (Candles only: the other market-data "
-            "kinds arrive with the sync engine.)",
-        ),
-    ):
-        p = sub.add_parser(name, help=help_text, description=description)
-        p.add_argument(
-            "--days",
-            type=days,
-            default=None if name == "backfill" else 2.0,
-            help="how far back to look, in days (a positive number; default "
-            + (
-                "each timeframe's history window from the config table: "
-                "KLINE_15M_START_DAYS 30, KLINE_4H_START_DAYS 180, KLINE_1D_START_DAYS 600)"
-                if name == "backfill"
-                else "%(default)s)"
-            ),
-        )
-        p.add_argument(
-            "--symbol", action="append", help="a configured symbol (repeatable; default all)"
-        )
-        p.add_argument(
-            "--timeframe",
-            action="append",
-            choices=STORED,
-            help="15m, 4h or 1d (repeatable; default all three)",
-        )
-        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-        p.set_defaults(func=run(cmd_backfill))
+    p = sub.add_parser(
+        "backfill",
+        help="fetch missing closed candles of the last N days, with indicators",
+        description="Fetch every missing closed candle of the last --days days (default: "
+        "each timeframe's configured history window) for each symbol and timeframe, compute "
+        "the indicators over the stored history and upsert them, page by page (a "
+        "progress bar per series on a terminal: candles, ETA), then print a summary. "
+        "Only missing candles are fetched: running it again is cheap and changes nothing; "
+        "an interrupted run resumes where it stopped.",
+    )
+    p.add_argument(
+        "--days",
+        type=days,
+        default=None,
+        help="how far back to look, in days (a positive number; default each timeframe's "
+        "history window from the config table: KLINE_15M_START_DAYS 30, "
+        "KLINE_4H_START_DAYS 180, KLINE_1D_START_DAYS 600)",
+    )
+    p.add_argument(
+        "--symbol", action="append", help="a configured symbol (repeatable; default all)"
+    )
+    p.add_argument(
+        "--timeframe",
+        action="append",
+        choices=STORED,
+        help="15m, 4h or 1d (repeatable; default all three)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run(cmd_backfill))
 
     p = sub.add_parser(
         "detect",

@@ -8,7 +8,9 @@ Rules:
    keeps only confirmed candles (OKX ``confirm = 1``) inside the page, and stores each
    page at once through :meth:`KlineBackfill.store` (one transaction per page, the
    series' writer lock held from the read to the commit, indicators equal to a
-   recompute). The first run after a start is the backfill, a later one the live sync,
+   recompute); pages lying behind stored candles (a gap, a window grown backwards) are
+   written together in one transaction, since each rewrites every later row's
+   indicators. The first run after a start is the backfill, a later one the live sync,
    and a run after a kill resumes with what is still missing: no stored range is ever
    fetched again.
 2. One run per series at a time in this process (a lock per series), so the 15m job
@@ -144,9 +146,11 @@ class KlineSync:
         with self._series_lock(symbol, timeframe):
             missing = self.missing(symbol, timeframe, now, days)
             pages = plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
+            newest = self._klines.latest_time(symbol, timeframe) if pages else None
             fetched = written = 0
             first: datetime | None = None
             last: datetime | None = None
+            waiting: list[Candle] = []  # pages behind stored candles, written together
             for page in pages:
                 if self.stop_event.is_set():
                     break
@@ -155,13 +159,24 @@ class KlineSync:
                 )
                 # only closed candles are final; the one still forming is never stored
                 closed: list[Candle] = [c for c in candles if c.confirmed and c.time in page]
+                fetched += len(closed)
                 if closed:
-                    written += self._backfill.store(symbol, timeframe, closed)
-                    fetched += len(closed)
                     first = min(first or closed[0].time, min(c.time for c in closed))
                     last = max(last or closed[-1].time, max(c.time for c in closed))
+                if newest is not None and newest >= page.end:
+                    # a page behind stored candles rewrites the indicators of every later
+                    # row: gather such pages and write them once, not once per page
+                    waiting.extend(closed)
+                else:
+                    if waiting:
+                        written += self._backfill.store(symbol, timeframe, waiting)
+                        waiting = []
+                    if closed:  # appended at the end: stored at once (a kill keeps it)
+                        written += self._backfill.store(symbol, timeframe, closed)
                 if progress is not None:
                     progress(fetched, len(missing))
+            if waiting:
+                written += self._backfill.store(symbol, timeframe, waiting)
             return BackfillReport(
                 symbol=symbol,
                 timeframe=timeframe,
