@@ -77,6 +77,7 @@ class TradingLeases:
         self._held: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._beating = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _ttl(self) -> timedelta:
@@ -140,6 +141,7 @@ class TradingLeases:
 
     def run_heartbeat(self) -> None:
         """Renew the held leases every third of their lifetime until :meth:`stop`."""
+        self._beating.set()
         while not self.clock.wait(self._stop, self._ttl().total_seconds() / 3):
             try:
                 self.renew()
@@ -156,6 +158,7 @@ class TradingLeases:
                 target=self.run_heartbeat, name="trading-lease", daemon=True
             )
             self._thread.start()
+        self._beating.wait(5)  # its first wait starts now, not after a clock change
 
     def stop(self, timeout: float = 5.0, release: bool = True) -> None:
         """Stop the heartbeat and (by default) give the leases back for another instance."""
