@@ -39,6 +39,11 @@ Rules, in the order they are applied:
    the worse of entry and mark: below ``min(entry, mark)`` for a LONG, above
    ``max(entry, mark)`` for a SHORT, rounded away from the price to the tick. A crossed
    plan is not turned into a market close: the guard only ever protects.
+   A position whose stop-losses cover it more than once (a plan replacement interrupted
+   between placing the new orders and canceling the old) keeps the one its relation
+   names; the others are canceled, newest first, as long as the rest still covers it
+   (:class:`CancelAlgos`). Only pure stop-loss orders count here: an oco order's
+   take-profit leg is a plan of its own.
 5. An OPEN relation whose position is gone (no open position of its symbol and
    direction) and whose entry order is not still open is closed as an external close
    (:class:`CloseExternally`, one per symbol and direction).
@@ -280,6 +285,22 @@ def _guard_price(
     return round_to_tick(max(entry, mark) * (1 + fraction), tick, "up"), "default"
 
 
+def _surplus_stops(
+    algos: list[AlgoOrder], relations: list[RelationRecord], size: Decimal
+) -> tuple[tuple[str, str], ...]:
+    """Stop-losses beyond what covers ``size`` once: unreferenced ones, newest first."""
+    kept = {r.stop_loss_algo_id for r in relations}
+    stops = [a for a in algos if a.sl_trigger_price is not None and a.tp_trigger_price is None]
+    total = sum((size if a.size is None else a.size for a in stops), Decimal(0))
+    surplus = []
+    for algo in sorted(stops, key=lambda a: (a.created_at, a.algo_id), reverse=True):
+        share = size if algo.size is None else algo.size
+        if algo.algo_id not in kept and total - share >= size:
+            surplus.append((algo.symbol, algo.algo_id))
+            total -= share
+    return tuple(sorted(surplus))
+
+
 def _newest(relations: list[RelationRecord]) -> RelationRecord | None:
     return max(relations, key=lambda r: (r.created_at, r.client_order_id), default=None)
 
@@ -372,8 +393,12 @@ def diff(
             relations = [adopted]
             actions.append(RecordRelation(adopted, adopted=True))
         size = position.contracts
-        covered = stop_loss_coverage(algos_by_key.get((symbol, direction), []), size)
+        algos = algos_by_key.get((symbol, direction), [])
+        covered = stop_loss_coverage(algos, size)
         if covered >= size:
+            surplus = _surplus_stops(algos, relations, size)
+            if surplus:
+                actions.append(CancelAlgos(symbol, surplus))
             continue
         newest = _newest(relations)
         planned = next(

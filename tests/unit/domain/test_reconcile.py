@@ -324,6 +324,31 @@ def test_a_stop_of_the_other_direction_does_not_cover():
     assert {type(a) for a in actions} == {PlaceStopLoss, CancelAlgos}
 
 
+def test_an_interrupted_plan_replacement_keeps_the_stop_its_relation_names():
+    old = make_algo("a1", size=Decimal(2))
+    new = attrs.evolve(make_algo("a2", size=Decimal(2)), created_at=NOW)
+    take_profit = make_algo("a3", sl=None, tp=Decimal(120), size=Decimal(2))
+    relation = attrs.evolve(make_relation(), stop_loss_algo_id="a1")
+    actions = run(relations=[relation], positions=[make_position()], algos=[old, new, take_profit])
+    assert actions == [CancelAlgos(BTC, ((BTC, "a2"),))]
+    pointed_at_new = attrs.evolve(relation, stop_loss_algo_id="a2")
+    actions = run(relations=[pointed_at_new], positions=[make_position()], algos=[old, new])
+    assert actions == [CancelAlgos(BTC, ((BTC, "a1"),))]
+
+
+def test_partial_stops_that_cover_once_are_all_kept():
+    halves = [make_algo(f"a{n}", size=Decimal(1)) for n in range(2)]
+    whole = attrs.evolve(make_algo("w", size=None), created_at=NOW)
+    assert run(relations=[make_relation()], positions=[make_position()], algos=halves) == []
+    # a newer whole-position stop beside them is the surplus (the halves cover it once)
+    [action] = run(relations=[make_relation()], positions=[make_position()], algos=[*halves, whole])
+    assert action == CancelAlgos(BTC, ((BTC, "w"),))
+    # unless the relation names it: then the halves go, newest first
+    named = attrs.evolve(make_relation(), stop_loss_algo_id="w")
+    [action] = run(relations=[named], positions=[make_position()], algos=[*halves, whole])
+    assert action == CancelAlgos(BTC, ((BTC, "a0"), (BTC, "a1")))
+
+
 def test_coverage_counts_only_live_stop_loss_legs():
     stop = make_algo(size=Decimal(1))
     assert stop_loss_coverage([stop, attrs.evolve(stop, state="canceled")], Decimal(5)) == 1
@@ -457,8 +482,8 @@ def worlds(draw):
                     symbol,
                     side=draw(st.sampled_from(["buy", "sell"])),
                     size=draw(st.sampled_from([None, Decimal(1), Decimal(2)])),
-                    sl=draw(st.sampled_from([None, Decimal(100)])),
-                    tp=Decimal(100),
+                    sl=draw(st.sampled_from([None, Decimal(100), Decimal(100)])),
+                    tp=draw(st.sampled_from([None, Decimal(100)])),
                 )
             )
     database = DatabaseView(intents=intents, relations=relations)

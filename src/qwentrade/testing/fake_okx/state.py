@@ -10,6 +10,7 @@ the engine, so they survive a restart of the server over the same engine.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 import uuid
@@ -41,6 +42,19 @@ class ServerState:
         self.instruments: dict[str, Instrument] = {i.inst_id: i for i in engine.instruments()}
         self.instrument_codes = {s: next(self._codes) for s in self.instruments}
         self._unsubscribe = engine.subscribe(self._on_event)
+        self._placed: collections.Counter[str] = collections.Counter()
+
+    def count_placed(self, client_order_id: str) -> None:
+        """Count one accepted order or algo order carrying ``client_order_id``."""
+        if client_order_id:
+            with self._lock:
+                self._placed[client_order_id] += 1
+
+    def placed(self) -> dict[str, int]:
+        """Accepted placements per client order id (orders: ``clOrdId``; algo orders:
+        ``algoClOrdId``) since the server started: a test's duplicate-order check."""
+        with self._lock:
+            return dict(self._placed)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -71,6 +71,7 @@ def _place_item(state: ServerState, item: object) -> dict:
         request = params.order_request(item, state.make_client_id())  # type: ignore[arg-type]
         instrument(state, raw)
         order = state.engine.place_order(request)
+        state.count_placed(request.client_order_id)
     except OkxError as e:
         return result | {"sCode": e.code, "sMsg": e.message, "subCode": ""}
     except DomainError as e:
@@ -261,6 +262,7 @@ def place_algo(state: ServerState, call: Call) -> Answer:
         request = params.algo_request(body)
         instrument(state, body)
         algo = state.engine.place_algo(request)
+        state.count_placed(request.algo_client_order_id)
     except OkxError as e:
         return envelope([result | {"sCode": e.code, "sMsg": e.message}])
     except DomainError as e:
