@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from litestar import Litestar
 
-    from qwentrade.adapters.okx import OkxExchange, PermitGate
+    from qwentrade.adapters.coinglass import CoinGlassSource
+    from qwentrade.adapters.okx import OkxExchange, OkxMarketSource, PermitGate
     from qwentrade.adapters.sim import RealClock, SimEngine
     from qwentrade.adapters.sim.live import Bar
     from qwentrade.adapters.sql import SqlRepositories
@@ -51,12 +52,15 @@ if TYPE_CHECKING:
     from qwentrade.app.locks import TradingLeases
     from qwentrade.app.services import Services
     from qwentrade.app.sync.engine import SyncEngine
+    from qwentrade.app.sync.history import HistorySync
     from qwentrade.app.sync.klines import KlineSync
+    from qwentrade.app.sync.market import MarketSync
     from qwentrade.app.system import SystemService
     from qwentrade.app.trading import TradingService
     from qwentrade.domain.instruments import Instrument
     from qwentrade.domain.market import Candle
     from qwentrade.ports.exchange import Exchange, PrivateStream
+    from qwentrade.ports.market_data import MarketDataSource
 
 # The simulated market is one deterministic path: the same seed from the same start, so
 # candles stored by one run are the candles the next run sees (upserts never flip-flop).
@@ -369,6 +373,77 @@ class Container:
     def market_data(self) -> Exchange:
         """Where candles and funding come from: the simulated market (sim) or OKX."""
         return MARKET_DATA[self.settings.mode](self)
+
+    @_once
+    def coinglass(self) -> CoinGlassSource:
+        """CoinGlass v4 at ``coinglass_url`` with ``QWENTRADE_COINGLASS_API_KEY``; only when
+        a key is set (otherwise ``InvalidInput`` naming the setting)."""
+        from qwentrade.adapters.coinglass import CoinGlassClient, CoinGlassSource
+
+        key = self.settings.coinglass_api_key
+        if key is None:
+            raise InvalidInput(
+                "coinglass_api_key", "no CoinGlass key: set QWENTRADE_COINGLASS_API_KEY"
+            )
+        return CoinGlassSource(CoinGlassClient(key, base_url=self.settings.coinglass_url))
+
+    @_once
+    def okx_statistics(self) -> OkxMarketSource:
+        """OKX's own public statistics (open interest, long/short ratio, liquidations;
+        recent history only), through the OKX exchange's permit gate; no keys needed."""
+        from qwentrade.adapters.okx import OkxMarketSource
+
+        return OkxMarketSource(self.okx())
+
+    @_once
+    def market_sync(self) -> MarketSync:
+        """The market-data jobs: funding and order books from ``market_data()``; open
+        interest, sentiment and liquidations from CoinGlass with a key, else from OKX's
+        statistics; ETF flows and fear & greed from CoinGlass only. ``sim`` runs offline:
+        the kinds with no source there are disabled with the reason."""
+        from qwentrade.app.sync.market import MarketSync
+
+        repositories = self.repositories()
+        offline = self.settings.mode is Mode.SIM
+        coinglass: MarketDataSource | None = None
+        okx_statistics: MarketDataSource | None = None
+        history_start = None
+        if not offline and self.settings.coinglass_api_key is not None:
+            coinglass = self.coinglass()
+        elif not offline:
+            from qwentrade.adapters.okx.market_source import history_start
+
+            okx_statistics = self.okx_statistics()
+        return MarketSync(
+            self.market_data(),
+            repositories.market,
+            repositories.config,
+            self.clock(),
+            coinglass,
+            okx_statistics,
+            okx_history_start=history_start,
+            offline=offline,
+        )
+
+    @_once
+    def history_sync(self) -> HistorySync:
+        """The order and position history of the order venue (``exchange()``); it follows
+        the private stream once the stream's consumer hands it the events (``record``)."""
+        from qwentrade.app.sync.history import HistorySync
+
+        repositories = self.repositories()
+
+        def stream_connected() -> bool:
+            stream = self._built.get("private_stream")
+            return bool(stream is not None and stream.connected)
+
+        return HistorySync(
+            self.exchange(),
+            repositories.history,
+            repositories.config,
+            self.clock(),
+            stream_connected,
+        )
 
     @_once
     def gaps(self) -> KlineGaps:

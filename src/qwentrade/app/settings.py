@@ -366,6 +366,9 @@ SETTING_HELP: dict[str, str] = {
     "okx_demo": "true: OKX demo trading (sends x-simulated-trading: 1 on every request; needs "
     "a demo API key); default false",
     "okx_ws_url": "OKX private WebSocket URL",
-    "coinglass_api_key": "secret: CoinGlass v4 key (reserved: no CoinGlass jobs exist yet)",
+    "coinglass_api_key": "secret: CoinGlass v4 key; with it open interest, long/short "
+    "sentiment, liquidations, ETF flows and fear & greed sync from CoinGlass (paper, live); "
+    "without it the first three come from OKX's public statistics and the last two are "
+    "disabled",
     "coinglass_url": "CoinGlass API base URL",
 }

@@ -21,9 +21,16 @@ from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.adapters.okx import OkxExchange, OkxMarketSource, PermitGate
 from qwentrade.adapters.okx.market_source import history_start
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
+from qwentrade.app.container import build, prepare_database
+from qwentrade.app.settings import Settings
 from qwentrade.app.sync.base import JobDisabled
 from qwentrade.app.sync.market import MarketSync
-from qwentrade.domain.errors import AuthFailed, ExchangeRejected, ExchangeUnavailable
+from qwentrade.domain.errors import (
+    AuthFailed,
+    ExchangeRejected,
+    ExchangeUnavailable,
+    InvalidInput,
+)
 from qwentrade.domain.market import (
     BookSnapshot,
     EtfFlow,
@@ -41,7 +48,6 @@ from qwentrade.testing.fake_okx import FakeOkx
 KEY = "cg-sync-key"
 BTC, ETH = "BTC-USDT-SWAP", "ETH-USDT-SWAP"
 START = datetime(2024, 3, 1, tzinfo=UTC)
-COINGLASS_PAGE, OKX_STATS_PAGE = 1000, 100
 QUARTER, HOUR, DAY = timedelta(minutes=15), timedelta(hours=1), timedelta(days=1)
 
 
@@ -313,3 +319,39 @@ def test_the_order_book_takes_one_snapshot_per_run_at_most_one_a_minute():
     assert sync.order_book(BTC, engine.sync()) == 1
     books = repos.market.range(BookSnapshot, BTC)
     assert len(books) == 2 and all(len(b.bids) == len(b.asks) == 3 for b in books)
+
+
+def test_the_container_picks_the_sources_per_mode(tmp_path):
+    def container(name: str, **env: str):
+        environ = {
+            "QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / name}",
+            "QWENTRADE_SYMBOLS": BTC,
+            **env,
+        }
+        built = build(Settings.from_env(environ))
+        prepare_database(built)
+        return built
+
+    sim = container("sim.db")
+    now = sim.clock().now()
+    with pytest.raises(JobDisabled, match="sim mode"):
+        sim.market_sync().open_interest(BTC, now)
+    assert sim.market_sync().funding_rate(BTC, now) == 90
+    assert sim.history_sync().order_history(None, now) == 0
+    with FakeOkx(history_days=2, seed=3) as okx:
+        paper = dict(QWENTRADE_MODE="paper", QWENTRADE_OKX_REST_URL=okx.rest_url)
+        no_key = container("paper.db", **paper)
+        with pytest.raises(InvalidInput, match="QWENTRADE_COINGLASS_API_KEY"):
+            no_key.coinglass()
+        assert no_key.market_sync().market_sentiment(BTC, now) > 24  # from OKX
+        with pytest.raises(JobDisabled, match="QWENTRADE_COINGLASS_API_KEY"):
+            no_key.market_sync().fear_greed(None, now)
+        with FakeCoinGlass(okx.engine, api_key=KEY) as server:
+            keyed = container(
+                "keyed.db",
+                **paper,
+                QWENTRADE_COINGLASS_API_KEY=KEY,
+                QWENTRADE_COINGLASS_URL=server.base_url,
+            )
+            assert keyed.market_sync().fear_greed(None, now) >= 1  # from CoinGlass
+            assert KEY not in repr(keyed.coinglass())
