@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from qwentrade.app.detection import DetectionService
     from qwentrade.app.gaps import KlineGaps
     from qwentrade.app.locks import TradingLeases
+    from qwentrade.app.reconcile import ReconciliationService
     from qwentrade.app.services import Services
     from qwentrade.app.sync.engine import SyncEngine
     from qwentrade.app.sync.history import HistorySync
@@ -497,6 +498,25 @@ class Container:
         )
 
     @_once
+    def reconciler(self) -> ReconciliationService:
+        """Reconciliation (at start, after each private-stream reconnect, periodically) and
+        the private-stream consumer, on the order venue and its stream; stream orders and
+        positions go to ``history_sync()`` when this build has it."""
+        from qwentrade.app.reconcile import ReconciliationService
+
+        repositories = self.repositories()
+        history = getattr(self, "history_sync", None)
+        return ReconciliationService(
+            self.exchange(),
+            repositories,
+            self.trading(),
+            None if history is None else history(),
+            repositories.config,
+            self.clock(),
+            self.private_stream(),
+        )
+
+    @_once
     def kline_sync(self) -> KlineSync:
         """The candle jobs (klines_15m/4h/1d) with detection on each new 15m close."""
         from qwentrade.app.sync.klines import KlineSync
@@ -536,7 +556,11 @@ class Container:
     def background_components(self) -> list[tuple[str, Any]]:
         """The long-running components ``qwentrade serve`` starts, in this order (and
         stops in reverse): ``(name, component)`` pairs with ``start()``/``stop(timeout)``."""
-        return [("trading-leases", self.trading_leases()), ("sync", self.sync_engine())]
+        return [
+            ("trading-leases", self.trading_leases()),
+            ("reconciliation", self.reconciler()),
+            ("sync", self.sync_engine()),
+        ]
 
     @_once
     def system(self) -> SystemService:

@@ -17,8 +17,8 @@ The stream consumer. ``on_event`` (called on the stream's thread) puts each even
 BOUNDED queue (:data:`EVENT_QUEUE_SIZE`, the original's position queue) and returns; one
 worker thread takes events off and:
 
-- ``Order`` / ``ExchangePosition`` -> ``history_sync.record`` (order_history /
-  position_history, idempotent upserts);
+- ``Order`` / ``ExchangePosition`` / ``StreamStatus`` -> ``history_sync.record``
+  (order_history / position_history, idempotent upserts; a reconnect fills the gap);
 - an entry ``Order`` that filled -> its relation's ``open_time`` (when the relation already
   names that order and has no open time yet);
 - ``ExchangePosition`` of size 0 -> ``trading.handle_external_close(symbol, reason)`` when
@@ -518,6 +518,7 @@ class ReconciliationService:
     def handle_event(self, event: StreamEvent) -> None:
         """Apply one stream event (idempotent; normally called by the worker thread)."""
         if isinstance(event, StreamStatus):
+            self._record(event)  # HistorySync fills the outage's gap over REST
             if event.kind is StreamStatusKind.CONNECTED:
                 self.request_reconcile("reconnect")
             else:
@@ -532,7 +533,7 @@ class ReconciliationService:
         elif isinstance(event, AlgoOrder):
             self._algo_changed(event)
 
-    def _record(self, event: Order | ExchangePosition) -> None:
+    def _record(self, event: Order | ExchangePosition | StreamStatus) -> None:
         if self._history is not None:
             self._history.record(event)
 
