@@ -320,7 +320,7 @@ class TradingService:
             side = Side[relation.side]
             now = self.clock.now()
             intent = OrderIntent(
-                key or f"close:{relation.client_order_id}",
+                key or f"close:{relation.client_order_id}:{uuid.uuid4().hex[:12]}",
                 instrument.inst_id,
                 IntentAction.CLOSE,
                 side,
