@@ -24,6 +24,8 @@ A run, for one series at ``now`` (the rules the tests check):
    with ONE call of the source over exactly its span (the source pages with its own
    limits: CoinGlass 1,000 rows, OKX statistics 100, OKX funding 400), so a stored range
    is never fetched again and a backfill from empty costs ceil(missing / page) requests.
+   A source that answers its whole history in one request (ETF flows, fear & greed) is
+   called once for all the runs.
 3. What comes back is upserted (idempotent: a replay writes the same keys), run by run,
    so an interrupted run keeps what it stored and the next one fetches only the rest.
 4. A slot the source answered without, while it had data for a later slot, is a hole the
@@ -90,13 +92,16 @@ HistoryStart = Callable[[str, Timeframe, datetime], datetime]
 @attrs.frozen
 class Series:
     """How one kind is laid out: its value class, grid step, how long after a slot's
-    start its point is final, and the config key of its history window."""
+    start its point is final, and the config key of its history window. ``whole`` marks
+    a source that answers its whole history in one request (ETF flows, fear & greed):
+    all missing runs are read with one call."""
 
     name: str
     kind: type
     step: timedelta
     final_after: timedelta
     window_key: str
+    whole: bool = False
 
 
 FUNDING = Series("funding_rate", FundingRate, FUNDING_STEP, timedelta(0), "FUNDING_RATE_START_DAYS")
@@ -112,8 +117,8 @@ LIQUIDATION = Series(
     "liquidation", Liquidation, Timeframe.H1.duration, Timeframe.H1.duration,
     "LIQUIDATION_START_DAYS",
 )  # fmt: skip
-ETF_FLOW = Series("etf_flow", EtfFlow, DAY, DAY, "ETF_FLOW_START_DAYS")
-FEAR_GREED = Series("fear_greed", FearGreed, DAY, DAY, "FEAR_GREED_START_DAYS")
+ETF_FLOW = Series("etf_flow", EtfFlow, DAY, DAY, "ETF_FLOW_START_DAYS", whole=True)
+FEAR_GREED = Series("fear_greed", FearGreed, DAY, DAY, "FEAR_GREED_START_DAYS", whole=True)
 ORDER_BOOK_DEPTH = "ORDER_BOOK_DEPTH"
 
 #: the timeframe each statistics kind is read at (the original's schedules)
@@ -308,8 +313,15 @@ class MarketSync:
         with self._lock:
             present |= self._holes.get(key, set())
         written = 0
-        for run in missing_runs(series.step, span, present):
-            items = [item for item in fetch(run) if item_time(item) in run]
+        runs = missing_runs(series.step, span, present)
+        if series.whole and len(runs) > 1:
+            # one request answers every run; only the missing slots of it are kept
+            found = fetch(TimeRange(runs[0].start, runs[-1].end))
+            answers = [[i for i in found if item_time(i) in run] for run in runs]
+        else:
+            answers = [None] * len(runs)
+        for run, answer in zip(runs, answers, strict=True):
+            items = answer if answer is not None else [i for i in fetch(run) if item_time(i) in run]
             if items:
                 written += self._market.upsert(items)
             self._remember_holes(key, series.step, run, {item_time(i) for i in items}, present)

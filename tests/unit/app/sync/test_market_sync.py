@@ -355,3 +355,62 @@ def test_the_container_picks_the_sources_per_mode(tmp_path):
             )
             assert keyed.market_sync().fear_greed(None, now) >= 1  # from CoinGlass
             assert KEY not in repr(keyed.coinglass())
+
+
+def test_the_engine_runs_the_market_jobs_disabled_ones_reported_not_failing(tmp_path):
+    environ = {
+        "QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'engine.db'}",
+        "QWENTRADE_SYMBOLS": f"{BTC},{ETH}",
+        "QWENTRADE_MODE": "paper",
+    }
+    kinds = ["open_interest", "market_sentiment", "liquidation", "etf_flow", "fear_greed"]
+    with FakeOkx(history_days=2, seed=3, rate_limits=False) as okx:
+        built = build(Settings.from_env({**environ, "QWENTRADE_OKX_REST_URL": okx.rest_url}))
+        prepare_database(built)
+        built.repositories().config.set("API_RATE_LIMIT", 1000)  # the fake does not limit
+        built.repositories().config.set("API_MIN_INTERVAL", 0)
+        engine = built.sync_engine()
+        first = {r.job_id: r for r in engine.run_once(kinds=kinds)}
+        again = engine.run_once(kinds=kinds)
+    states = {job: (r.state, r.rows) for job, r in first.items()}
+    for symbol in (BTC, ETH):
+        for kind in ("open_interest", "market_sentiment", "liquidation"):
+            state, rows = states[f"{kind}:{symbol}"]
+            assert state == "OK" and rows > 0, (kind, symbol)
+    disabled = [job for job, (state, _) in states.items() if state == "DISABLED"]
+    assert sorted(disabled) == ["etf_flow:BTC", "etf_flow:ETH", "fear_greed"]
+    status = {s["job"]: s for s in engine.status()}
+    assert "QWENTRADE_COINGLASS_API_KEY" in status["fear_greed"]["note"]
+    assert all(r.rows == 0 for r in again)
+
+
+class WeekdaysOnly:
+    """CoinGlass, as a source with no ETF flows at weekends (the funds do not trade)."""
+
+    def __init__(self, source: CoinGlassSource) -> None:
+        self.source = source
+
+    def etf_flows(self, asset: str, span: TimeRange) -> list[EtfFlow]:
+        return [f for f in self.source.etf_flows(asset, span) if f.date.weekday() < 5]
+
+
+def test_days_the_source_never_has_are_not_asked_for_again(engine, coinglass_server):
+    repos = MemoryRepositories()
+    short_windows(repos)
+    transport = Transport()
+    source = WeekdaysOnly(coinglass(coinglass_server, transport))
+    now = engine.sync()
+
+    def fresh() -> MarketSync:
+        return MarketSync(
+            SimExchange(engine), repos.market, repos.config, engine.clock, source, None
+        )  # type: ignore[arg-type]
+
+    sync = fresh()
+    days = [t.date() for t in closes(DAY, now, 30)]
+    assert sync.etf_flow("BTC", now) == sum(1 for d in days if d.weekday() < 5)
+    assert sync.etf_flow("BTC", now) == 0
+    assert transport.paths["/api/etf/bitcoin/flow-history"] == 1  # the weekends: not again
+    # a restart forgets which days the source lacks: one request covers all of them
+    assert fresh().etf_flow("BTC", now) == 0
+    assert transport.paths["/api/etf/bitcoin/flow-history"] == 2
