@@ -12,7 +12,8 @@ def test_serve_answers_health_in_sim_mode_with_no_configuration(service, tmp_pat
     body = httpx.get(svc.url + "/health", timeout=5).json()
     assert body["status"] == "ok"
     assert body["mode"] == "sim"
-    assert body["checks"] == {"database": "ok"}
+    assert body["checks"]["database"]["state"] == "ok"
+    assert set(body["checks"]) == {"database", "exchange", "private_stream", "scheduler"}
     assert body["version"] == qwentrade.__version__
     assert (tmp_path / "qwentrade.log").exists()
 

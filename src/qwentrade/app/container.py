@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from qwentrade.app.gaps import KlineGaps
     from qwentrade.app.locks import TradingLeases
     from qwentrade.app.reconcile import ReconciliationService
-    from qwentrade.app.services import Services
+    from qwentrade.app.services import GateCounters, Services, StreamCounters, TableInfo
     from qwentrade.app.sync.engine import SyncEngine
     from qwentrade.app.sync.history import HistorySync
     from qwentrade.app.sync.klines import KlineSync
@@ -566,27 +566,159 @@ class Container:
     def system(self) -> SystemService:
         from qwentrade.app.system import SystemService
 
-        database = self.database()
-
-        def check() -> None:
-            with database.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-
-        return SystemService(mode=self.mode(), checks={"database": check})
+        # Component checks run in the HTTP adapter's health monitor (off the event loop,
+        # with a timeout): see services().health_checks.
+        return SystemService(mode=self.mode())
 
     @_once
     def services(self) -> Services:
+        """The bundle the HTTP adapter serves (services this build lacks stay None)."""
         from qwentrade.app.services import Services
 
-        return Services(system=self.system())
+        repositories = self.repositories()
+        optional = {
+            name: getattr(self, provider)()
+            for name, provider in (("trading", "trading"), ("pending", "pending_orders"))
+            if hasattr(self, provider)
+        }
+        return Services(
+            system=self.system(),
+            mode=self.mode(),
+            symbols=self.settings.symbols,
+            clock=self.clock(),
+            config=repositories.config,
+            klines=repositories.klines,
+            signals=repositories.signals,
+            history=repositories.history,
+            intents=repositories.intents,
+            relations=repositories.relations,
+            status=repositories.status,
+            detection=self.detection(),
+            sync=self.sync_engine(),
+            health_checks=_health_checks(self),
+            database_test=functools.partial(_database_test, self.database()),
+            database_tables=functools.partial(_database_tables, self.database()),
+            gate_state=functools.partial(_gate_counters, self),
+            stream_state=functools.partial(_stream_counters, self),
+            **optional,
+        )
+
+    def api_key_digest(self) -> str | None:
+        """The digest of the HTTP API key: of ``QWENTRADE_API_KEY`` when set, else the one
+        stored at first start (``qwentrade serve`` generates it), else None."""
+        from qwentrade.app.services import API_KEY_COMPONENT, api_key_digest
+
+        if self.settings.api_key:
+            return api_key_digest(self.settings.api_key.reveal())
+        stored = self.repositories().status.get(API_KEY_COMPONENT)
+        return stored.note if stored and stored.note else None
 
     @_once
     def http_app(self) -> Litestar:
         from qwentrade.adapters.http.app import HttpSettings, create_app
 
-        api_key = self.settings.api_key
-        settings = HttpSettings(api_key=api_key.reveal() if api_key else None)
-        return create_app(self.services(), settings)
+        settings = self.settings
+        http = HttpSettings(
+            api_key_digest=self.api_key_digest(),
+            open_reads=settings.http_open_reads,
+            cors_origins=settings.http_cors_origins,
+            max_body_bytes=settings.http_max_body_bytes,
+        )
+        return create_app(self.services(), http)
+
+
+def _health_checks(container: Container) -> dict[str, Callable[[], str]]:
+    """The components ``/health`` reports: database, exchange, private stream, scheduler."""
+    from qwentrade.app.services import ComponentDisabled
+
+    database = container.database()
+
+    def check_database() -> str:
+        with database.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return ""
+
+    def check_exchange() -> str:
+        return f"server time {container.exchange().server_time().isoformat()}"
+
+    def check_stream() -> str:
+        if "private_stream" not in container._built:
+            raise ComponentDisabled("not started by this process")
+        if not container.private_stream().connected:
+            raise ConnectionError("the private stream is not delivering events")
+        return "connected"
+
+    def check_scheduler() -> str:
+        engine = container._built.get("sync_engine")
+        if engine is None or getattr(engine, "_scheduler", None) is None:
+            raise ComponentDisabled("the sync engine is not started in this process")
+        if engine.stop_event.is_set():
+            raise RuntimeError("the sync engine has stopped")
+        failing = [job["job"] for job in engine.status() if job["state"] == "FAILING"]
+        return f"running; failing: {', '.join(failing)}" if failing else "running"
+
+    return {
+        "database": check_database,
+        "exchange": check_exchange,
+        "private_stream": check_stream,
+        "scheduler": check_scheduler,
+    }
+
+
+def _database_test(engine: sa.Engine) -> str:
+    """``<dialect> <server version>, schema <revision>`` after one round trip."""
+    with engine.connect() as connection:
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        version = ".".join(str(part) for part in (engine.dialect.server_version_info or ()))
+    return f"{engine.dialect.name} {version}, schema {revision}"
+
+
+def _database_tables(engine: sa.Engine) -> list[TableInfo]:
+    """Every table of the database (of its schema) with its exact row count."""
+    import sqlalchemy as sa
+
+    from qwentrade.app.services import TableInfo
+
+    with engine.connect() as connection:
+        names = sorted(sa.inspect(connection).get_table_names())
+        count = sa.select(sa.func.count())
+        return [
+            TableInfo(name, connection.execute(count.select_from(sa.table(name))).scalar_one())
+            for name in names
+        ]
+
+
+def _gate_counters(container: Container) -> GateCounters | None:
+    """The permit gate's counters, when this process has built one (OKX calls)."""
+    from qwentrade.app.services import GateCounters
+
+    gate = container._built.get("permit_gate")
+    if gate is None:
+        return None
+    state = gate.state()
+
+    def named(values: Any) -> dict[str, Any]:
+        return {priority.name: value for priority, value in values.items()}
+
+    return GateCounters(
+        waiting=named(state.waiting),
+        admitted=named(state.admitted),
+        total_wait_seconds=named(state.total_wait),
+        max_wait_seconds=named(state.max_wait),
+        timed_out=named(state.timed_out),
+    )
+
+
+def _stream_counters(container: Container) -> StreamCounters | None:
+    """The private stream's state, when this process has started it."""
+    from qwentrade.app.services import StreamCounters
+
+    stream = container._built.get("private_stream")
+    if stream is None:
+        return None
+    state = getattr(stream, "state", None)
+    reconnects = state().reconnects if callable(state) else 0
+    return StreamCounters(connected=bool(stream.connected), reconnects=reconnects)
 
 
 def prepare_database(container: Container) -> str:

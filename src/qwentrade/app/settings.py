@@ -76,6 +76,9 @@ class Settings:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_open_reads: bool = False
+    http_cors_origins: tuple[str, ...] = ()
+    http_max_body_bytes: int = 64 * 1024
     log_level: str = "INFO"
     log_file: Path | None = Path("qwentrade.log")
     log_max_bytes: int = 10 * 1024 * 1024
@@ -320,6 +323,16 @@ def _bool(variable: str, raw: str) -> bool:
     raise SettingsError(variable, f"{raw!r} is not true or false (also 1/0, yes/no, on/off)")
 
 
+def _origins(variable: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^\s/]+", origin):
+            raise SettingsError(
+                variable, f"{origin!r} is not an origin like https://dashboard.example.com"
+            )
+    return origins
+
+
 def _secret(variable: str, raw: str) -> Secret | None:
     return Secret(raw) if raw else None
 
@@ -330,6 +343,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "symbols": _symbols,
     "http_host": _host,
     "http_port": _int_in(0, 65535),
+    "http_open_reads": _bool,
+    "http_cors_origins": _origins,
+    "http_max_body_bytes": _int_in(1024, 16 * 1024 * 1024),
     "log_level": _log_level,
     "log_file": _log_file,
     "log_max_bytes": _int_in(1024, 2**40),
@@ -353,12 +369,18 @@ SETTING_HELP: dict[str, str] = {
     "symbols": "comma-separated OKX swap ids (default BTC-USDT-SWAP,ETH-USDT-SWAP,SOL-USDT-SWAP)",
     "http_host": "address the HTTP service binds (default 127.0.0.1)",
     "http_port": "port of the HTTP service (default 8000; 0 picks a free one)",
+    "http_open_reads": "true: the HTTP queries (GET, except /config) need no API key; "
+    "default false (every endpoint but /health and the docs needs X-API-Key)",
+    "http_cors_origins": "comma-separated browser origins allowed to call the API "
+    "(default none: CORS closed)",
+    "http_max_body_bytes": "largest HTTP request body accepted (default 65536; 413 beyond)",
     "log_level": "DEBUG, INFO (default), WARNING, ERROR or CRITICAL",
     "log_file": "rotating log file (default qwentrade.log; empty disables the file)",
     "log_max_bytes": "size at which the log file rotates (default 10485760 = 10 MB)",
     "log_backups": "rotated log files kept (default 5)",
     "shutdown_grace": "seconds allowed for a clean stop (default 5)",
-    "api_key": "secret: reserved for the HTTP API's mutating endpoints (none exist yet)",
+    "api_key": "secret: the HTTP API key (X-API-Key header); when unset, serve generates "
+    "one at first start, prints it once and stores only its hash",
     "okx_api_key": "secret: OKX API key (live mode)",
     "okx_secret": "secret: OKX API secret (live mode)",
     "okx_passphrase": "secret: OKX API passphrase (live mode)",

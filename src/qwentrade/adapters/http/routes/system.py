@@ -1,14 +1,86 @@
-"""System routes: health."""
+"""System routes: health, the database, metrics."""
 
 from __future__ import annotations
 
-from litestar import get
+import time
 
-from qwentrade.adapters.http.dto import HealthResponse, health_to_dto
-from qwentrade.app.services import Services
+from litestar import Request, Response, get
+
+from qwentrade.adapters.http.auth import PUBLIC, READ, SECURITY
+from qwentrade.adapters.http.dto import (
+    ComponentHealth,
+    DatabaseTestResponse,
+    HealthResponse,
+    TableResponse,
+    health_to_dto,
+)
+from qwentrade.adapters.http.metrics import CONTENT_TYPE
+from qwentrade.adapters.http.routes.common import ServicesDep
 
 
-@get("/health", operation_id="getHealth", tags=["system"], sync_to_thread=False)
-def health(services: Services) -> HealthResponse:
-    """Liveness and readiness of the service: mode, version, uptime and component checks."""
-    return health_to_dto(services.system.health())
+@get(
+    "/health",
+    operation_id="getHealth",
+    tags=["system"],
+    opt=PUBLIC,
+    responses={},
+)
+async def health(request: Request, services: ServicesDep) -> Response[HealthResponse]:
+    """Liveness and readiness: mode, version, uptime and each component's state.
+
+    200 when every component is ok (or disabled by design), 503 with ``reason`` when one
+    is down. Checks run in worker threads with a short timeout and are cached for a few
+    seconds: a hanging database never holds this endpoint (or any other).
+    """
+    results = await request.app.state["health"].results()
+    checks = {
+        name: ComponentHealth(r.state, r.detail, round(r.seconds, 4)) for name, r in results.items()
+    }
+    body = health_to_dto(services.system.health(), checks)
+    return Response(body, status_code=200 if body.status == "ok" else 503)
+
+
+@get(
+    "/database/test",
+    operation_id="testDatabase",
+    tags=["system"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def database_test(services: ServicesDep) -> DatabaseTestResponse:
+    """Round trip to the database: its kind and schema revision, and how long it took."""
+    assert services.database_test is not None
+    started = time.perf_counter()
+    description = services.database_test()
+    elapsed = (time.perf_counter() - started) * 1000
+    return DatabaseTestResponse(status="ok", database=description, milliseconds=round(elapsed, 3))
+
+
+@get(
+    "/database/tables",
+    operation_id="listDatabaseTables",
+    tags=["system"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def database_tables(services: ServicesDep) -> list[TableResponse]:
+    """Every table of the database with its row count."""
+    assert services.database_tables is not None
+    return [TableResponse(t.name, t.rows) for t in services.database_tables()]
+
+
+@get(
+    "/metrics",
+    operation_id="getMetrics",
+    tags=["system"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+    media_type=CONTENT_TYPE,
+)
+def metrics(request: Request) -> Response[bytes]:
+    """Prometheus metrics (text format): requests, latencies, sync lag per job, permit gate
+    queue and waits by priority, orders, open positions, stream reconnects, refused keys."""
+    return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,211 @@
+"""The account's order and position history (synced from the venue)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter
+
+from qwentrade.adapters.http.auth import READ, SECURITY
+from qwentrade.adapters.http.dto import (
+    HistoryStatusResponse,
+    JobStatusResponse,
+    OrderResponse,
+    OrderStatsResponse,
+    PositionResponse,
+    PositionStatsResponse,
+    order_stats_to_dto,
+    order_to_dto,
+    position_stats_to_dto,
+    position_to_dto,
+)
+from qwentrade.adapters.http.routes.common import (
+    Limit,
+    Offset,
+    ServicesDep,
+    SymbolQuery,
+    known_symbol,
+    optional_symbol,
+)
+from qwentrade.domain.records import StatusRecord
+
+ORDER_STATES = ("live", "partially_filled", "filled", "canceled", "mmp_canceled")
+
+
+def job_to_dto(record: StatusRecord) -> JobStatusResponse:
+    return JobStatusResponse(
+        job=record.key,
+        state=record.value,
+        last_run_at=record.last_run_at,
+        last_success_at=record.last_success_at,
+        last_error_at=record.last_error_at,
+        last_error=record.last_error,
+        runs=record.runs,
+        failures=record.failures,
+        consecutive_failures=record.consecutive_failures,
+        rows=record.rows,
+        note=record.note,
+    )
+
+
+def jobs_named(services: ServicesDep, word: str) -> list[JobStatusResponse]:
+    if services.status is None:
+        return []
+    return [job_to_dto(r) for r in services.status.all() if word in r.key]
+
+
+@get(
+    "/order-history/status",
+    operation_id="getOrderHistoryStatus",
+    tags=["order-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def order_history_status(services: ServicesDep) -> HistoryStatusResponse:
+    """Stored orders, the newest update, and the order-history sync job's state."""
+    assert services.history is not None
+    rows = sum(s.orders for s in services.history.order_stats())
+    return HistoryStatusResponse(
+        rows=rows,
+        last_update=services.history.latest_order_update(),
+        jobs=jobs_named(services, "order"),
+    )
+
+
+@get(
+    "/order-history/orders",
+    operation_id="listOrders",
+    tags=["order-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def orders(
+    services: ServicesDep,
+    symbol: SymbolQuery = None,
+    status: Annotated[
+        str | None, Parameter(max_length=32, description="OKX order state, e.g. filled")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[OrderResponse]:
+    """Orders, newest first; ``status`` is OKX's order state (filled, canceled, ...)."""
+    assert services.history is not None
+    if status is not None and status not in ORDER_STATES:
+        from qwentrade.domain.errors import InvalidInput
+
+        raise InvalidInput("status", f"{status[:40]!r} is not one of {', '.join(ORDER_STATES)}")
+    found = services.history.orders(
+        symbol=optional_symbol(services, symbol), status=status, limit=limit, offset=offset
+    )
+    return [order_to_dto(o) for o in found]
+
+
+@get(
+    "/order-history/orders/{ord_id:str}",
+    operation_id="getOrder",
+    tags=["order-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def order(services: ServicesDep, ord_id: FromPath[str]) -> OrderResponse:
+    """One order by the venue's order id (or, failing that, its client order id)."""
+    assert services.history is not None
+    found = services.history.order(ord_id) or services.history.order_by_client_id(ord_id)
+    if found is None:
+        raise NotFoundException(detail=f"no order {ord_id[:64]!r} is stored")
+    return order_to_dto(found)
+
+
+@get(
+    "/order-history/symbols/{symbol:str}/stats",
+    operation_id="getOrderStats",
+    tags=["order-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def order_stats(services: ServicesDep, symbol: FromPath[str]) -> OrderStatsResponse:
+    """Orders of ``symbol``: count, filled, summed fees and realised PnL."""
+    assert services.history is not None
+    known_symbol(services, symbol)
+    found = {s.symbol: s for s in services.history.order_stats()}
+    return order_stats_to_dto(symbol, found.get(symbol))
+
+
+@get(
+    "/position-history/status",
+    operation_id="getPositionHistoryStatus",
+    tags=["position-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def position_history_status(services: ServicesDep) -> HistoryStatusResponse:
+    """Stored position records, the newest update, and the sync job's state."""
+    assert services.history is not None
+    rows = sum(s.positions for s in services.history.position_stats())
+    return HistoryStatusResponse(
+        rows=rows,
+        last_update=services.history.latest_position_update(),
+        jobs=jobs_named(services, "position"),
+    )
+
+
+@get(
+    "/position-history/positions",
+    operation_id="listPositions",
+    tags=["position-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def positions(
+    services: ServicesDep,
+    symbol: SymbolQuery = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[PositionResponse]:
+    """Closed (or partly closed) position records, newest first."""
+    assert services.history is not None
+    found = services.history.positions(
+        symbol=optional_symbol(services, symbol), limit=limit, offset=offset
+    )
+    return [position_to_dto(p) for p in found]
+
+
+@get(
+    "/position-history/positions/{pos_id:str}",
+    operation_id="getPosition",
+    tags=["position-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def position(services: ServicesDep, pos_id: FromPath[str]) -> PositionResponse:
+    """The newest record of the position ``pos_id``."""
+    assert services.history is not None
+    for record in services.history.positions(limit=None):
+        if record.pos_id == pos_id:
+            return position_to_dto(record)
+    raise NotFoundException(detail=f"no position {pos_id[:64]!r} is stored")
+
+
+@get(
+    "/position-history/symbols/{symbol:str}/stats",
+    operation_id="getPositionStats",
+    tags=["position-history"],
+    opt=READ,
+    security=SECURITY,
+    sync_to_thread=True,
+)
+def position_stats(services: ServicesDep, symbol: FromPath[str]) -> PositionStatsResponse:
+    """Closed positions of ``symbol``: count, wins, losses, win rate, summed PnL and fees."""
+    assert services.history is not None
+    known_symbol(services, symbol)
+    found = {s.symbol: s for s in services.history.position_stats()}
+    return position_stats_to_dto(symbol, found.get(symbol))
