@@ -2,7 +2,8 @@
 history backfills once, then reads only what is new; an order opened long before and
 completed later is still caught; with a healthy private stream the periodic runs make no
 request and the stream's events fill the tables; after a drop the gap is read from the
-disconnection on; replaying every event twice (and in reverse) changes nothing."""
+disconnection on; replaying every event twice (and in reverse) changes nothing; over the
+OKX adapter and the fake OKX server the stored history is what OKX lists."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from decimal import Decimal
 
 import pytest
 
-from qwentrade.adapters.memory import MemoryRepositories
+from qwentrade.adapters.memory import MemoryConfigStore, MemoryRepositories
+from qwentrade.adapters.okx import OkxCredentials, OkxExchange, PermitGate
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SimPrivateStream
 from qwentrade.adapters.sim.clock import SteppedClock
 from qwentrade.app.sync.history import OVERLAP, HistorySync
 from qwentrade.domain.market import TimeRange
 from qwentrade.domain.venue import OrderRequest, StreamStatus
 from qwentrade.domain.venue.stream import StreamStatusKind
+from qwentrade.testing.fake_okx import FakeOkx
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BTC, ETH = "BTC-USDT-SWAP", "ETH-USDT-SWAP"
@@ -236,3 +239,35 @@ def test_replaying_every_event_twice_and_in_reverse_changes_nothing(engine):
         assert repos.history.order(resting).status == "canceled"
     finally:
         stream.close()
+
+
+def test_over_okx_the_history_matches_what_okx_lists():
+    repos = MemoryRepositories()
+    with FakeOkx(history_days=1, seed=2, rate_limits=False) as server:
+        config = MemoryConfigStore()
+        config.set("API_RATE_LIMIT", 1000)
+        config.set("API_MIN_INTERVAL", 0)
+        keys = server.credentials
+        okx = OkxExchange(
+            PermitGate(config),
+            rest_url=server.rest_url,
+            credentials=OkxCredentials(keys.api_key, keys.secret, keys.passphrase),
+            config=config,
+        )
+        okx.place_order(OrderRequest(BTC, "buy", "2", "h1"))
+        okx.place_order(OrderRequest(BTC, "sell", "1", "h2", reduce_only=True))
+        okx.place_order(OrderRequest(BTC, "sell", "1", "h3", reduce_only=True))
+        bid = okx.order_book(ETH, 1).bids[0][0]
+        price = (bid / 2).quantize(Decimal(1))
+        resting = okx.place_order(OrderRequest(ETH, "buy", "1", "h4", "limit", price)).order_id
+        sync = HistorySync(okx, repos.history, config, server.engine.clock)
+        now = datetime.now(UTC)
+        assert sync.order_history(None, now) == 4
+        assert sync.position_history(None, now) == 2
+        listed = {o.order_id: o for o in okx.order_history(limit=1000)}
+        listed[resting] = okx.get_order(ETH, order_id=resting).to_record()
+        positions = {(p.pos_id, p.updated_at): p for p in okx.position_history(limit=1000)}
+        assert stored(repos) == (listed, positions)
+        okx.cancel_order(ETH, order_id=resting)
+        assert sync.order_history(None, datetime.now(UTC)) == 1
+        assert repos.history.order(resting).status == "canceled"
