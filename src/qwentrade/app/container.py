@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from qwentrade.app.detection import DetectionService
     from qwentrade.app.gaps import KlineGaps
     from qwentrade.app.locks import TradingLeases
+    from qwentrade.app.pending import PendingMonitor, PendingOrderService
+    from qwentrade.app.policy import SignalPolicy
     from qwentrade.app.reconcile import ReconciliationService
     from qwentrade.app.services import GateCounters, Services, StreamCounters, TableInfo
     from qwentrade.app.sync.engine import SyncEngine
@@ -498,6 +500,42 @@ class Container:
         )
 
     @_once
+    def pending_orders(self) -> PendingOrderService:
+        """Pending trigger orders: they open through ``trading()`` when price crosses."""
+        from qwentrade.app.pending import PendingOrderService
+
+        repositories = self.repositories()
+        return PendingOrderService(
+            repositories.pending, self.trading(), self.exchange(), repositories.config, self.clock()
+        )
+
+    @_once
+    def pending_monitor(self) -> PendingMonitor:
+        """Checks pending orders every ``PENDING_MONITOR_INTERVAL`` seconds."""
+        from qwentrade.app.pending import PendingMonitor
+
+        return PendingMonitor(self.pending_orders(), self.repositories().config, self.clock())
+
+    @_once
+    def signal_policy(self) -> SignalPolicy:
+        """Trades on signals (``POLICY_*`` keys; on by default in sim and paper): each new
+        signal the sync engine stores, and a pass every ``POLICY_INTERVAL`` seconds."""
+        from qwentrade.app.policy import SignalPolicy
+
+        repositories = self.repositories()
+        policy = SignalPolicy(
+            self.trading(),
+            self.pending_orders(),
+            repositories.signals,
+            repositories.klines,
+            repositories.config,
+            self.clock(),
+            self.mode(),
+        )
+        self.sync_engine().subscribe(policy.on_signal)
+        return policy
+
+    @_once
     def reconciler(self) -> ReconciliationService:
         """Reconciliation (at start, after each private-stream reconnect, periodically) and
         the private-stream consumer, on the order venue and its stream; stream orders and
@@ -560,6 +598,8 @@ class Container:
             ("trading-leases", self.trading_leases()),
             ("reconciliation", self.reconciler()),
             ("sync", self.sync_engine()),
+            ("pending-monitor", self.pending_monitor()),
+            ("signal-policy", self.signal_policy()),
         ]
 
     @_once
