@@ -59,6 +59,7 @@ from qwentrade.domain.reconcile import (
     ExchangeView,
     FailRelation,
     PlaceStopLoss,
+    PointRelation,
     ReconcileAction,
     ReconcileRules,
     RecordRelation,
@@ -94,10 +95,12 @@ DEFAULT_STOP_KEY = "STOP_LOSS_GUARD_DEFAULT_PERCENT"
 _LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
 
 
-class ExternalCloser(Protocol):
+class Trading(Protocol):
     """The part of TradingService reconciliation uses."""
 
     def handle_external_close(self, symbol: str, reason: str = ...) -> Any: ...
+
+    def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None: ...
 
 
 class HistoryRecorder(Protocol):
@@ -158,7 +161,8 @@ class ReconcileReport:
 class ReconciliationService:
     """Keeps the database in line with the exchange; consumes the private stream.
 
-    ``trading`` handles external closes (``handle_external_close``); ``history_sync``
+    ``trading`` settles found orders (``resolve_intent``) and handles external closes
+    (``handle_external_close``); ``history_sync``
     (optional) stores stream orders/positions; ``stream`` (optional) is consumed between
     ``start()`` and ``stop()``.
     """
@@ -167,7 +171,7 @@ class ReconciliationService:
         self,
         exchange: Exchange,
         repositories: Repositories,
-        trading: ExternalCloser,
+        trading: Trading,
         history_sync: HistoryRecorder | None,
         config: ConfigStore,
         clock: Clock,
@@ -284,7 +288,7 @@ class ReconciliationService:
         for action in actions:
             try:
                 if isinstance(action, ResolveIntent):
-                    if self._intents.update(action.after, expected_state=action.before.state):
+                    if self._settle(action):
                         resolved.append(f"{action.after.intent_id} {action.after.state}")
                 elif isinstance(action, RecordRelation):
                     self._relations.save(action.relation)
@@ -309,6 +313,17 @@ class ReconciliationService:
                         )
                 elif isinstance(action, PlaceStopLoss):
                     stops.append(self._place_stop_loss(action, now))
+                elif isinstance(action, PointRelation):
+                    relation = self._relations.get(action.relation_id)
+                    if relation is not None and relation.status == "OPEN":
+                        self._relations.save(
+                            attrs.evolve(
+                                relation,
+                                stop_loss_algo_id=action.algo_id,
+                                stop_loss_price=action.trigger_price,
+                                updated_at=now,
+                            )
+                        )
                 elif isinstance(action, CloseExternally):
                     close_reason = self._close_reasons.pop(action.symbol, "external")
                     self._trading.handle_external_close(action.symbol, reason=close_reason)
@@ -330,6 +345,17 @@ class ReconciliationService:
             tuple(closed),
             tuple(canceled),
         )
+
+    def _settle(self, action: ResolveIntent) -> bool:
+        """Store the intent's settlement; an order found for a sent intent is handed to
+        TradingService first, which also finishes that call's bookkeeping (relation,
+        order history) the way an uninterrupted call would have."""
+        before = action.before
+        if action.after.state == "ACKNOWLEDGED" and before.state in ("SENT", "OUTCOME_UNKNOWN"):
+            settled = self._trading.resolve_intent(before.client_order_id)
+            if settled is not None and settled.state == "ACKNOWLEDGED":
+                return True
+        return bool(self._intents.update(action.after, expected_state=before.state))
 
     def _cancel(self, algos: tuple[tuple[str, str], ...]) -> None:
         try:

@@ -42,8 +42,9 @@ Rules, in the order they are applied:
    A position whose stop-losses cover it more than once (a plan replacement interrupted
    between placing the new orders and canceling the old) keeps the one its relation
    names; the others are canceled, newest first, as long as the rest still covers it
-   (:class:`CancelAlgos`). Only pure stop-loss orders count here: an oco order's
-   take-profit leg is a plan of its own.
+   (:class:`CancelAlgos`; an oco order goes with its take-profit leg: it is the plan
+   being replaced). A position with one live stop-loss whose newest relation names
+   another (not live) gets its relation pointed at it (:class:`PointRelation`).
 5. An OPEN relation whose position is gone (no open position of its symbol and
    direction) and whose entry order is not still open is closed as an external close
    (:class:`CloseExternally`, one per symbol and direction).
@@ -164,6 +165,16 @@ class PlaceStopLoss:
 
 
 @attrs.frozen
+class PointRelation:
+    """The relation ``relation_id`` names a stop-loss that is not live; its position's one
+    live stop-loss is ``algo_id`` at ``trigger_price``: record that."""
+
+    relation_id: str
+    algo_id: str
+    trigger_price: Decimal | None
+
+
+@attrs.frozen
 class CloseExternally:
     """The ``direction`` position of ``symbol`` is gone: close its OPEN relations."""
 
@@ -181,7 +192,13 @@ class CancelAlgos:
 
 
 ReconcileAction = (
-    ResolveIntent | RecordRelation | FailRelation | PlaceStopLoss | CloseExternally | CancelAlgos
+    ResolveIntent
+    | RecordRelation
+    | FailRelation
+    | PlaceStopLoss
+    | PointRelation
+    | CloseExternally
+    | CancelAlgos
 )
 
 
@@ -287,18 +304,19 @@ def _guard_price(
 
 def _surplus_stops(
     algos: list[AlgoOrder], relations: list[RelationRecord], size: Decimal
-) -> tuple[tuple[str, str], ...]:
-    """Stop-losses beyond what covers ``size`` once: unreferenced ones, newest first."""
-    kept = {r.stop_loss_algo_id for r in relations}
-    stops = [a for a in algos if a.sl_trigger_price is not None and a.tp_trigger_price is None]
+) -> list[AlgoOrder]:
+    """Stop-loss orders beyond what covers ``size`` once: those no relation names,
+    newest first."""
+    kept = {r.stop_loss_algo_id for r in relations} | {r.take_profit_algo_id for r in relations}
+    stops = [a for a in algos if a.sl_trigger_price is not None]
     total = sum((size if a.size is None else a.size for a in stops), Decimal(0))
     surplus = []
     for algo in sorted(stops, key=lambda a: (a.created_at, a.algo_id), reverse=True):
         share = size if algo.size is None else algo.size
         if algo.algo_id not in kept and total - share >= size:
-            surplus.append((algo.symbol, algo.algo_id))
+            surplus.append(algo)
             total -= share
-    return tuple(sorted(surplus))
+    return surplus
 
 
 def _newest(relations: list[RelationRecord]) -> RelationRecord | None:
@@ -398,7 +416,16 @@ def diff(
         if covered >= size:
             surplus = _surplus_stops(algos, relations, size)
             if surplus:
-                actions.append(CancelAlgos(symbol, surplus))
+                pairs = tuple(sorted((a.symbol, a.algo_id) for a in surplus))
+                actions.append(CancelAlgos(symbol, pairs))
+            stops = [a for a in algos if a.sl_trigger_price is not None and a not in surplus]
+            newest = _newest(relations)
+            live = {a.algo_id for a in stops}
+            if len(stops) == 1 and newest is not None and newest.stop_loss_algo_id not in live:
+                [stop] = stops
+                actions.append(
+                    PointRelation(newest.client_order_id, stop.algo_id, stop.sl_trigger_price)
+                )
             continue
         newest = _newest(relations)
         planned = next(

@@ -21,6 +21,7 @@ from qwentrade.adapters.okx.stream import OkxPrivateStream
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
 from qwentrade.app import reconcile as module
 from qwentrade.app.reconcile import ReconciliationService
+from qwentrade.app.trading import TradingService
 from qwentrade.domain.errors import OrderNotFound
 from qwentrade.domain.orders import IntentAction, OrderIntent
 from qwentrade.domain.position import Side as PositionSide
@@ -49,18 +50,23 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str =
         time.sleep(0.01)
 
 
-class ClosingTrading:
-    """TradingService's external close as far as reconciliation sees it: the symbol's
-    OPEN relations are closed with the reason (and every call is kept)."""
+class Recorded:
+    """The real TradingService, with every external close it is asked for kept."""
 
-    def __init__(self, relations) -> None:
-        self.relations = relations
+    def __init__(self, trading: TradingService) -> None:
+        self.trading = trading
         self.calls: list[tuple[str, str]] = []
 
-    def handle_external_close(self, symbol: str, reason: str = "external") -> None:
+    def handle_external_close(self, symbol: str, reason: str = "external"):
         self.calls.append((symbol, reason))
-        for relation in self.relations.find(symbol=symbol, status="OPEN", limit=None):
-            self.relations.save(attrs.evolve(relation, status="CLOSED", close_reason=reason))
+        return self.trading.handle_external_close(symbol, reason)
+
+    def resolve_intent(self, cl_ord_id: str):
+        return self.trading.resolve_intent(cl_ord_id)
+
+
+def recorded(exchange, repos, clock) -> Recorded:
+    return Recorded(TradingService(exchange, repos, repos.config, clock))
 
 
 @attrs.define
@@ -68,7 +74,7 @@ class World:
     engine: SimEngine
     exchange: SimExchange
     repos: object
-    trading: ClosingTrading
+    trading: Recorded
     service: ReconciliationService
 
     def advance(self, delta: timedelta) -> None:
@@ -83,7 +89,7 @@ def world(repos) -> World:
         balance=Decimal(10000), clock=clock, price_path=GeneratedPath(seed=5, start=START)
     )
     exchange = SimExchange(engine)
-    trading = ClosingTrading(repos.relations)
+    trading = recorded(exchange, repos, clock)
     service = ReconciliationService(exchange, repos, trading, None, repos.config, clock)
     return World(engine, exchange, repos, trading, service)
 
@@ -217,9 +223,12 @@ def test_a_position_gone_to_zero_is_closed_once_with_the_reason_of_the_trigger(w
     )
     world.service.handle_event(triggered)
     assert world.repos.relations.get("r1").stop_loss_algo_id is None
+    world.exchange.place_order(market(BTC, "sell", "1", "x1", reduce_only=True))
     for _ in range(2):  # events repeat
         world.service.handle_event(position_event(world))
     assert world.trading.calls == [(BTC, "stop_loss")]
+    closed = world.repos.relations.get("r1")
+    assert (closed.status, closed.close_reason) == ("CLOSED", "stop_loss")
 
 
 def test_a_close_right_after_our_own_intent_waits_for_the_grace(world):
@@ -298,7 +307,12 @@ def test_the_stop_loss_guard_places_at_stop_loss_priority_over_okx(okx):
     server, exchange, gate, config = okx
     repos = MemoryRepositories(config=config)
     service = ReconciliationService(
-        exchange, repos, ClosingTrading(repos.relations), None, config, server.engine.clock
+        exchange,
+        repos,
+        recorded(exchange, repos, server.engine.clock),
+        None,
+        config,
+        server.engine.clock,
     )
     exchange.place_order(market(BTC, "buy", "1", "naked1"))
     before = gate.state().admitted[Priority.STOP_LOSS]
@@ -315,7 +329,13 @@ def test_a_stream_reconnect_triggers_a_reconciliation(okx):
     stream = OkxPrivateStream(server.ws_url, OkxCredentials(KEY, SECRET, PASSPHRASE), config=config)
     events: list[object] = []
     service = ReconciliationService(
-        exchange, repos, ClosingTrading(repos.relations), None, config, server.engine.clock, stream
+        exchange,
+        repos,
+        recorded(exchange, repos, server.engine.clock),
+        None,
+        config,
+        server.engine.clock,
+        stream,
     )
     original = service.handle_event
 

@@ -19,6 +19,7 @@ from qwentrade.domain.reconcile import (
     ExchangeView,
     FailRelation,
     PlaceStopLoss,
+    PointRelation,
     ReconcileRules,
     RecordRelation,
     ResolveIntent,
@@ -120,7 +121,9 @@ def make_algo(
     )
 
 
-def make_relation(cid="r1", symbol=BTC, side="LONG", stop=None, status="OPEN", at=EARLIER):
+def make_relation(
+    cid="r1", symbol=BTC, side="LONG", stop=None, status="OPEN", at=EARLIER, stop_id="a1"
+):
     return RelationRecord(
         client_order_id=cid,
         symbol=symbol,
@@ -128,6 +131,7 @@ def make_relation(cid="r1", symbol=BTC, side="LONG", stop=None, status="OPEN", a
         created_at=at,
         updated_at=at,
         stop_loss_price=stop,
+        stop_loss_algo_id=stop_id,
         status=status,
     )
 
@@ -197,10 +201,12 @@ def test_a_filled_entry_without_relation_gets_its_relation_and_is_not_adopted():
         algos=[make_algo()],
         lookups={cid: make_order(cid)},
     )
-    assert [type(a) for a in actions] == [ResolveIntent, RecordRelation]
+    assert [type(a) for a in actions] == [ResolveIntent, RecordRelation, PointRelation]
     relation = actions[1].relation
     assert not actions[1].adopted
     assert (relation.client_order_id, relation.open_order_id, relation.side) == (cid, "o1", "LONG")
+    # its attached stop-loss is live: the relation is pointed at it
+    assert actions[2] == PointRelation(cid, "a1", Decimal(90))
 
 
 def test_an_unfilled_entry_gets_no_relation():
@@ -245,7 +251,7 @@ def test_an_algo_intent_is_settled_from_the_live_algos():
     intent = make_intent(action=IntentAction.STOP_LOSS, key="sl1")
     cid = intent.client_order_id
     live = make_algo("a9", client_id=cid)
-    [found] = run([intent], [make_relation()], [make_position()], algos=[live])
+    [found] = run([intent], [make_relation(stop_id="a9")], [make_position()], algos=[live])
     assert (found.after.state, found.after.order_id) == ("ACKNOWLEDGED", "a9")
     [gone] = run([intent])
     assert gone.after.state == "NOT_FOUND"
@@ -336,6 +342,12 @@ def test_an_interrupted_plan_replacement_keeps_the_stop_its_relation_names():
     assert actions == [CancelAlgos(BTC, ((BTC, "a1"),))]
 
 
+def test_a_relation_naming_a_dead_stop_is_pointed_at_the_live_one():
+    relation = make_relation(stop_id="gone")
+    actions = run(relations=[relation], positions=[make_position()], algos=[make_algo("a7")])
+    assert actions == [PointRelation("r1", "a7", Decimal(90))]
+
+
 def test_partial_stops_that_cover_once_are_all_kept():
     halves = [make_algo(f"a{n}", size=Decimal(1)) for n in range(2)]
     whole = attrs.evolve(make_algo("w", size=None), created_at=NOW)
@@ -381,7 +393,7 @@ def test_algos_of_no_position_are_canceled_and_others_kept():
     other = make_algo("a3", symbol=ETH)
     opening = attrs.evolve(make_algo("a4", symbol=ETH), reduce_only=False)
     actions = run(
-        relations=[make_relation(symbol=ETH)],
+        relations=[make_relation(symbol=ETH, stop_id="a3")],
         positions=[make_position(symbol=ETH)],
         algos=[stale, stale_tp, other, opening],
     )
@@ -415,9 +427,17 @@ def apply(database: DatabaseView, exchange: ExchangeView, actions) -> tuple:
                     sl_trigger_price=action.trigger_price,
                 )
             )
+            if action.relation_id in relations:
+                relations[action.relation_id] = attrs.evolve(
+                    relations[action.relation_id], stop_loss_algo_id=f"g{number}"
+                )
         elif isinstance(action, FailRelation):
             failed = relations[action.relation_id]
             relations[action.relation_id] = attrs.evolve(failed, status="FAILED")
+        elif isinstance(action, PointRelation):
+            relations[action.relation_id] = attrs.evolve(
+                relations[action.relation_id], stop_loss_algo_id=action.algo_id
+            )
         elif isinstance(action, CloseExternally):
             for cid in action.relation_ids:
                 relations[cid] = attrs.evolve(relations[cid], status="CLOSED")
