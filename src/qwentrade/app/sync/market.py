@@ -94,7 +94,9 @@ class Series:
     """How one kind is laid out: its value class, grid step, how long after a slot's
     start its point is final, and the config key of its history window. ``whole`` marks
     a source that answers its whole history in one request (ETF flows, fear & greed):
-    all missing runs are read with one call."""
+    all missing runs are read with one call. ``aligned``: every point sits exactly on a
+    slot start (one row per slot), so the stored count tells whether a stored stretch has
+    a hole without reading it (fear & greed times are the source's, so not assumed)."""
 
     name: str
     kind: type
@@ -102,6 +104,7 @@ class Series:
     final_after: timedelta
     window_key: str
     whole: bool = False
+    aligned: bool = True
 
 
 FUNDING = Series("funding_rate", FundingRate, FUNDING_STEP, timedelta(0), "FUNDING_RATE_START_DAYS")
@@ -118,7 +121,9 @@ LIQUIDATION = Series(
     "LIQUIDATION_START_DAYS",
 )  # fmt: skip
 ETF_FLOW = Series("etf_flow", EtfFlow, DAY, DAY, "ETF_FLOW_START_DAYS", whole=True)
-FEAR_GREED = Series("fear_greed", FearGreed, DAY, DAY, "FEAR_GREED_START_DAYS", whole=True)
+FEAR_GREED = Series(
+    "fear_greed", FearGreed, DAY, DAY, "FEAR_GREED_START_DAYS", whole=True, aligned=False
+)
 ORDER_BOOK_DEPTH = "ORDER_BOOK_DEPTH"
 
 #: the timeframe each statistics kind is read at (the original's schedules)
@@ -307,8 +312,7 @@ class MarketSync:
         span = self._window(series, now, since)
         if span.start == span.end:
             return 0
-        stored = self._market.range(series.kind, target, span.start, span.end)
-        present = {floor_to(series.step, item_time(item)) for item in stored}
+        present = self._present(series, target, span)
         key = (series.name, target)
         with self._lock:
             present |= self._holes.get(key, set())
@@ -321,11 +325,33 @@ class MarketSync:
         else:
             answers = [None] * len(runs)
         for run, answer in zip(runs, answers, strict=True):
-            items = answer if answer is not None else [i for i in fetch(run) if item_time(i) in run]
+            if answer is None:
+                answer = [i for i in fetch(run) if item_time(i) in run]
+            items = [i for i in answer if not series.aligned or _on_grid(series.step, i)]
             if items:
                 written += self._market.upsert(items)
             self._remember_holes(key, series.step, run, {item_time(i) for i in items}, present)
         return written
+
+    def _present(self, series: Series, target: str | None, span: TimeRange) -> set[datetime]:
+        """The slots of ``span`` holding a stored point. An aligned series whose stored
+        count fills its stored stretch has no hole in it (one row per slot, the table's
+        key): the stretch is read from its count, first and last time, not row by row."""
+        if series.aligned:
+            name = target if target is not None else "global"
+            stats = next((s for s in self._market.stats(series.kind) if s.symbol == name), None)
+            if stats is None or not stats.rows or stats.first is None or stats.last is None:
+                return set()
+            first = floor_to(series.step, stats.first)
+            last = floor_to(series.step, stats.last)
+            if stats.rows == (last - first) // series.step + 1:
+                slot, present = max(first, span.start), set()
+                while slot < span.end and slot <= last:
+                    present.add(slot)
+                    slot += series.step
+                return present
+        stored = self._market.range(series.kind, target, span.start, span.end)
+        return {floor_to(series.step, item_time(item)) for item in stored}
 
     def _remember_holes(
         self,
@@ -348,6 +374,11 @@ class MarketSync:
         if holes:
             with self._lock:
                 self._holes.setdefault(key, set()).update(holes)
+
+
+def _on_grid(step: timedelta, item: MarketItem) -> bool:
+    when = item_time(item)
+    return floor_to(step, when) == when
 
 
 def _symbol(symbol: str | None) -> str:
