@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sync_world import eventually
 
 from qwentrade.adapters.memory import MemoryConfigStore, MemoryRepositories
 from qwentrade.adapters.okx import OkxCredentials, OkxExchange, PermitGate
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SimPrivateStream
 from qwentrade.adapters.sim.clock import SteppedClock
+from qwentrade.app.container import build, prepare_database
+from qwentrade.app.settings import Settings
 from qwentrade.app.sync.history import OVERLAP, HistorySync
 from qwentrade.domain.market import TimeRange
 from qwentrade.domain.venue import OrderRequest, StreamStatus
@@ -271,3 +274,26 @@ def test_over_okx_the_history_matches_what_okx_lists():
         okx.cancel_order(ETH, order_id=resting)
         assert sync.order_history(None, datetime.now(UTC)) == 1
         assert repos.history.order(resting).status == "canceled"
+
+
+def test_in_sim_mode_the_stream_consumer_fills_the_history_through_record(tmp_path):
+    built = build(
+        Settings.from_env(
+            {"QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'sim.db'}", "QWENTRADE_SYMBOLS": BTC}
+        )
+    )
+    prepare_database(built)
+    exchange, history = built.exchange(), built.repositories().history
+    before = Trader(engine=built.sim_engine())
+    early = before.resting(BTC)  # placed before the stream: the CONNECTED fill reads it
+    reconciler = built.reconciler()
+    reconciler.start()
+    try:
+        eventually(lambda: history.order(early) is not None, timeout=10)
+        late = before.resting(BTC)
+        exchange.cancel_order(BTC, order_id=late)
+        eventually(lambda: getattr(history.order(late), "status", "") == "canceled", timeout=10)
+        # the stream is healthy and handed its events over: the periodic run has nothing to do
+        assert built.history_sync().order_history(None, built.clock().now()) == 0
+    finally:
+        reconciler.stop()
