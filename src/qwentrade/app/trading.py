@@ -396,6 +396,29 @@ class TradingService:
             self._cancel_algos(instrument.inst_id)
             return self._finish(relation, reason, None, at=at)
 
+    def refresh_plans(self, symbol: str) -> bool:
+        """Resize the protection after the venue changed the position on its own (a
+        partial take-profit or stop filled, a partial liquidation): when the live algo
+        orders of one kind cover more than the position, or no stop-loss is live while the
+        relation has a stop price, plans at the relation's prices are placed sized to the
+        position (new first, then the old ones canceled). True when it replaced them."""
+        instrument = self._instrument(symbol)
+        with self._locks(instrument.inst_id):
+            relation = self._open_relation(instrument.inst_id)
+            held = self._held(instrument.inst_id)
+            if relation is None or held is None:
+                return False
+            algos = self.exchange.open_algos(instrument.inst_id)
+            size = held.contracts
+            stops = sum((a.size or size for a in algos if a.sl_trigger_price is not None), ZERO)
+            targets = sum((a.size or size for a in algos if a.tp_trigger_price is not None), ZERO)
+            unprotected = stops == 0 and relation.stop_loss_price is not None
+            if stops <= size and targets <= size and not unprotected:
+                return False
+            self._claim(instrument.inst_id)
+            self._reprotect(relation)
+            return True
+
     def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None:
         """Settle an unresolved intent by looking its order up by ``clOrdId`` (never
         re-sending): found -> ACKNOWLEDGED and recorded; a SENT one not found -> left
@@ -841,15 +864,28 @@ class TradingService:
         return canceled
 
     def _reprotect(self, relation: RelationRecord) -> None:
-        """Plans at the relation's prices, sized to what the venue holds now."""
+        """Plans at the relation's prices, sized to what the venue holds now.
+
+        A take-profit the price has already passed is dropped (it would be refused, and
+        it was reached); when the stop-loss price has been passed the live orders are left
+        as they are (the venue's stop is firing) and a warning is logged."""
         held = self._held(relation.symbol)
         if held is None:
             return
+        last = self._last_price(relation.symbol)
+        sign = Side[relation.side].sign
         plans = []
-        if relation.stop_loss_price is not None:
-            plans.append(Plan.stop_loss(relation.stop_loss_price, held.contracts))
-        if relation.take_profit_price is not None:
-            plans.append(Plan.take_profit(relation.take_profit_price, held.contracts))
+        stop, target = relation.stop_loss_price, relation.take_profit_price
+        if stop is not None:
+            if sign * (last - stop) <= 0:
+                log.warning(
+                    "%s: the stop-loss %s has been passed (last %s); orders left as they are",
+                    relation.symbol, stop, last,
+                )  # fmt: skip
+                return
+            plans.append(Plan.stop_loss(stop, held.contracts))
+        if target is not None and sign * (target - last) > 0:
+            plans.append(Plan.take_profit(target, held.contracts))
         if plans:
             self._replace_plans(relation, held, tuple(plans))
 
