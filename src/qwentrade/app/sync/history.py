@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from qwentrade.domain.errors import OrderNotFound
+from qwentrade.domain.errors import DomainError, OrderNotFound
 from qwentrade.domain.market import TimeRange, require_utc
 from qwentrade.domain.records import OrderRecord, PositionRecord
 from qwentrade.domain.venue import ExchangePosition, Order, StreamStatus
@@ -114,7 +114,8 @@ class HistorySync:
 
         An ``Order`` is upserted (unless a newer state is stored). An ``ExchangePosition``
         that closes or reduces a position reads that symbol's new position-history rows.
-        A ``StreamStatus`` CONNECTED fills the gap before it over REST (rule 2);
+        A ``StreamStatus`` CONNECTED fills the gap before it over REST (rule 2); when
+        that read fails the stream is not trusted and the periodic runs read over REST.
         DISCONNECTED ends the stream's coverage. Other events write nothing.
         """
         with self._lock:
@@ -132,7 +133,13 @@ class HistorySync:
             return 0
         self._stream_down(event.time)  # a CONNECTED without a DISCONNECTED: a drop too
         now = max(self._clock.now(), event.time)
-        written = self._fetch_orders(now) + self._fetch_positions(now)
+        try:
+            written = self._fetch_orders(now) + self._fetch_positions(now)
+        except DomainError as e:
+            # the stream is not trusted until the gap is filled: the periodic runs go on
+            # reading over REST (and fill it) as if it were down
+            log.warning("history gap after the stream connected not read yet: %s", e)
+            return 0
         self._stream_since = event.time
         self._seen_healthy = now
         return written
@@ -147,7 +154,11 @@ class HistorySync:
             self._sizes.pop(event.pos_id, None)
         since = event.updated_at - OVERLAP
         end = max(self._clock.now(), event.updated_at) + timedelta(seconds=1)
-        rows = self._read_positions(event.symbol, TimeRange(since, end))
+        try:
+            rows = self._read_positions(event.symbol, TimeRange(since, end))
+        except DomainError as e:
+            log.warning("position history of %s not read yet: %s", event.symbol, e)
+            rows = []
         if not any(r.pos_id == event.pos_id and r.updated_at >= event.updated_at for r in rows):
             due = self._positions_due
             self._positions_due = since if due is None else min(due, since)

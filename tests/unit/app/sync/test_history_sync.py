@@ -21,6 +21,7 @@ from qwentrade.adapters.sim.clock import SteppedClock
 from qwentrade.app.container import build, prepare_database
 from qwentrade.app.settings import Settings
 from qwentrade.app.sync.history import OVERLAP, HistorySync
+from qwentrade.domain.errors import ExchangeUnavailable
 from qwentrade.domain.market import TimeRange
 from qwentrade.domain.venue import OrderRequest, StreamStatus
 from qwentrade.domain.venue.stream import StreamStatusKind
@@ -297,3 +298,28 @@ def test_in_sim_mode_the_stream_consumer_fills_the_history_through_record(tmp_pa
         assert built.history_sync().order_history(None, built.clock().now()) == 0
     finally:
         reconciler.stop()
+
+
+class FailingExchange(CountingExchange):
+    """The simulated exchange, unreachable while ``down``."""
+
+    down = False
+
+    def __getattr__(self, name: str):
+        if self.down and name in ("order_history", "position_history", "open_orders"):
+            raise ExchangeUnavailable(f"{name}: connection refused")
+        return super().__getattr__(name)
+
+
+def test_a_gap_fill_that_fails_leaves_the_stream_untrusted_until_rest_has_read_it(engine):
+    repos = MemoryRepositories()
+    venue = SimExchange(engine)
+    exchange = FailingExchange(venue)
+    Trader(engine).round_trip(ETH)
+    sync = HistorySync(exchange, repos.history, repos.config, engine.clock, lambda: True)
+    exchange.down = True
+    assert sync.record(StreamStatus(StreamStatusKind.CONNECTED, engine.sync())) == 0
+    exchange.down = False
+    now = step(engine, 1)
+    assert sync.order_history(None, now) == 3 and sync.position_history(None, now) == 2
+    assert stored(repos) == truth(venue)
