@@ -1,0 +1,115 @@
+"""sim mode end to end: the simulated market on an accelerated clock, the background
+components ``qwentrade serve`` starts (trading leases, reconciliation, sync with detection,
+the pending monitor, the signal policy), a SQLite database. Signals fire at 15m closes,
+the policy opens positions with their stop-losses held by the exchange, and the
+exchange's stop-loss/take-profit orders close them; the relations say so.
+
+The run is bounded by real time (``SIM_TRADING_SECONDS``, default 40) and ends as soon
+as a position has been opened and another (or the same) closed by its stop-loss or
+take-profit. Nothing here is timed: the bound only stops a broken run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from qwentrade.adapters.sim import AcceleratedClock, SimExchange
+from qwentrade.app.container import Container, _once, build, prepare_database
+from qwentrade.app.settings import Settings
+from qwentrade.domain.venue import AlgoState
+
+# 15 simulated minutes per real second: a candle closes every second.
+SPEED = 900.0
+START = datetime(2025, 1, 20, 6, tzinfo=UTC)
+SECONDS = float(os.environ.get("SIM_TRADING_SECONDS", "40"))
+# Nothing in this run closes a position itself (the policy only opens): every close is
+# the exchange's stop-loss or take-profit. The reconciler names it so when it sees the
+# algo order trigger first, else "external" (the position vanished), both by the exchange.
+CLOSED_BY_EXCHANGE = {"stop_loss", "take_profit", "external"}
+
+
+class FastContainer(Container):
+    """The sim container with an accelerated clock (the one provider replaced)."""
+
+    @_once
+    def clock(self) -> AcceleratedClock:  # type: ignore[override]
+        return AcceleratedClock(START, SPEED)
+
+
+def fast_container(tmp_path) -> FastContainer:
+    settings = Settings.from_env(
+        {
+            "QWENTRADE_MODE": "sim",
+            "QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'sim.db'}",
+            "QWENTRADE_LOG_FILE": "",
+        }
+    )
+    build(settings)  # the mode's checks, as at a real start
+    container = FastContainer(settings)
+    prepare_database(container)
+    config = container.repositories().config
+    # a short history (the detector needs 100 15m and 60 4h candles) and a lower signal
+    # threshold, so a run of a simulated day sees several signals
+    for key, value in {
+        "KLINE_15M_START_DAYS": 3,
+        "KLINE_4H_START_DAYS": 15,
+        "KLINE_1D_START_DAYS": 15,
+        "DETECTOR_SIGNAL_THRESHOLD": 13,
+        "RECONCILE_INTERVAL": 60,
+    }.items():
+        config.set(key, value)
+    return container
+
+
+def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path):
+    container = fast_container(tmp_path)
+    assert container.signal_policy().enabled()  # on by default in sim
+    exchange = container.exchange()
+    assert isinstance(exchange, SimExchange)
+    engine = exchange.engine
+    relations = container.repositories().relations
+    components = container.background_components()
+    unprotected: list[str] = []
+    for _name, component in components:
+        component.start()
+    try:
+        deadline = time.monotonic() + SECONDS
+        while time.monotonic() < deadline:
+            engine.sync()  # as the engine runner would: stops fire between calls too
+            for held in exchange.positions():
+                if held.is_open and not any(
+                    algo.sl_trigger_price is not None for algo in exchange.open_algos(held.symbol)
+                ):
+                    unprotected.append(held.symbol)
+            found = relations.find(limit=None)
+            by_signal = [r for r in found if r.signal_id is not None]
+            if any(r.status == "CLOSED" for r in by_signal):
+                break
+            time.sleep(0.2)
+    finally:
+        for _name, component in reversed(components):
+            component.stop(5)
+    found = relations.find(limit=None)
+    by_signal = [r for r in found if r.signal_id is not None]
+    assert by_signal, f"no position opened on a signal within {SECONDS:g} s"
+    for relation in by_signal:
+        assert relation.stop_loss_price is not None  # every entry carried its stop-loss
+        signal = container.repositories().signals.get(relation.signal_id)
+        assert signal is not None and signal.status == "EXECUTED"
+    closed = [r for r in by_signal if r.status == "CLOSED"]
+    assert closed, [(r.symbol, r.status, r.close_reason) for r in by_signal]
+    triggered = {a.symbol for a in engine.algo_history(state=AlgoState.EFFECTIVE)}
+    for relation in closed:
+        assert relation.close_reason in CLOSED_BY_EXCHANGE
+        assert relation.symbol in triggered  # the exchange's stop-loss/take-profit fired
+        assert relation.pnl is not None and relation.close_time is not None
+    # a stop-loss was in place whenever a position was seen open (a just-filled entry's
+    # attached stop is placed with the fill, so this holds at every look)
+    assert unprotected == []
+    # one position per symbol, and every symbol's trades opened one at a time
+    open_now = [r for r in found if r.status == "OPEN"]
+    assert len({r.symbol for r in open_now}) == len(open_now)
+    assert all(Decimal(str(p.contracts)) > 0 for p in exchange.positions() if p.is_open)
