@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from qwentrade.domain.errors import DomainError, OrderNotFound
-from qwentrade.domain.market import TimeRange, require_utc
+from qwentrade.domain.market import EPOCH, TimeRange, require_utc
 from qwentrade.domain.records import OrderRecord, PositionRecord
 from qwentrade.domain.venue import ExchangePosition, Order, StreamStatus
 from qwentrade.domain.venue.stream import StreamStatusKind
@@ -120,8 +120,10 @@ class HistorySync:
         """
         with self._lock:
             if isinstance(event, Order):
+                self._hold_coverage(ORDERS)
                 return self._upsert_orders([event.to_record()])
             if isinstance(event, ExchangePosition):
+                self._hold_coverage(POSITIONS)
                 return self._position_event(event)
             if isinstance(event, StreamStatus):
                 return self._status_event(event)
@@ -176,6 +178,12 @@ class HistorySync:
             return False
         self._seen_healthy = now
         return True
+
+    def _hold_coverage(self, kind: str) -> None:
+        """Before the stream's first write of ``kind`` in this process, take the coverage
+        from the tables, so the stream's newer rows never pass for REST's (rule 1)."""
+        if kind not in self._covered:
+            self._covered[kind] = self._stored_until(kind) or EPOCH
 
     def _stream_down(self, at: datetime) -> None:
         if self._stream_since is not None:

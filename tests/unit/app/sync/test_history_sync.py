@@ -323,3 +323,25 @@ def test_a_gap_fill_that_fails_leaves_the_stream_untrusted_until_rest_has_read_i
     now = step(engine, 1)
     assert sync.order_history(None, now) == 3 and sync.position_history(None, now) == 2
     assert stored(repos) == truth(venue)
+
+
+def test_stream_rows_written_before_any_run_do_not_hide_older_history(engine):
+    repos = MemoryRepositories()
+    venue = SimExchange(engine)
+    trader = Trader(engine)
+    trader.round_trip(BTC)  # history no run has read yet
+    step(engine, 120)
+    events: list = []
+    stream = SimPrivateStream(engine, threaded=False)
+    stream.connect(events.append)
+    try:
+        trader.round_trip(ETH)
+        sync = HistorySync(venue, repos.history, repos.config, engine.clock)
+        for event in events[1:]:  # a consumer that does not hand over StreamStatus
+            sync.record(event)
+        now = step(engine, 1)
+        sync.order_history(None, now)
+        sync.position_history(None, now)
+        assert stored(repos) == truth(venue)
+    finally:
+        stream.close()
