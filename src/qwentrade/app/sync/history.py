@@ -9,9 +9,10 @@ every 30 s for all symbols) fetches, exactly:
 
 1. **Coverage.** Each kind keeps the time up to which its stored history is known
    complete. It starts, in a new process, at the newest stored row (orders: creation
-   time; positions: update time), or the window start (``ORDER_HISTORY_START_DAYS`` /
-   ``POSITION_HISTORY_START_DAYS``, read at each run) when nothing is stored: the first
-   run after start is the history backfill, a restart reads only what came since.
+   time; positions: update time) as found before this process writes any, or the window
+   start (``ORDER_HISTORY_START_DAYS`` / ``POSITION_HISTORY_START_DAYS``, read at each
+   run) when nothing is stored: the first run after start is the history backfill, a
+   restart reads only what came since.
 2. **Stream healthy.** The stream covers the account while it is connected and its
    events reach :meth:`record`. That is known only from the events themselves: a
    ``StreamStatus`` CONNECTED passed to :meth:`record` (with ``stream_connected()`` still
