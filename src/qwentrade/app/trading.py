@@ -206,7 +206,6 @@ class TradingService:
                 price=entry.price,
             )
             self._require_flat(instrument.inst_id, own=intent.client_order_id)
-            self.exchange.set_leverage(instrument.inst_id, entry.leverage, self._td_mode())
             stored = self.intents.add(IntentRecord.from_intent(intent, now))
             relation = RelationRecord(
                 client_order_id=stored.client_order_id,
@@ -223,6 +222,13 @@ class TradingService:
                 self.relations.save(relation)
             except PositionExists:
                 self._move(stored, "abandon", error="the symbol already has a position")
+                raise
+            # only now that the symbol is ours (its OPEN relation): never re-lever another's
+            try:
+                self.exchange.set_leverage(instrument.inst_id, entry.leverage, self._td_mode())
+            except DomainError as e:
+                self._move(stored, "abandon", error=f"set leverage: {_error(e)}")
+                self._fail(relation, f"set leverage refused: {_error(e)}")
                 raise
             request = self._entry_request(stored, entry)
             self._send(stored, request, relation)
@@ -418,6 +424,29 @@ class TradingService:
             self._claim(instrument.inst_id)
             self._reprotect(relation)
             return True
+
+    def record_order(self, order: Order) -> None:
+        """Record an order update the venue pushed (the private stream) or reported: the
+        order_history row; for an order of ours, its intent acknowledged; for an entry
+        that filled later (a resting limit), its relation's ``open_time``, ``pos_id`` and
+        algo ids. Idempotent: the same update twice changes nothing more."""
+        if not isinstance(order, Order):
+            raise InvalidInput("order", f"expected an Order, got {type(order).__name__}")
+        stored = self.intents.by_client_order_id(order.client_order_id)
+        if stored is None:
+            self.history.upsert_orders([order.to_record()])
+            return
+        with self._locks(stored.symbol):
+            stored = self.intents.get(stored.intent_id) or stored
+            if stored.state not in (
+                IntentState.SENT.name,
+                IntentState.OUTCOME_UNKNOWN.name,
+                IntentState.ACKNOWLEDGED.name,
+            ):  # NEW (cannot have an order), REJECTED, NOT_FOUND, ABANDONED: history only
+                self.history.upsert_orders([order.to_record()])
+                log.warning("order %s exists though its intent is %s", order.order_id, stored.state)
+                return
+            self._record(stored, order, self.relations.get(stored.client_order_id))
 
     def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None:
         """Settle an unresolved intent by looking its order up by ``clOrdId`` (never
@@ -792,6 +821,8 @@ class TradingService:
         if relation is None or stored.action != IntentAction.OPEN.name:
             return
         relation = self.relations.get(relation.client_order_id) or relation
+        if relation.status != "OPEN":
+            return
         changes: dict[str, Any] = {"open_order_id": order.order_id, "updated_at": self.clock.now()}
         if order.filled_size > 0:
             changes["open_time"] = relation.open_time or order.updated_at

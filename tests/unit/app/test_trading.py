@@ -265,3 +265,29 @@ def test_current_positions_are_plain_values(desk):
 
     json.dumps(desk.service.current_positions())
     json.dumps(desk.service.order_status(cl))
+
+
+def test_a_resting_entry_that_fills_later_is_recorded_from_the_order_update(desk):
+    last = desk.last()
+    price = last * D("0.999")
+    cl = desk.service.open_position(
+        BTC, "LONG", 100, price * D("0.9"), order_type="limit", price=price
+    )
+    assert desk.repos.relations.get(cl).open_time is None
+    for _ in range(200):  # the generated market wanders through the limit within hours
+        desk.advance(timedelta(minutes=15))
+        if desk.exchange.positions(BTC):
+            break
+    order = desk.exchange.get_order(BTC, client_order_id=cl)
+    assert order.state.value == "filled"
+    desk.service.record_order(order)
+    desk.service.record_order(order)  # a repeated push changes nothing more
+    relation = desk.repos.relations.get(cl)
+    [held] = desk.exchange.positions(BTC)
+    [algo] = desk.exchange.open_algos(BTC)
+    assert relation.open_time == order.updated_at and relation.pos_id == held.pos_id
+    assert relation.stop_loss_algo_id == algo.algo_id
+    assert desk.repos.history.order_by_client_id(cl).status == "filled"
+    with pytest.raises(InvalidInput) as info:
+        desk.service.record_order("not an order")
+    assert info.value.field == "order"
