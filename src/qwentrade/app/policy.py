@@ -45,6 +45,7 @@ from typing import Any, Protocol
 import attrs
 
 from qwentrade.app.pending import TRANSIENT_ERRORS, PendingOrderService, PositionOpener, periodic
+from qwentrade.app.scheduler import Scheduler
 from qwentrade.domain.errors import DomainError, InvalidInput, OrderNotFound, PositionExists
 from qwentrade.domain.indicators.params import IndicatorParams
 from qwentrade.domain.instruments import Instrument
@@ -113,7 +114,7 @@ class SignalPolicy:
         self._mode = mode
         self._lock = threading.Lock()  # one decision at a time in this process
         self._was_enabled: bool | None = None
-        self._runner = None
+        self._runner: Scheduler | None = None
 
     @property
     def mode(self) -> str:
@@ -163,7 +164,9 @@ class SignalPolicy:
     # -- background pass -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Run :meth:`run` every ``POLICY_INTERVAL`` seconds on a scheduler thread."""
+        """Run :meth:`run` every ``POLICY_INTERVAL`` seconds on a scheduler thread (once)."""
+        if self._runner is not None:
+            raise InvalidInput("start", "the signal policy was already started")
         self._runner = periodic(
             self.JOB_ID, lambda: self.run(), self._config, "POLICY_INTERVAL", self._clock
         )

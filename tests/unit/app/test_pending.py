@@ -21,6 +21,7 @@ from qwentrade.domain.errors import (
     InvalidTransition,
     OrderNotFound,
 )
+from qwentrade.domain.schedule import Every
 
 D = Decimal
 # BTC sits at 50000 for two candles, rises to 50600 in candle 2, falls to 49400 in 3 and
@@ -396,6 +397,22 @@ def test_the_monitor_runs_the_pass_on_its_interval(memory_desk):
     finally:
         assert monitor.stop(5)
     assert desk.orders_sent() == 1
+
+
+def test_the_monitor_interval_is_read_live(memory_desk):
+    desk = memory_desk
+    desk.repos.config.set("PENDING_MONITOR_INTERVAL", 60)
+    monitor = PendingMonitor(desk.service, desk.repos.config, desk.clock)
+    assert monitor.status().next_run == START + timedelta(seconds=60)
+    desk.repos.config.set("PENDING_MONITOR_INTERVAL", 7)
+    monitor.start()
+    try:
+        desk.clock.set(START + timedelta(seconds=60))
+        _eventually(lambda: monitor.status().runs == 1 and not monitor.status().running)
+        # the next run follows the new interval: the next multiple of 7 s after 60 s
+        assert monitor.status().next_run == Every(7).next_after(START + timedelta(seconds=60))
+    finally:
+        assert monitor.stop(5)
 
 
 def _eventually(predicate, timeout: float = 10.0) -> None:

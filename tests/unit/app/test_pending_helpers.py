@@ -18,6 +18,7 @@ from qwentrade.domain.market import to_ms
 
 BTC = "BTC-USDT-SWAP"
 ETH = "ETH-USDT-SWAP"
+SOL = "SOL-USDT-SWAP"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 M15 = timedelta(minutes=15)
 

@@ -5,11 +5,12 @@ through a crash, over memory, SQLite and PostgreSQL on the simulated exchange.""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from test_pending_helpers import BTC, ETH, M15, START, market
+from test_pending_helpers import BTC, ETH, M15, SOL, START, market
 
 from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.app.pending import PendingOrderService
@@ -28,10 +29,11 @@ ATR = D(200)  # the stored candles' high-low range at 50000 (candles_frame's 0.2
 class Desk:
     """A policy over real trading and pending services on a hand-made market."""
 
-    def __init__(self, repos, mode: str = "sim", prices=None, atr: bool = True) -> None:
-        prices = prices or [50000.0] * 3 + [49850.0] * 40
+    def __init__(self, repos, mode: str = "sim", atr: bool = True, others=None) -> None:
+        prices = [50000.0] * 3 + [49850.0] * 40
         self.repos = repos
-        self.engine, self.exchange, self.clock = market(prices, {ETH: [3000.0] * 40})
+        others = {ETH: [3000.0] * 40, **(others or {})}
+        self.engine, self.exchange, self.clock = market(prices, others)
         self.trading = TradingService(self.exchange, repos, repos.config, self.clock)
         self.pending = PendingOrderService(
             repos.pending, self.trading, self.exchange, repos.config, self.clock
@@ -249,7 +251,7 @@ def test_run_trades_the_newest_signal_of_each_symbol_and_cancels_the_older(memor
     assert desk.orders_sent() == 2
 
 
-def test_no_atr_stored_means_no_trade_yet(memory_desk):
+def test_no_atr_stored_means_no_trade_yet():
     desk = Desk(MemoryRepositories(), atr=False)
     signal = desk.signal()
     assert desk.policy.on_signal(signal) is None
@@ -272,3 +274,35 @@ def test_on_signal_needs_a_stored_signal(memory_desk):
     with pytest.raises(InvalidInput) as info:
         memory_desk.policy.on_signal("BTC LONG")
     assert info.value.field == "signal"
+
+
+def test_leverage_is_capped_at_the_instruments_maximum():
+    desk = Desk(MemoryRepositories(), others={SOL: [200.0] * 40})
+    desk.repos.config.set("POLICY_LEVERAGE", 75)  # SOL-USDT-SWAP allows at most 50
+    desk.repos.config.set("POLICY_STOP_MODE", "percent")  # no SOL candles stored
+    desk.policy.on_signal(desk.signal(symbol=SOL))
+    held = desk.position(SOL)
+    assert held["leverage"] == 50
+    assert D(held["size"]) == D(25)  # 100 USDT x50 / (200 x 1)
+
+
+def test_the_background_pass_trades_a_signal_the_hook_never_saw(memory_desk):
+    desk = memory_desk
+    desk.repos.config.set("POLICY_INTERVAL", 30)
+    signal = desk.signal()
+    desk.policy.start()
+    try:
+        with pytest.raises(InvalidInput):
+            desk.policy.start()
+        desk.clock.advance(timedelta(seconds=31))
+        _eventually(lambda: desk.repos.signals.get(signal.id).status == "EXECUTED")
+    finally:
+        assert desk.policy.stop(5)
+    assert desk.position()["signal_id"] == signal.id
+
+
+def _eventually(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "still not true"
+        time.sleep(0.005)
