@@ -117,3 +117,29 @@ def test_concurrent_opens_through_two_instances_without_leases_give_one_position
     assert sorted(outcomes) == ["PositionExists"] * 3 + ["open"]
     assert len(desk.exchange.positions(BTC)) == 1
     assert len([o for o in desk.exchange.order_history(limit=100)]) == 1
+
+
+def test_two_sim_containers_on_one_sqlite_file(tmp_path, caplog):
+    """``qwentrade serve`` twice on one database: the trading leases are background
+    components; the second container says so at start and refuses to trade."""
+    from qwentrade.app.container import build, prepare_database
+    from qwentrade.app.settings import Settings
+
+    env = {"QWENTRADE_DATABASE_URL": f"sqlite:///{tmp_path / 'one.db'}", "QWENTRADE_SYMBOLS": BTC}
+    first, second = (build(Settings.from_env(env)) for _ in range(2))
+    prepare_database(first)
+    leases = dict(first.background_components())["trading-leases"]
+    assert leases is first.trading().leases and leases.start() == {}
+    try:
+        cl = first.trading().open_position(BTC, "LONG", 100)
+        assert first.repositories().relations.get(cl).status == "OPEN"
+        with caplog.at_level(logging.WARNING, logger="qwentrade.app.locks"):
+            refused = dict(second.background_components())["trading-leases"].start()
+        assert set(refused) == {BTC} and "another instance trades BTC-USDT-SWAP" in caplog.text
+        with pytest.raises(SymbolLeased):
+            second.trading().close_position(BTC)
+        leases.stop()  # the first stops and lets go: the second may trade now
+        assert second.trading_leases().claim(BTC).owner == second.trading_leases().owner
+    finally:
+        second.trading_leases().stop()
+        leases.stop()
