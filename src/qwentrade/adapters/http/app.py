@@ -25,7 +25,16 @@ from qwentrade.adapters.http import auth, errors
 from qwentrade.adapters.http.health import HealthMonitor
 from qwentrade.adapters.http.metrics import HttpMetrics
 from qwentrade.adapters.http.middleware import QwentradeApp
-from qwentrade.adapters.http.routes import config, docs, history, market, sync, system
+from qwentrade.adapters.http.routes import (
+    config,
+    docs,
+    history,
+    market,
+    pending,
+    sync,
+    system,
+    trading,
+)
 from qwentrade.app.services import Services
 
 STATIC = Path(__file__).parent / "static"
@@ -85,6 +94,10 @@ def route_handlers(services: Services) -> list[Any]:
         handlers.append(sync.sync_status)
     if services.config is not None:
         handlers += [config.config_list, config.config_get, config.config_set]
+    if services.trading is not None:
+        handlers += trading.HANDLERS
+    if services.pending is not None:
+        handlers += pending.HANDLERS
     return handlers
 
 
@@ -120,7 +133,6 @@ def create_app(services: Services, http_settings: HttpSettings | None = None) ->
             description="Market data, signals and protected trading of OKX perpetual swaps. "
             "Mutating endpoints and /config need the X-API-Key header.",
             components=auth.COMPONENTS,
-            create_examples=True,
             # Litestar's own schema router, moved aside; docs.py serves the documents.
             path="/_openapi",
             render_plugins=[JsonRenderPlugin()],

@@ -38,8 +38,10 @@ Symbol = Annotated[
     ),
 ]
 SideName = Literal["LONG", "SHORT"]
-Amount = Annotated[Decimal, msgspec.Meta(gt=0, description="A positive decimal", examples=["100"])]
-Price = Annotated[Decimal, msgspec.Meta(gt=0, description="A positive price", examples=["95000.5"])]
+# msgspec bounds numbers but not Decimals: the requests check these in __post_init__
+# (a ValueError there is a 400 naming the field, like a type error).
+Amount = Annotated[Decimal, msgspec.Meta(description="A positive decimal (> 0)", examples=["100"])]
+Price = Annotated[Decimal, msgspec.Meta(description="A positive price (> 0)", examples=["95000.5"])]
 Leverage = Annotated[int, msgspec.Meta(ge=1, le=125, description="1..125", examples=[5])]
 SignalId = Annotated[int, msgspec.Meta(ge=1, le=2**53, examples=[42])]
 IdempotencyKey = Annotated[
@@ -53,6 +55,19 @@ IdempotencyKey = Annotated[
     ),
 ]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+MAX_DECIMAL = Decimal("1e15")
+
+
+def check_positive(request: object, *names: str, most: Decimal = MAX_DECIMAL) -> None:
+    """Each named Decimal field of ``request`` that is set: finite, > 0 and <= ``most``.
+
+    Raises ValueError naming the field (msgspec turns it into a 400)."""
+    for name in names:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if not value.is_finite() or not 0 < value <= most:
+            raise ValueError(f"field `{name}` must be a number > 0 and <= {most}, got {value}")
 
 
 # -- system ------------------------------------------------------------------------------
@@ -384,6 +399,9 @@ class OpenPositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     signal_id: SignalId | None = None
     key: IdempotencyKey | None = None
 
+    def __post_init__(self) -> None:
+        check_positive(self, "amount", "stop_loss_trigger", "take_profit_trigger", "price")
+
 
 class AddPositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     symbol: Symbol
@@ -392,11 +410,17 @@ class AddPositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     take_profit_trigger: Price | None = None
     key: IdempotencyKey | None = None
 
+    def __post_init__(self) -> None:
+        check_positive(self, "amount", "stop_loss_trigger", "take_profit_trigger")
+
 
 class ReducePositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     symbol: Symbol
     amount: Amount
     key: IdempotencyKey | None = None
+
+    def __post_init__(self) -> None:
+        check_positive(self, "amount")
 
 
 class ClosePositionRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -405,6 +429,35 @@ class ClosePositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     symbol: Symbol
     amount: Amount | None = None
     key: IdempotencyKey | None = None
+
+    def __post_init__(self) -> None:
+        check_positive(self, "amount")
+
+
+Fraction = Annotated[
+    Decimal, msgspec.Meta(description="Part of the position, 0 < f <= 1", examples=["0.5"])
+]
+
+
+class PlanRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """One protection order: ``size`` (contracts) or ``fraction`` of the position."""
+
+    kind: Literal["stop_loss", "take_profit"]
+    trigger_price: Price
+    size: Amount | None = None
+    fraction: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        check_positive(self, "trigger_price", "size")
+        check_positive(self, "fraction", most=Decimal(1))
+
+
+class SetPlansRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Replace the SL/TP orders of the position opened by ``cl_ord_id`` (at least one
+    stop-loss; new orders are placed before the old ones are canceled)."""
+
+    cl_ord_id: Text
+    plans: Annotated[list[PlanRequest], msgspec.Meta(min_length=1, max_length=20)]
 
 
 class OrderIdResponse(msgspec.Struct):
@@ -428,6 +481,9 @@ class CreatePendingRequest(msgspec.Struct, forbid_unknown_fields=True):
     leverage: Leverage | None = None
     signal_id: SignalId | None = None
     expire_hours: Annotated[float, msgspec.Meta(gt=0, le=24 * 365, examples=[24])] | None = None
+
+    def __post_init__(self) -> None:
+        check_positive(self, "amount", "trigger_price", "stop_loss_trigger", "take_profit_trigger")
 
 
 class PendingOrderResponse(msgspec.Struct):

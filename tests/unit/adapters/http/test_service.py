@@ -125,3 +125,23 @@ def test_metrics_report_sync_lag_per_job(api):
     text = api.get("/metrics").text
     lag = re.search(r'qwentrade_sync_lag_seconds{job="klines_15m:BTC-USDT-SWAP"} (\S+)', text)
     assert lag and 0 <= float(lag.group(1)) < 3600
+
+
+def test_every_schema_and_request_body_has_an_example(api):
+    spec = api.client.get("/openapi.json").json()
+    for name, schema in spec["components"]["schemas"].items():
+        assert schema.get("examples"), f"schema {name} has no example"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody")
+            if body:
+                content = body["content"]["application/json"]
+                assert content["schema"].get("examples") or content.get("examples"), (
+                    f"{method} {path} request"
+                )
+            answer = operation["responses"]["200"].get("content", {})
+            for media in answer.values():
+                schema = media["schema"]
+                has = media.get("examples") or schema.get("examples") or "$ref" in schema
+                items = schema.get("items", {})
+                assert has or "$ref" in items, f"{method} {path} response"
