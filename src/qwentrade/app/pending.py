@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ RESUME_AFTER = timedelta(seconds=30)
 # are all younger than MAX_EXPIRE_HOURS, the longest an order can wait to be resumed.
 RESUME_PAGE = 200
 LIST_LIMIT_MAX = 1000
+INSTRUMENTS_RELOAD_SECONDS = 60.0
 # Errors after which open_position may still succeed with the same key: resumed later.
 TRANSIENT_ERRORS: tuple[type[DomainError], ...] = (
     OutcomeUnknown,
@@ -95,7 +97,7 @@ class PositionOpener(Protocol):
     def open_position(
         self,
         symbol: str,
-        side: object,
+        side: str | Side,
         amount: object,
         stop_loss_trigger: object | None = None,
         take_profit_trigger: object | None = None,
@@ -148,6 +150,7 @@ class PendingOrderService:
         self._config = config
         self._clock = clock
         self._instruments: dict[str, Instrument] = {}
+        self._instruments_retry = 0.0  # time.monotonic() when an unknown name may reload
         self._checking = threading.Lock()  # one monitor pass at a time in this process
 
     # -- reference data ------------------------------------------------------------------
@@ -160,8 +163,11 @@ class PendingOrderService:
                 "symbol", f"must be an instrument id like BTC-USDT-SWAP, got {symbol!r}"
             )
         name = symbol.strip().upper()
-        if name not in self._instruments:
+        if name not in self._instruments and time.monotonic() >= self._instruments_retry:
+            # a symbol listed since the last look; at most one reload a minute, so unknown
+            # names (a typo, or a caller probing) never flood the venue
             self._instruments = {i.inst_id: i for i in self._exchange.instruments()}
+            self._instruments_retry = time.monotonic() + INSTRUMENTS_RELOAD_SECONDS
         found = self._instruments.get(name)
         if found is None:
             known = ", ".join(sorted(self._instruments)[:5])

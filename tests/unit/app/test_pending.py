@@ -141,6 +141,31 @@ def test_bad_input_names_the_field_and_writes_nothing(memory_desk, change, field
     assert desk.orders_sent() == 0 and desk.trading.calls == []
 
 
+def test_unknown_symbols_reload_the_instruments_at_most_once_a_minute(memory_desk):
+    desk = memory_desk
+
+    class Counting:
+        def __init__(self, inner) -> None:
+            self.inner, self.loads = inner, 0
+
+        def instruments(self):
+            self.loads += 1
+            return self.inner.instruments()
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    exchange = Counting(desk.exchange)
+    service = PendingOrderService(
+        desk.repos.pending, desk.trading, exchange, desk.repos.config, desk.clock
+    )
+    for _ in range(5):
+        with pytest.raises(InvalidInput, match="DOGE-USDT-SWAP is not a swap"):
+            long_above(service, symbol="doge-usdt-swap")
+    assert service.instrument("btc-usdt-swap").inst_id == BTC
+    assert exchange.loads == 1
+
+
 def test_bad_input_writes_nothing_on_sql_either(desk):
     with pytest.raises(InvalidInput, match="stop_loss_trigger"):
         long_above(desk.service, stop_loss_trigger=51000)
