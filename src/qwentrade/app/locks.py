@@ -140,13 +140,21 @@ class TradingLeases:
         return lost
 
     def run_heartbeat(self) -> None:
-        """Renew the held leases every third of their lifetime until :meth:`stop`."""
+        """Renew the held leases every third of their lifetime until :meth:`stop`.
+
+        Beats are due at fixed times from the start (not "a third after the last renewal
+        ended"), so a slow renewal or a late wake-up never stretches the gap between two."""
+        due = self.clock.now() + self._ttl() / 3
         self._beating.set()
-        while not self.clock.wait(self._stop, self._ttl().total_seconds() / 3):
+        while True:
+            wait = max(0.0, (due - self.clock.now()).total_seconds())
+            if self.clock.wait(self._stop, wait):
+                return
             try:
                 self.renew()
             except Exception:  # a database outage must not kill the heartbeat
                 log.exception("renewing the trading leases failed")
+            due = max(due + self._ttl() / 3, self.clock.now())
 
     def start_heartbeat(self) -> None:
         """Run :meth:`run_heartbeat` on a daemon thread (idempotent)."""
