@@ -29,6 +29,7 @@ test: lint
 # Long randomised runs kept out of `make test` (which runs a small sample of each).
 soak: $(STAMP)
 	SOAK_KILL_TRIALS=$${SOAK_KILL_TRIALS:-40} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_writes.py
+	SOAK_SYNC_KILLS=$${SOAK_SYNC_KILLS:-200} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_sync.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
