@@ -32,6 +32,7 @@ Rules:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -152,6 +153,7 @@ class PendingOrderService:
         self._instruments: dict[str, Instrument] = {}
         self._instruments_retry = 0.0  # time.monotonic() when an unknown name may reload
         self._checking = threading.Lock()  # one monitor pass at a time in this process
+        self._sequence = itertools.count()
 
     # -- reference data ------------------------------------------------------------------
 
@@ -224,7 +226,7 @@ class PendingOrderService:
         hours = _expire_hours(expire_hours, self._config)
         now = self._clock.now()
         order, _ = PendingOrder.create(
-            order_id or uuid.uuid4().hex,
+            order_id or self._new_id(now),
             instrument,
             side_,
             trigger_price,
@@ -254,6 +256,15 @@ class PendingOrderService:
             order.expire_at.isoformat(),
         )
         return record
+
+    def _new_id(self, now: datetime) -> str:
+        """32 hex digits that sort in creation order: milliseconds, a counter, randomness.
+
+        Supersede and the monitor keep the newest PENDING order of a symbol by
+        ``(created_at, id)``, so two orders created at the same instant must still sort in
+        the order they were made."""
+        millis = int(now.timestamp() * 1000)
+        return f"{millis:012x}{next(self._sequence) % 0x10000:04x}{uuid.uuid4().hex[:16]}"
 
     def get(self, order_id: str) -> PendingOrderRecord:
         """The pending order ``order_id``; ``OrderNotFound`` when there is none."""

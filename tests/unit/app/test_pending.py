@@ -213,6 +213,14 @@ def test_a_new_order_supersedes_the_older_pending_one_of_its_symbol(desk):
     assert desk.service.get(eth.id).status == "PENDING"  # other symbols are left alone
 
 
+def test_orders_created_at_the_same_instant_supersede_in_creation_order(memory_desk):
+    desk = memory_desk  # the stepped clock stands still: every create has the same time
+    made = [long_above(desk.service, trigger_price=50500 + i) for i in range(20)]
+    assert [o.id for o in desk.service.list("PENDING")] == [made[-1].id]
+    assert desk.check().superseded == 0  # the monitor agrees on which one is the newest
+    assert desk.service.get(made[-1].id).status == "PENDING"
+
+
 def test_the_monitor_supersedes_a_straggler_left_by_a_crash(memory_desk):
     desk = memory_desk
     first = long_above(desk.service)
