@@ -25,7 +25,7 @@ from qwentrade.app.pending import OPENED, RESUME_AFTER, PendingOrderService
 from qwentrade.app.trading import TradingService
 from qwentrade.domain.errors import InvalidInput, InvalidTransition
 
-CANDLES = 96  # a day of 15m candles
+CANDLES = 192  # two days of 15m candles: more than 30 steps of at most an hour
 
 
 def walk(seed: int, start: float) -> list[float]:
