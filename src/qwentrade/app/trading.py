@@ -271,7 +271,7 @@ class TradingService:
                 now,
             )
             stored = self.intents.add(IntentRecord.from_intent(intent, now))
-            request = self._order_request(stored, entry.contracts, reduce_only=False)
+            request = self._order_request(stored, entry.contracts, reduce_only=False, held=held)
             order = self._send(stored, request, None)
             relation = attrs.evolve(
                 relation,
@@ -337,7 +337,7 @@ class TradingService:
             if stored.state != IntentState.NEW.name:  # this relation's close was sent before
                 return self._repeat(stored.intent_id, IntentAction.CLOSE) or ""
             removed = self._cancel_algos(instrument.inst_id)
-            request = self._order_request(stored, held.contracts, reduce_only=True)
+            request = self._order_request(stored, held.contracts, reduce_only=True, held=held)
             try:
                 order = self._send(stored, request, None)
             except REFUSALS:
@@ -764,8 +764,10 @@ class TradingService:
         )
 
     def _order_request(
-        self, stored: IntentRecord, size: Decimal, reduce_only: bool
+        self, stored: IntentRecord, size: Decimal, reduce_only: bool, held: ExchangePosition
     ) -> OrderRequest:
+        """An order on the position ``held``, in its margin mode (whatever the config says
+        for new positions now)."""
         pos_side = self._pos_side(Side[stored.side])
         return OrderRequest(
             symbol=stored.symbol,
@@ -773,7 +775,7 @@ class TradingService:
             size=size,
             client_order_id=stored.client_order_id,
             pos_side=pos_side,
-            td_mode=self._td_mode(),
+            td_mode=held.margin_mode,
             reduce_only=reduce_only and pos_side is PosSide.NET,
         )
 
@@ -1029,7 +1031,7 @@ class TradingService:
             )
             stored = self.intents.add(IntentRecord.from_intent(intent, now))
             removed = self._cancel_algos(instrument.inst_id) if full else []
-            request = self._order_request(stored, contracts, reduce_only=True)
+            request = self._order_request(stored, contracts, reduce_only=True, held=held)
             try:
                 order = self._send(stored, request, None)
             except REFUSALS:

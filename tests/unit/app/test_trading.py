@@ -291,3 +291,23 @@ def test_a_resting_entry_that_fills_later_is_recorded_from_the_order_update(desk
     with pytest.raises(InvalidInput) as info:
         desk.service.record_order("not an order")
     assert info.value.field == "order"
+
+
+def test_default_leverage_and_margin_mode_are_read_from_the_config_at_each_open(desk):
+    desk.repos.config.set("TRADING_DEFAULT_LEVERAGE", 3)
+    desk.repos.config.set("TRADING_MARGIN_MODE", "isolated")
+    desk.service.open_position(BTC, "LONG", 100)
+    [held] = desk.exchange.positions(BTC)
+    assert held.leverage == 3 and held.margin_mode.value == "isolated"
+    assert held.size == (D(300) / (desk.last() * D("0.01"))).quantize(D("0.01"), "ROUND_DOWN")
+    desk.repos.config.set("TRADING_DEFAULT_LEVERAGE", 100)  # SOL allows 50 at most: capped
+    desk.repos.config.set("TRADING_MARGIN_MODE", "cross")
+    desk.service.open_position("SOL-USDT-SWAP", "SHORT", 50)
+    [sol] = desk.exchange.positions("SOL-USDT-SWAP")
+    assert sol.leverage == 50 and sol.margin_mode.value == "cross"
+    # orders on an existing position follow its margin mode, not today's default
+    desk.service.add_position(BTC, 50)
+    desk.service.reduce_position(BTC, 20)
+    assert [p.margin_mode.value for p in desk.exchange.positions(BTC)] == ["isolated"]
+    desk.service.close_position(BTC)
+    assert desk.exchange.positions(BTC) == []
