@@ -132,6 +132,9 @@ def test_sync_once_runs_each_kinds_jobs_and_explains_misuse(cli, tmp_path):
     assert jobs["klines_15m:BTC-USDT-SWAP"][1] == "OK"
     assert int(jobs["klines_15m:BTC-USDT-SWAP"][2]) >= 30 * 96 - 1  # KLINE_15M_START_DAYS
     assert "klines_15m:ETH-USDT-SWAP" not in jobs  # narrowed to the symbol asked for
+    assert jobs["funding_rate:BTC-USDT-SWAP"][1] == "OK"  # the simulated exchange has it
+    assert jobs["order_history"][1] == "OK" and jobs["etf_flow:BTC"][1] == "DISABLED"
+    assert "offline" in " ".join(jobs["fear_greed"])  # sim has no CoinGlass: disabled, why
     assert cli("verify", "-q").returncode == 0
     misuse = cli("sync", "--kind", "klines_4h")
     assert misuse.returncode == 1 and "--once" in misuse.stderr

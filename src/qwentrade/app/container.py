@@ -572,21 +572,19 @@ class Container:
 
     @_once
     def sync_engine(self) -> SyncEngine:
-        """Every sync job of the configured symbols on one scheduler (app/sync/specs.py);
-        the kinds whose jobs are not wired yet are left out."""
+        """Every sync job of the configured symbols on one scheduler (app/sync/specs.py):
+        candles with detection, the seven market kinds, the account's history."""
         from qwentrade.app.sync.engine import SyncEngine
         from qwentrade.app.sync.specs import history_specs, kline_specs, market_specs
 
         repositories = self.repositories()
         config = repositories.config
         klines = self.kline_sync()
-        specs = kline_specs(klines, repositories.klines, config)
-        market = getattr(self, "market_sync", None)
-        if market is not None:
-            specs += market_specs(market(), repositories.market, config)
-        history = getattr(self, "history_sync", None)
-        if history is not None:
-            specs += history_specs(history(), config)
+        specs = (
+            kline_specs(klines, repositories.klines, config)
+            + market_specs(self.market_sync(), repositories.market, config)
+            + history_specs(self.history_sync(), config)
+        )
         return SyncEngine(
             specs, self.settings.symbols, self.clock(), repositories.status, klines=klines
         )
