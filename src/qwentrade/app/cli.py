@@ -78,7 +78,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             http_port=settings.http_port if args.port is None else args.port,
         )
     configure_logging(settings)
-    serve(settings)
+    serve(settings, new_api_key=args.new_api_key)
     return 0
 
 
@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=port_number,
         help="port (default QWENTRADE_HTTP_PORT or 8000; 0 = any free port)",
+    )
+    p.add_argument(
+        "--new-api-key",
+        action="store_true",
+        help="generate a new HTTP API key (printed once; the old one stops working); "
+        "ignored when QWENTRADE_API_KEY is set",
     )
     p.set_defaults(func=_with_settings(cmd_serve))
     add_commands(sub, _with_settings)
