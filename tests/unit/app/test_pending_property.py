@@ -11,6 +11,7 @@ passes and crashes between TRIGGERED and the open (hypothesis), on the simulated
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -131,7 +132,10 @@ class PendingServiceMachine(RuleBasedStateMachine):
             assert order.reason or order.expire_at <= now, order
 
 
+# SOAK_PENDING_EXAMPLES=2000 for a long run (make test: 40 examples, about 2 s)
 PendingServiceMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=30, deadline=None
+    max_examples=int(os.environ.get("SOAK_PENDING_EXAMPLES", "40")),
+    stateful_step_count=30,
+    deadline=None,
 )
 test_pending_service_machine = PendingServiceMachine.TestCase
