@@ -1,8 +1,9 @@
 """sim mode end to end: the simulated market on an accelerated clock, the background
 components ``qwentrade serve`` starts (trading leases, reconciliation, sync with detection,
 the pending monitor, the signal policy), a SQLite database. Signals fire at 15m closes,
-the policy opens positions with their stop-losses held by the exchange, and the
-exchange's stop-loss/take-profit orders close them; the relations say so.
+the policy opens positions with their stop-losses held by the exchange (at market, or
+through pending orders the monitor triggers), and the exchange's stop-loss/take-profit
+orders close them; the relations say so.
 
 The run is bounded by real time (``SIM_TRADING_SECONDS``, default 40) and ends as soon
 as a position has been opened and another (or the same) closed by its stop-loss or
@@ -15,6 +16,8 @@ import os
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+
+import pytest
 
 from qwentrade.adapters.sim import AcceleratedClock, SimExchange
 from qwentrade.app.container import Container, _once, build, prepare_database
@@ -39,7 +42,7 @@ class FastContainer(Container):
         return AcceleratedClock(START, SPEED)
 
 
-def fast_container(tmp_path) -> FastContainer:
+def fast_container(tmp_path, use_pending: bool = False) -> FastContainer:
     settings = Settings.from_env(
         {
             "QWENTRADE_MODE": "sim",
@@ -59,13 +62,15 @@ def fast_container(tmp_path) -> FastContainer:
         "KLINE_1D_START_DAYS": 15,
         "DETECTOR_SIGNAL_THRESHOLD": 13,
         "RECONCILE_INTERVAL": 60,
+        "POLICY_USE_PENDING": use_pending,
     }.items():
         config.set(key, value)
     return container
 
 
-def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path):
-    container = fast_container(tmp_path)
+@pytest.mark.parametrize("use_pending", [False, True], ids=["market", "pending"])
+def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path, use_pending):
+    container = fast_container(tmp_path, use_pending)
     assert container.signal_policy().enabled()  # on by default in sim
     exchange = container.exchange()
     assert isinstance(exchange, SimExchange)
@@ -97,6 +102,8 @@ def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path)
     assert by_signal, f"no position opened on a signal within {SECONDS:g} s"
     for relation in by_signal:
         assert relation.stop_loss_price is not None  # every entry carried its stop-loss
+        # with POLICY_USE_PENDING every entry came from a pending order the monitor triggered
+        assert (relation.pending_order_id is not None) == use_pending
         signal = container.repositories().signals.get(relation.signal_id)
         assert signal is not None and signal.status == "EXECUTED"
     closed = [r for r in by_signal if r.status == "CLOSED"]
