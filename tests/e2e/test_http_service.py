@@ -228,3 +228,24 @@ def test_kill_9_then_restart_keeps_the_trade_and_reconciles(tmp_path, live_datab
     finally:
         first.stop()
         fake.stop()
+
+
+def test_sim_clock_runs_faster_and_resumes_where_the_stored_candles_end(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from qwentrade.app.container import build, prepare_database
+    from qwentrade.app.settings import Settings
+    from qwentrade.domain.market import Timeframe
+    from qwentrade.testing.builders import synthetic_candles
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    container = build(Settings(database_url=url, sim_speed=120.0, log_file=None))
+    prepare_database(container)
+    ahead = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    frame = synthetic_candles(4, start=ahead - timedelta(hours=1))
+    container.repositories().klines.upsert(Timeframe.M15, frame, symbol=BTC)
+    clock = container.clock()
+    assert clock.speed == 120.0
+    assert clock.now() >= ahead  # an earlier accelerated run's time, not the wall clock's
+    real = build(Settings(database_url=url, log_file=None)).clock()
+    assert abs((real.now() - datetime.now(UTC)).total_seconds()) < 60

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from qwentrade.adapters.coinglass import CoinGlassSource
     from qwentrade.adapters.okx import OkxExchange, OkxMarketSource, PermitGate
-    from qwentrade.adapters.sim import RealClock, SimEngine
+    from qwentrade.adapters.sim import SimEngine
     from qwentrade.adapters.sim.live import Bar
     from qwentrade.adapters.sql import SqlRepositories
     from qwentrade.adapters.sql.repositories.kline_index import SqlKlineIndex
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from qwentrade.app.trading import TradingService
     from qwentrade.domain.instruments import Instrument
     from qwentrade.domain.market import Candle
+    from qwentrade.ports.clock import Clock
     from qwentrade.ports.exchange import Exchange, PrivateStream
     from qwentrade.ports.market_data import MarketDataSource
 
@@ -299,10 +300,16 @@ class Container:
         return self.settings.mode.value
 
     @_once
-    def clock(self) -> RealClock:
-        from qwentrade.adapters.sim.clock import RealClock
+    def clock(self) -> Clock:
+        """Real time; in sim mode with ``QWENTRADE_SIM_SPEED`` other than 1, simulated time
+        running that many times faster, resumed where the stored candles end (never
+        earlier than now), so a restart continues the simulated market."""
+        from qwentrade.adapters.sim.clock import AcceleratedClock, RealClock
 
-        return RealClock()
+        speed = self.settings.sim_speed
+        if self.settings.mode is not Mode.SIM or speed is None or speed == 1:
+            return RealClock()
+        return AcceleratedClock(_sim_resume_time(self), speed)
 
     @_once
     def database(self) -> sa.Engine:
@@ -663,6 +670,20 @@ class Container:
             max_body_bytes=settings.http_max_body_bytes,
         )
         return create_app(self.services(), http)
+
+
+def _sim_resume_time(container: Container) -> datetime:
+    """Where an accelerated simulated market resumes: the latest stored 15m close (an
+    earlier run's simulated time may be ahead of the wall clock), else now."""
+    from qwentrade.domain.market import Timeframe
+
+    now = datetime.now(UTC)
+    try:
+        stats = container.kline_index().stats(Timeframe.M15)
+    except Exception:  # no schema yet (a command that does not migrate): start now
+        return now
+    closes = [s.last + Timeframe.M15.duration for s in stats if s.last is not None]
+    return max([now, *closes])
 
 
 def _health_checks(container: Container) -> dict[str, Callable[[], str]]:

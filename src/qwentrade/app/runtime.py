@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+import attrs
 import uvicorn
 
 import qwentrade
 from qwentrade.app.container import Container, build, prepare_database
 from qwentrade.app.services import API_KEY_COMPONENT, api_key_digest
-from qwentrade.app.settings import Settings, SettingsError
+from qwentrade.app.settings import Mode, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+# `qwentrade serve` in sim mode (the `make run` default): the simulated market runs this
+# many times faster than real time unless QWENTRADE_SIM_SPEED says otherwise, so candles,
+# signals and the policy's trades show up within minutes.
+SIM_SERVE_SPEED = 120.0
 
 
 def check_exposure(settings: Settings) -> None:
@@ -140,6 +145,8 @@ def serve(
     components in reverse order, all within ``settings.shutdown_grace`` seconds.
     """
     check_exposure(settings)
+    if settings.mode is Mode.SIM and settings.sim_speed is None:
+        settings = attrs.evolve(settings, sim_speed=SIM_SERVE_SPEED)
     sock = bind(settings.http_host, settings.http_port)
     try:
         _serve(settings, sock, stop, new_api_key)
@@ -175,9 +182,10 @@ def _serve(
     started = start_components(container.background_components())
     try:
         log.info(
-            "qwentrade %s starting in %s mode on http://%s:%s (database %s)",
+            "qwentrade %s starting in %s mode%s on http://%s:%s (database %s)",
             qwentrade.__version__,
             settings.mode.value,
+            f" ({settings.sim_speed:g}x real time)" if settings.mode is Mode.SIM else "",
             settings.http_host,
             sock.getsockname()[1],
             settings.describe()["database_url"],

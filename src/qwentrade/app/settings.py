@@ -84,6 +84,7 @@ class Settings:
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     shutdown_grace: float = 5.0
+    sim_speed: float | None = None
     api_key: Secret | None = None
     okx_api_key: Secret | None = None
     okx_secret: Secret | None = None
@@ -351,6 +352,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "log_max_bytes": _int_in(1024, 2**40),
     "log_backups": _int_in(0, 1000),
     "shutdown_grace": _float_in(0.1, 300.0),
+    "sim_speed": _float_in(0.01, 10000.0),
     "api_key": _secret,
     "okx_api_key": _secret,
     "okx_secret": _secret,
@@ -379,6 +381,8 @@ SETTING_HELP: dict[str, str] = {
     "log_max_bytes": "size at which the log file rotates (default 10485760 = 10 MB)",
     "log_backups": "rotated log files kept (default 5)",
     "shutdown_grace": "seconds allowed for a clean stop (default 5)",
+    "sim_speed": "sim mode: how many times faster than real time the simulated market runs "
+    "(default 120 for `qwentrade serve`: a 15m candle every 7.5 s; 1 for other commands)",
     "api_key": "secret: the HTTP API key (X-API-Key header); when unset, serve generates "
     "one at first start, prints it once and stores only its hash",
     "okx_api_key": "secret: OKX API key (live mode)",
