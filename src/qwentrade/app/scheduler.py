@@ -15,6 +15,10 @@ Rules:
    is seen without a restart.
 5. ``stop(timeout)`` sets the stop event, starts nothing new and waits up to ``timeout`` real
    seconds for running jobs, which should watch :attr:`Scheduler.stop_event`.
+6. A run that raises :class:`RetrySoon` succeeded with what it could do but asks to run
+   again ``after`` (e.g. the venue has not confirmed the candle that just closed): it is
+   not a failure (no backoff, nothing logged above DEBUG); after the extra run the job
+   returns to its schedule.
 """
 
 from __future__ import annotations
@@ -93,6 +97,16 @@ class _Job:
             rows_stored=self.rows_stored,
             running=self.running,
         )
+
+
+class RetrySoon(Exception):
+    """Raised by a job run that stored ``rows`` but wants another run ``after`` from now."""
+
+    def __init__(self, after: timedelta, reason: str, rows: int = 0) -> None:
+        super().__init__(reason)
+        self.after = after
+        self.reason = reason
+        self.rows = rows
 
 
 def _one_line(error: BaseException) -> str:
@@ -294,6 +308,19 @@ class Scheduler:
         started = self._clock.now()
         try:
             rows = job.run(scheduled)
+        except RetrySoon as e:
+            with self._lock:
+                job.running = False
+                job.runs += 1
+                job.last_run = job.last_success = started
+                job.rows_stored += e.rows
+                job.consecutive_failures, job.last_error = 0, None
+                log.debug("job %s runs again in %s: %s", job.job_id, e.after, e.reason)
+                self._push(job, self._clock.now() + e.after, job.anchor, retrying=True)
+                status = job.status()
+            self._wake.set()
+            self._notify(status)
+            return
         except Exception as e:
             with self._lock:
                 job.running = False

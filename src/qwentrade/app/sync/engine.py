@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from qwentrade.app.scheduler import Scheduler
+from qwentrade.app.scheduler import RetrySoon, Scheduler
 from qwentrade.app.sync.base import JobDisabled
 from qwentrade.app.sync.klines import KlineSync
 from qwentrade.app.sync.specs import JobSpec, Scope
@@ -221,6 +221,9 @@ class SyncEngine:
         now = self._clock.now()
         try:
             rows = int(job.spec.run(job.target, now) or 0)
+        except RetrySoon as e:  # stored what there was; the scheduler runs it again soon
+            self._finish(job, now, started, OK, e.rows, note=e.reason)
+            raise
         except JobDisabled as e:
             first = job.job_id not in self._last or self._last[job.job_id].state != DISABLED
             if first:

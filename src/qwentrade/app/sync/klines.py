@@ -25,7 +25,10 @@ Rules:
    active at ``now`` (close time + ``DETECTOR_SIGNAL_EXPIRE_HOURS`` later than ``now``);
    older ones could never be traded. A close filled in behind one already judged is not
    judged (its moment has passed). Every run marks signals past their expiry EXPIRED.
-4. ``stop_event`` is checked between pages: a stopping engine ends a long backfill after
+4. The candle that has just closed but is not confirmed by the venue yet is asked for
+   again every 2 s for up to 2 minutes after its close (:class:`RetrySoon`), not only
+   at the next close.
+5. ``stop_event`` is checked between pages: a stopping engine ends a long backfill after
    the page in flight, with everything fetched so far stored.
 """
 
@@ -39,6 +42,7 @@ from datetime import datetime, timedelta
 
 from qwentrade.app.backfill import PAGE_SIZE, BackfillReport, KlineBackfill
 from qwentrade.app.detection import DetectionService
+from qwentrade.app.scheduler import RetrySoon
 from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import Candle, Timeframe, require_utc
@@ -54,6 +58,8 @@ Progress = Callable[[int, int], None]
 """``progress(done, total)``: candles fetched so far of those missing, after each page."""
 
 DETECT_PREFIX = "detect:"
+CONFIRM_WAIT = timedelta(minutes=2)  # how long after a close its confirmation is awaited
+CONFIRM_RETRY = timedelta(seconds=2)  # and how often it is asked for meanwhile
 
 
 def detect_component(symbol: str) -> str:
@@ -105,15 +111,39 @@ class KlineSync:
             # the detector reads the 4h candles closed by each 15m close: bring them in first
             self.run(symbol, Timeframe.H4, now)
             self.detect_new_closes(symbol, now)
-        return written
+        return self._confirmed(symbol, Timeframe.M15, now, written)
 
     def klines_4h(self, symbol: str | None, now: datetime) -> int:
         """Sync 4h candles of ``symbol`` to ``now``."""
-        return self.run(_symbol(symbol), Timeframe.H4, now).written
+        symbol = _symbol(symbol)
+        return self._confirmed(
+            symbol, Timeframe.H4, now, self.run(symbol, Timeframe.H4, now).written
+        )
 
     def klines_1d(self, symbol: str | None, now: datetime) -> int:
         """Sync 1d candles of ``symbol`` to ``now``."""
-        return self.run(_symbol(symbol), Timeframe.D1, now).written
+        symbol = _symbol(symbol)
+        return self._confirmed(
+            symbol, Timeframe.D1, now, self.run(symbol, Timeframe.D1, now).written
+        )
+
+    def _confirmed(self, symbol: str, timeframe: Timeframe, now: datetime, written: int) -> int:
+        """``written``, or :class:`RetrySoon` while the candle that closed last is not
+        stored yet and closed less than :data:`CONFIRM_WAIT` ago: OKX confirms a candle
+        a moment after its close, and waiting for the next close would delay its
+        detection by a whole candle."""
+        last_open = timeframe.last_closed_open(now)
+        latest = self._klines.latest_time(symbol, timeframe)
+        pending = latest is None or latest < last_open
+        recent = now - (last_open + timeframe.duration) < CONFIRM_WAIT
+        if pending and recent and not self.stop_event.is_set():
+            raise RetrySoon(
+                CONFIRM_RETRY,
+                f"{symbol} {timeframe.label} candle of {last_open.isoformat()} not "
+                "confirmed by the venue yet",
+                rows=written,
+            )
+        return written
 
     # -- the work -------------------------------------------------------------------------
 

@@ -197,3 +197,25 @@ def test_run_once_refuses_unknown_kinds_and_symbols():
         engine.run_once(kinds=["klines_5m"])
     with pytest.raises(InvalidInput, match="DOGE"):
         engine.run_once(symbols=["DOGE-USDT-SWAP"])
+
+
+def test_a_close_the_venue_has_not_confirmed_yet_is_asked_again_seconds_later(engines, caplog):
+    world = make_world(symbols=SYMBOLS[:1])
+    engine = world.engine()
+    engines.append(engine)
+    engine.start()
+    eventually(lambda: idle(engine, world.clock))
+    world.venue.unconfirmed_newest = True  # OKX confirms a candle a moment after its close
+    step(engine, world.clock, timedelta(minutes=15))
+    close = M15.floor(world.clock.now())
+    assert newest_close(world, SYMBOLS[0]) == close - M15.duration  # not stored unconfirmed
+    status = by_job(engine)[f"klines_15m:{SYMBOLS[0]}"]
+    assert status["state"] == "OK" and "not confirmed" in status["note"]
+    assert status["next_run"] == (world.clock.now() + timedelta(seconds=2)).isoformat()
+    world.venue.unconfirmed_newest = False
+    step(engine, world.clock, timedelta(seconds=2))
+    assert newest_close(world, SYMBOLS[0]) == close  # 7 s after the close, not 15 min
+    assert world.detection.judged[(SYMBOLS[0], close)] == 1
+    status = by_job(engine)[f"klines_15m:{SYMBOLS[0]}"]
+    assert status["next_run"] == (close + M15.duration + timedelta(seconds=5)).isoformat()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
