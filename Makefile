@@ -30,6 +30,7 @@ test: lint
 soak: $(STAMP)
 	SOAK_KILL_TRIALS=$${SOAK_KILL_TRIALS:-40} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_writes.py
 	SOAK_SYNC_KILLS=$${SOAK_SYNC_KILLS:-200} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_sync.py
+	SOAK_TRADING_RUNS=$${SOAK_TRADING_RUNS:-1000} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_trading.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

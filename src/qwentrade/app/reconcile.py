@@ -349,13 +349,21 @@ class ReconciliationService:
     def _settle(self, action: ResolveIntent) -> bool:
         """Store the intent's settlement; an order found for a sent intent is handed to
         TradingService first, which also finishes that call's bookkeeping (relation,
-        order history) the way an uninterrupted call would have."""
-        before = action.before
-        if action.after.state == "ACKNOWLEDGED" and before.state in ("SENT", "OUTCOME_UNKNOWN"):
+        order history) the way an uninterrupted call would have. Algo intents are settled
+        here (TradingService looks orders up, not algo orders)."""
+        before, after = action.before, action.after
+        found = after.state == "ACKNOWLEDGED" and before.state in ("SENT", "OUTCOME_UNKNOWN")
+        if found and not IntentAction[before.action].is_algo:
             settled = self._trading.resolve_intent(before.client_order_id)
             if settled is not None and settled.state == "ACKNOWLEDGED":
                 return True
-        return bool(self._intents.update(action.after, expected_state=before.state))
+            if settled is not None and settled.state != before.state:
+                if settled.state not in ("SENT", "OUTCOME_UNKNOWN"):
+                    return False  # settled otherwise meanwhile
+                moved = settled.to_intent().apply("acknowledge", order_id=after.order_id)
+                after = IntentRecord.from_intent(moved, after.updated_at)
+                return bool(self._intents.update(after, expected_state=settled.state))
+        return bool(self._intents.update(after, expected_state=before.state))
 
     def _cancel(self, algos: tuple[tuple[str, str], ...]) -> None:
         try:

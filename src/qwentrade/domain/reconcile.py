@@ -41,7 +41,8 @@ Rules, in the order they are applied:
    plan is not turned into a market close: the guard only ever protects.
    A position whose stop-losses cover it more than once (a plan replacement interrupted
    between placing the new orders and canceling the old) keeps the one its relation
-   names; the others are canceled, newest first, as long as the rest still covers it
+   names when that one covers it (else whichever covers it); the others are canceled,
+   newest first, as long as the rest still covers it
    (:class:`CancelAlgos`; an oco order goes with its take-profit leg: it is the plan
    being replaced). A position with one live stop-loss whose newest relation names
    another (not live) gets its relation pointed at it (:class:`PointRelation`).
@@ -307,8 +308,15 @@ def _surplus_stops(
 ) -> list[AlgoOrder]:
     """Stop-loss orders beyond what covers ``size`` once: those no relation names,
     newest first."""
-    kept = {r.stop_loss_algo_id for r in relations} | {r.take_profit_algo_id for r in relations}
+    named = {r.stop_loss_algo_id for r in relations} | {r.take_profit_algo_id for r in relations}
     stops = [a for a in algos if a.sl_trigger_price is not None]
+    # the named ones are kept only when they cover the position by themselves (an add
+    # interrupted after its larger stop was placed: the new one is what covers)
+    kept = (
+        named
+        if stop_loss_coverage([a for a in stops if a.algo_id in named], size) >= size
+        else set()
+    )
     total = sum((size if a.size is None else a.size for a in stops), Decimal(0))
     surplus = []
     for algo in sorted(stops, key=lambda a: (a.created_at, a.algo_id), reverse=True):

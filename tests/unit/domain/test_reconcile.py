@@ -348,6 +348,13 @@ def test_a_relation_naming_a_dead_stop_is_pointed_at_the_live_one():
     assert actions == [PointRelation("r1", "a7", Decimal(90))]
 
 
+def test_an_interrupted_add_keeps_the_new_larger_stop_not_the_named_smaller_one():
+    old = make_algo("a1", size=Decimal(1))  # named by the relation, covers the old size
+    new = attrs.evolve(make_algo("a2", size=Decimal(2)), created_at=NOW)
+    actions = run(relations=[make_relation()], positions=[make_position()], algos=[old, new])
+    assert actions == [CancelAlgos(BTC, ((BTC, "a1"),)), PointRelation("r1", "a2", Decimal(90))]
+
+
 def test_partial_stops_that_cover_once_are_all_kept():
     halves = [make_algo(f"a{n}", size=Decimal(1)) for n in range(2)]
     whole = attrs.evolve(make_algo("w", size=None), created_at=NOW)
