@@ -5,8 +5,10 @@ The market moves along an injected price path (:mod:`.prices`) as an injected cl
 (:mod:`.clock`) says; inside each base candle it walks open -> low -> high -> close for a
 green candle and open -> high -> low -> close for a red one (:mod:`.tape`), and every
 resting order, stop and liquidation level is met in the order the price reaches it
-(:mod:`.matching`). Orders (:mod:`.trading`), algo orders (:mod:`.algos`) and the margin
-model (:mod:`.ledger`) are documented in their modules.
+(:mod:`.matching`), except that a stop-loss still ahead in the candle goes before its
+take-profit. Every rule deciding a fill and its price is listed in :mod:`.model`.
+Orders (:mod:`.trading`), algo orders (:mod:`.algos`) and the margin model
+(:mod:`.ledger`) are documented in their modules.
 
 Time: every call first brings the market up to ``clock.now()``; ``advance(to)`` and
 ``step()`` move it further (a backtest may drive it with a ``SteppedClock`` or with
@@ -33,6 +35,7 @@ from qwentrade.adapters.sim.clock import RealClock
 from qwentrade.adapters.sim.codes import ORDER_NOT_FOUND
 from qwentrade.adapters.sim.history import check_limit
 from qwentrade.adapters.sim.market import FUNDING_MS
+from qwentrade.adapters.sim.model import Costs, Intrabar, SizeCaps
 from qwentrade.adapters.sim.prices import GeneratedPath, PricePath, tick_decimals
 from qwentrade.adapters.sim.state import FeeRates, SimState
 from qwentrade.adapters.sim.tape import Tape
@@ -103,6 +106,9 @@ class SimEngine:
         position_mode: PositionMode = PositionMode.NET_MODE,
         default_leverage: int = 10,
         maintenance_margin_rate: Decimal | Mapping[str, Decimal] = Decimal("0.004"),
+        costs: Costs | Callable[[], Costs] | None = None,
+        intrabar: Intrabar | str = Intrabar.STOP_FIRST,
+        size_caps: Mapping[str, SizeCaps] | None = None,
     ) -> None:
         if instruments is None:
             instruments = DEFAULT_INSTRUMENTS
@@ -135,6 +141,19 @@ class SimEngine:
                     f"({price_path.first_time(symbol).isoformat()}); start the clock later",
                 )
         rates = self._rates(maintenance_margin_rate, table)
+        try:
+            intrabar = Intrabar(intrabar)
+        except ValueError:
+            choices = ", ".join(i.value for i in Intrabar)
+            raise InvalidInput("intrabar", f"{intrabar!r} is not one of {choices}") from None
+        if costs is None:
+            costs = Costs()
+        if isinstance(costs, Costs):
+            fixed = costs
+            costs = lambda: fixed  # noqa: E731
+        unknown = sorted(set(size_caps or {}) - set(table))
+        if unknown:
+            raise InvalidInput("size_caps", f"names unknown symbols: {', '.join(unknown)}")
         self._path = price_path
         self._base_ms = int(price_path.base.duration.total_seconds() * 1000)
         self._tapes = {
@@ -152,6 +171,9 @@ class SimEngine:
             maintenance_rates=rates,
             price_of=self._price_of,
             now=now,
+            costs=costs,
+            intrabar=intrabar,
+            size_caps=dict(size_caps or {}),
         )
 
     @staticmethod

@@ -4,8 +4,11 @@ Along a segment the next event is always the one the price reaches first; it exe
 the state changes (a stop may close the position a liquidation was waiting for, a fill
 may activate a stop), and the search starts again from that price. Ties at the same
 price go to resting orders first, then algo orders, then liquidation, each oldest first.
-A level the price is already beyond fires at once at the current price; levels crossed
-by a gap (the jump to a candle's open) execute at the gap's end price.
+A trigger the price is already beyond fires at once at the current price; triggers
+crossed by a gap (the jump to a candle's open) fire at the gap's end price. Resting
+limits fill only when traded through, at their own price, gaps included; take-profit
+legs wait while a stop-loss of the same position is still ahead in the candle (see
+:mod:`.model` for every rule).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from qwentrade.adapters.sim.ledger import (
     cross_level,
     money,
 )
+from qwentrade.adapters.sim.model import Intrabar
 from qwentrade.adapters.sim.rules import require_margin
 from qwentrade.adapters.sim.state import SimState
 from qwentrade.adapters.sim.tape import Segment
@@ -59,9 +63,44 @@ def _reach(current: Decimal, end: Decimal, level: Decimal, direction: int) -> De
     return level - current if end >= level else None
 
 
-def next_event(state: SimState, symbol: str, current: Decimal, end: Decimal) -> Event | None:
-    """The first event the price meets going from ``current`` to ``end``."""
+def _through(current: Decimal, end: Decimal, level: Decimal, direction: int) -> Decimal | None:
+    """Like :func:`_reach`, but the price must go strictly beyond ``level`` (a trade-through)."""
+    if direction < 0:
+        if current < level:
+            return ZERO
+        return current - level if end < level else None
+    if current > level:
+        return ZERO
+    return level - current if end > level else None
+
+
+def _stops_ahead(state: SimState, symbol: str, low: Decimal, high: Decimal) -> set[tuple]:
+    """The positions (side, pos_side, td_mode of their algos) whose live stop-loss leg the
+    price reaches between ``low`` and ``high``, what is left of the candle."""
+    found = set()
+    for algo in state.iter_live_algos(symbol):
+        for leg, level, direction in algos.legs(algo):
+            if leg is AlgoLeg.STOP_LOSS and (low <= level if direction < 0 else high >= level):
+                found.add((algo.side, algo.pos_side, algo.td_mode))
+    return found
+
+
+def next_event(
+    state: SimState,
+    symbol: str,
+    current: Decimal,
+    end: Decimal,
+    ahead: tuple[Decimal, Decimal] | None = None,
+) -> Event | None:
+    """The first event the price meets going from ``current`` to ``end``.
+
+    ``ahead`` is the (lowest, highest) price left in the candle from ``current``: with the
+    stop-first rule, take-profit legs of a position whose stop-loss lies within it wait.
+    """
     best: Event | None = None
+    waiting: set[tuple] = set()
+    if ahead is not None and state.intrabar is Intrabar.STOP_FIRST:
+        waiting = _stops_ahead(state, symbol, *ahead)
 
     def consider(event: Event) -> None:
         nonlocal best
@@ -76,11 +115,14 @@ def next_event(state: SimState, symbol: str, current: Decimal, end: Decimal) -> 
         if order.order_type is OrderType.MARKET or order.price is None:
             continue
         direction = -1 if order.side is Side.BUY else 1
-        far = _reach(current, end, order.price, direction)
+        far = _through(current, end, order.price, direction)
         if far is not None:
             consider(Event(far, ORDER, n, order.price, ORDER, order.order_id))
     for n, algo in enumerate(state.iter_live_algos(symbol)):
+        held = (algo.side, algo.pos_side, algo.td_mode) in waiting
         for leg, level, direction in algos.legs(algo):
+            if held and leg is AlgoLeg.TAKE_PROFIT:
+                continue
             far = _reach(current, end, level, direction)
             if far is not None:
                 consider(Event(far, ALGO, n, level, ALGO, algo.algo_id, leg))
@@ -121,10 +163,14 @@ def run_segment(state: SimState, symbol: str, segment: Segment, set_price) -> No
     current = segment.start
     span = abs(segment.end - segment.start)
     for _ in range(_MAX_EVENTS):
-        event = next_event(state, symbol, current, segment.end)
+        event = next_event(state, symbol, current, segment.end, segment.ahead(current))
         if event is None:
             break
-        if event.distance == 0:
+        if event.kind == ORDER:
+            price = event.level  # a resting limit fills at its own price, gap or not
+            if event.distance and not segment.gap:
+                current = event.level
+        elif event.distance == 0:
             price = current
         elif segment.gap:
             price = segment.end

@@ -15,6 +15,7 @@ import attrs
 
 from qwentrade.adapters.sim.codes import INSTRUMENT_NOT_FOUND, rejected
 from qwentrade.adapters.sim.ledger import ZERO, SimPosition, cross_level
+from qwentrade.adapters.sim.model import Costs, Intrabar, SizeCaps
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.records import PositionRecord
 from qwentrade.domain.venue import (
@@ -54,6 +55,9 @@ class SimState:
         maintenance_rates: dict[str, Decimal],
         price_of: Callable[[str], Decimal],
         now: datetime,
+        costs: Callable[[], Costs] = Costs,
+        intrabar: Intrabar = Intrabar.STOP_FIRST,
+        size_caps: dict[str, SizeCaps] | None = None,
     ) -> None:
         self.instruments = instruments
         self.cash = cash
@@ -63,6 +67,9 @@ class SimState:
         self.maintenance_rates = maintenance_rates
         self.price_of = price_of
         self.now = now
+        self.costs = costs  # called at each fill or placement that needs them
+        self.intrabar = intrabar
+        self.size_caps = size_caps or {}
         self.leverage: dict[tuple[str, TdMode, PosSide], int] = {}
         self.positions: dict[PositionKey, SimPosition] = {}
         self.orders: dict[str, Order] = {}
@@ -111,6 +118,10 @@ class SimState:
                 INSTRUMENT_NOT_FOUND,
                 f"symbol {symbol!r} does not exist; use one of {', '.join(self.instruments)}",
             ) from None
+
+    def caps(self, symbol: str) -> SizeCaps:
+        """The symbol's maximum order sizes."""
+        return self.size_caps.get(symbol) or SizeCaps()
 
     def rate(self, symbol: str) -> Decimal:
         return self.maintenance_rates[symbol]

@@ -7,13 +7,15 @@ third of the candle apart, joined by straight lines:
   at ``T+2d/3``, close at ``T+d``;
 - a RED candle (close < open): open, HIGH first, then low, then close.
 
-This is the usual conservative convention: the wick against the candle's direction comes
-first, so a long's stop-loss below is touched before its take-profit above in a green
-candle (and a short's stop above before its target below in a red one). Between the
-close of one candle and the open of the next the price JUMPS (a *gap* segment at the
-next open time): orders and triggers crossed by a gap execute at the gap's end price,
-not at their own level. Nothing after the current time is ever revealed, so a backtest
-cannot peek ahead: the live candle shows only the part of its path already walked.
+The path alone would favour one side: a green candle reaches a long's stop-loss below
+before its take-profit above, but a red one reaches the take-profit first, so a long
+would win on every red candle touching both. Which of the two fires is therefore not left
+to the path: by default the stop-loss is taken (:mod:`.model`, rule 2); each segment
+carries the lowest and highest price still ahead in its candle (``rest_low``,
+``rest_high``) for that rule. Between the close of one candle and the open of the next
+the price JUMPS (a *gap* segment at the next open time, belonging to that candle).
+Nothing after the current time is ever revealed by the market data, so a backtest cannot
+peek ahead: the live candle shows only the part of its path already walked.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from qwentrade.domain.market import from_ms, to_ms
 class Segment:
     """A straight piece of the path from ``start`` to ``end`` price (times in epoch ms).
 
-    ``gap`` segments are instantaneous jumps (``start_ms == end_ms``).
+    ``gap`` segments are instantaneous jumps (``start_ms == end_ms``). ``rest_low`` and
+    ``rest_high`` bound the candle's path after this segment's end (its later waypoints;
+    the segment's own end when nothing follows in the candle).
     """
 
     start: Decimal
@@ -40,6 +44,14 @@ class Segment:
     start_ms: int
     end_ms: int
     gap: bool
+    rest_low: Decimal | None = None
+    rest_high: Decimal | None = None
+
+    def ahead(self, current: Decimal) -> tuple[Decimal, Decimal]:
+        """(lowest, highest) price from ``current`` to the end of the candle."""
+        low = min(current, self.end, self.rest_low if self.rest_low is not None else self.end)
+        high = max(current, self.end, self.rest_high if self.rest_high is not None else self.end)
+        return low, high
 
 
 def waypoints(open_: float, high: float, low: float, close: float) -> tuple[float, ...]:
@@ -129,30 +141,38 @@ class Tape:
         third = self._step / 3
         prev_t, prev_p = from_ms, self.price(from_ms)
         n = len(s)
+        rest: tuple[Decimal, Decimal] | None = None  # what follows the tail in its candle
         while i < n:
             start = int(s.ts[i])
             if start > to_ms:
                 break
-            points = waypoints(s.open[i], s.high[i], s.low[i], s.close[i])
+            points = [
+                self.to_decimal(p) for p in waypoints(s.open[i], s.high[i], s.low[i], s.close[i])
+            ]
+            rest = None
             for j in range(4):
                 t = start + round(j * third)
                 if t <= from_ms:
                     continue
                 if t > to_ms:
+                    rest = (min(points[j:]), max(points[j:]))
                     break
-                p = self.to_decimal(points[j])
+                p = points[j]
+                after = points[j + 1 :] or [p]
+                low, high = min(after), max(after)
                 if j == 0:
                     # the close of the previous candle, then the jump to this open
                     if prev_t < t:
                         before = self.to_decimal(s.close[i - 1]) if i > 0 else prev_p
-                        yield Segment(prev_p, before, prev_t, t, gap=False)
+                        yield Segment(prev_p, before, prev_t, t, False, before, before)
                         prev_p = before
                     if p != prev_p:
-                        yield Segment(prev_p, p, t, t, gap=True)
+                        yield Segment(prev_p, p, t, t, True, low, high)
                 else:
-                    yield Segment(prev_p, p, prev_t, t, gap=False)
+                    yield Segment(prev_p, p, prev_t, t, False, low, high)
                 prev_t, prev_p = t, p
             i += 1
         if prev_t < to_ms:
             end = self.price(to_ms)
-            yield Segment(prev_p, end, prev_t, to_ms, gap=False)
+            low, high = rest if rest is not None else (end, end)
+            yield Segment(prev_p, end, prev_t, to_ms, False, low, high)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from qwentrade.adapters.sim import ReplayPath, SimEngine, SteppedClock
+from qwentrade.adapters.sim.model import Costs
 from qwentrade.adapters.sim.prices import Series
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
 from qwentrade.domain.market import to_ms
@@ -15,6 +16,8 @@ ETH = "ETH-USDT-SWAP"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 M15 = timedelta(minutes=15)
 D = Decimal
+#: no spread, no slippage: fills at the last or trigger price (what most tests compute)
+EXACT = Costs.exact()
 
 
 def flat(price: float, n: int = 1) -> list[tuple[float, float, float, float]]:
@@ -46,7 +49,11 @@ def engine(
     start: datetime = START,
     **kwargs,
 ) -> tuple[SimEngine, SteppedClock]:
-    """An engine over ``rows`` for BTC (plus ``more`` symbols) on a stepped clock."""
+    """An engine over ``rows`` for BTC (plus ``more`` symbols) on a stepped clock.
+
+    Fills are exact (``EXACT`` costs) unless ``costs`` is given.
+    """
+    kwargs.setdefault("costs", EXACT)
     more = kwargs.pop("more", None)
     funding = kwargs.pop("funding", None)
     clock = SteppedClock(start)

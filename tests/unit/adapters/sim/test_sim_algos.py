@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import BTC, D, at, engine, flat
+from sim_helpers import BTC, EXACT, D, at, engine, flat
 
 from qwentrade.domain.errors import ExchangeRejected, OrderNotFound
 from qwentrade.domain.venue import (
@@ -28,16 +28,21 @@ def entry(side: str = "buy", size: str = "1", cid: str = "e1", **stops) -> Order
 
 
 @pytest.mark.parametrize(
-    ("candle", "leg", "price", "minute"),
+    ("candle", "intrabar", "leg", "price", "minute"),
     [
         # green: the low comes first, so the long's stop fires 2.5 min in (500 of 1000)
-        (GREEN, AlgoLeg.STOP_LOSS, D("99500.0"), 15 + 2.5),
-        # red: the high comes first, so the target fires at 3.75 min (1500 of 2000)
-        (RED, AlgoLeg.TAKE_PROFIT, D("101500.0"), 15 + 3.75),
+        (GREEN, "path", AlgoLeg.STOP_LOSS, D("99500.0"), 15 + 2.5),
+        (GREEN, "stop_first", AlgoLeg.STOP_LOSS, D("99500.0"), 15 + 2.5),
+        # red: the high comes first, so with the path rule the target fires at 3.75 min
+        # (1500 of 2000)...
+        (RED, "path", AlgoLeg.TAKE_PROFIT, D("101500.0"), 15 + 3.75),
+        # ...but the stop is still ahead in the candle, so by default the target waits and
+        # the stop fires on the way down: 5 min to the high, then 2500 of 3000 of 5 min
+        (RED, "stop_first", AlgoLeg.STOP_LOSS, D("99500.0"), 15 + 5 + 25 / 6),
     ],
 )
-def test_oco_fires_the_leg_the_intra_candle_path_reaches_first(candle, leg, price, minute):
-    sim, _ = engine([*flat(100000), candle, *flat(100000, 2)])
+def test_oco_leg_that_fires_when_a_candle_touches_both(candle, intrabar, leg, price, minute):
+    sim, _ = engine([*flat(100000), candle, *flat(100000, 2)], intrabar=intrabar, costs=EXACT)
     sim.place_order(entry(sl_trigger_price="99500.0", tp_trigger_price="101500.0"))
     [algo] = sim.open_algos()
     assert algo.algo_type is AlgoType.OCO

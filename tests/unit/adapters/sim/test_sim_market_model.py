@@ -1,0 +1,182 @@
+"""The market model's rules (adapters/sim/model.py), each on a hand-computed case.
+
+BTC-USDT-SWAP: one contract is 0.01 BTC, so 10 contracts move 0.1 USDT per 1 USDT of
+price; fees are 2 bp maker, 5 bp taker of the notional.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sim_helpers import BTC, EXACT, D, at, engine, flat
+
+from qwentrade.domain.venue import (
+    AlgoLeg,
+    AlgoRequest,
+    AlgoState,
+    AttachedAlgo,
+    OrderRequest,
+    OrderState,
+)
+
+# walks 100000 -> 103000 (5 min) -> 97000 (10 min) -> 97500: touches 102500 then 98000
+RED_BOTH = (100000, 103000, 97000, 97500)
+# walks 100000 -> 97000 (5 min) -> 103000 (10 min) -> 102000: touches 98000 then 102500
+GREEN_BOTH = (100000, 103000, 97000, 102000)
+
+
+def long_entry(size: str = "10", **stops) -> OrderRequest:
+    return OrderRequest(BTC, "buy", size, "e1", attached_algos=[AttachedAlgo(**stops)])
+
+
+def short_entry(size: str = "10", **stops) -> OrderRequest:
+    return OrderRequest(BTC, "sell", size, "e1", attached_algos=[AttachedAlgo(**stops)])
+
+
+def closed(sim):
+    [record] = sim.position_history()
+    [algo] = sim.algo_history()
+    return record, algo
+
+
+# -- rule 2: a stop-loss still ahead in the candle goes before the take-profit -----------
+
+
+def test_a_red_candle_touching_both_closes_a_long_at_its_stop_not_its_target():
+    # the audit's case: long 0.1 BTC at 100000, stop 98000, target 102500; the red candle
+    # reaches 102500 first, but it also reaches 98000: a loss of 200, not a gain of 250
+    rows = [*flat(100000), RED_BOTH, *flat(97500, 2)]
+    sim, _ = engine(rows)
+    sim.place_order(long_entry(sl_trigger_price="98000.0", tp_trigger_price="102500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.STOP_LOSS
+    assert record.close_avg_price == D(98000) and record.pnl == D(-200)
+    # 5 min up to 103000, then 5000 of 6000 down to 98000: 15 + 5 + 25/6 min
+    assert algo.triggered_at == at(15 + 5 + 25 / 6)
+
+
+def test_the_path_option_keeps_the_colour_order():
+    rows = [*flat(100000), RED_BOTH, *flat(97500, 2)]
+    sim, _ = engine(rows, intrabar="path")
+    sim.place_order(long_entry(sl_trigger_price="98000.0", tp_trigger_price="102500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.TAKE_PROFIT and record.pnl == D(250)
+
+
+def test_a_green_candle_touching_both_closes_a_short_at_its_stop():
+    rows = [*flat(100000), GREEN_BOTH, *flat(102000, 2)]
+    sim, _ = engine(rows)
+    sim.place_order(short_entry(sl_trigger_price="102000.0", tp_trigger_price="97500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.STOP_LOSS
+    assert record.close_avg_price == D(102000) and record.pnl == D(-200)
+
+
+def test_a_target_alone_in_its_candle_still_fires():
+    # the red candle reaches 102500 and falls to 99000 only: the stop (98000) is not ahead
+    rows = [*flat(100000), (100000, 103000, 99000, 99500), *flat(99500, 2)]
+    sim, _ = engine(rows)
+    sim.place_order(long_entry(sl_trigger_price="98000.0", tp_trigger_price="102500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.TAKE_PROFIT
+    assert record.pnl == D(250) and algo.triggered_at == at(15 + 2500 / 3000 * 5)
+
+
+def test_a_gap_over_the_target_waits_when_the_candle_then_reaches_the_stop():
+    # the candle opens at 103000 (over the target) and then falls through the stop
+    rows = [*flat(100000), (103000, 103000, 97000, 97500), *flat(97500, 2)]
+    sim, _ = engine(rows)
+    sim.place_order(long_entry(sl_trigger_price="98000.0", tp_trigger_price="102500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.STOP_LOSS and record.pnl == D(-200)
+    # with the path rule the gap fires the target at the open, 103000
+    sim, _ = engine(rows, intrabar="path")
+    sim.place_order(long_entry(sl_trigger_price="98000.0", tp_trigger_price="102500.0"))
+    sim.advance(at(60))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.TAKE_PROFIT and record.close_avg_price == D(103000)
+
+
+def test_separate_stop_and_target_algos_follow_the_same_rule():
+    rows = [*flat(100000), RED_BOTH, *flat(97500, 2)]
+    sim, _ = engine(rows)
+    # the target is placed first (older), so the path rule alone would fire it
+    sim.place_order(OrderRequest(BTC, "buy", "10", "e1"))
+    for stop in ({"tp_trigger_price": "102500.0"}, {"sl_trigger_price": "98000.0"}):
+        sim.place_algo(
+            AlgoRequest(BTC, "sell", "conditional", close_fraction="1", reduce_only=True, **stop)
+        )
+    sim.advance(at(60))
+    [record] = sim.position_history()
+    assert record.pnl == D(-200)
+    states = {a.triggered_leg: a.state for a in sim.algo_history()}
+    assert states == {AlgoLeg.STOP_LOSS: AlgoState.EFFECTIVE, None: AlgoState.CANCELED}
+
+
+def test_a_bad_intrabar_choice_is_refused():
+    with pytest.raises(Exception, match="intrabar"):
+        engine(flat(100000), intrabar="colour")
+
+
+# -- rule 4: resting limits fill when traded through, at their own price ----------------
+
+
+def test_a_resting_buy_limit_touched_but_not_traded_through_stays_open():
+    rows = [*flat(100000), (100000, 100500, 99000, 100000), *flat(100000, 2)]
+    sim, _ = engine(rows)
+    order = sim.place_order(
+        OrderRequest(BTC, "buy", "10", "l1", order_type="limit", price=D("99000.0"))
+    )
+    sim.advance(at(60))
+    assert sim.get_order(BTC, order_id=order.order_id).state is OrderState.LIVE
+
+
+def test_a_resting_buy_limit_traded_through_fills_at_its_price_as_maker():
+    rows = [*flat(100000), (100000, 100500, 98990, 100000), *flat(100000, 2)]
+    sim, _ = engine(rows)
+    order = sim.place_order(
+        OrderRequest(BTC, "buy", "10", "l1", order_type="limit", price=D("99000.0"))
+    )
+    sim.advance(at(60))
+    filled = sim.get_order(BTC, order_id=order.order_id)
+    assert filled.state is OrderState.FILLED and filled.avg_price == D(99000)
+    # maker: 0.1 BTC x 99000 x 0.0002
+    assert filled.fee == D("-1.98") and filled.last_fill.liquidity == "maker"
+
+
+def test_a_gap_through_a_resting_limit_fills_at_the_limit_not_the_better_open():
+    rows = [*flat(100000), (98000, 98500, 97500, 98000), *flat(98000, 2)]
+    sim, _ = engine(rows)
+    buy = sim.place_order(
+        OrderRequest(BTC, "buy", "10", "l1", order_type="limit", price=D("99000.0"))
+    )
+    sim.advance(at(60))
+    filled = sim.get_order(BTC, order_id=buy.order_id)
+    assert filled.avg_price == D(99000) and filled.updated_at == at(15)
+    [position] = sim.positions()
+    assert position.avg_price == D(99000)
+
+
+def test_a_resting_sell_limit_needs_a_trade_above_it():
+    touch = [*flat(100000), (100000, 101000, 99500, 100000), *flat(100000, 2)]
+    sim, _ = engine(touch)
+    sell = OrderRequest(BTC, "sell", "10", "s1", order_type="limit", price=D("101000.0"))
+    order = sim.place_order(sell)
+    sim.advance(at(60))
+    assert sim.get_order(BTC, order_id=order.order_id).state is OrderState.LIVE
+    through = [*flat(100000), (100000, 101000.1, 99500, 100000), *flat(100000, 2)]
+    sim, _ = engine(through)
+    order = sim.place_order(sell)
+    sim.advance(at(60))
+    filled = sim.get_order(BTC, order_id=order.order_id)
+    assert filled.state is OrderState.FILLED and filled.avg_price == D(101000)
+
+
+def test_exact_costs_fill_a_market_order_at_the_last_price():
+    sim, _ = engine(flat(100000, 2), costs=EXACT)
+    order = sim.place_order(OrderRequest(BTC, "buy", "10", "m1"))
+    assert order.avg_price == D(100000)
