@@ -32,7 +32,7 @@ from qwentrade.adapters.sim.state import SimState
 from qwentrade.adapters.sim.tape import Segment
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.market import from_ms
-from qwentrade.domain.venue import AlgoLeg, AlgoState, OrderState, OrderType, Side, TdMode
+from qwentrade.domain.venue import AlgoLeg, AlgoState, OrderType, Side, TdMode
 
 ORDER, ALGO, LIQUIDATION = 0, 1, 2
 _MAX_EVENTS = 100_000
@@ -299,9 +299,7 @@ def _finish_liquidation(state: SimState, positions: list[SimPosition]) -> None:
     for position in positions:
         trading.close_position(state, position, CLOSE_LIQUIDATION)
     for symbol in dict.fromkeys(p.symbol for p in positions):  # a stable order
-        for order in list(state.iter_open_orders(symbol)):
-            if order.reduce_only:
-                trading.finish(state, order.order_id, OrderState.CANCELED)
+        trading.sweep_reducers(state, symbol)
         algos.sweep_orphans(state, symbol)
     state.emit_balance()
 

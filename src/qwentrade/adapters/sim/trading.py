@@ -9,7 +9,9 @@ orders that cannot trade at once are canceled.
 
 Reduce-only (and long/short closing) orders never open or increase a position: they fill
 at most the size held at fill time and the rest is canceled (state ``canceled`` with a
-non-zero ``filled_size``), or are canceled when there is nothing to reduce.
+non-zero ``filled_size``), or are canceled when there is nothing to reduce. As on OKX, an
+open one is canceled as soon as the position it reduces is gone (closed, liquidated or
+flipped), so it never closes a later position (:func:`sweep_reducers`).
 """
 
 from __future__ import annotations
@@ -325,9 +327,30 @@ def fill(state: SimState, order_id: str, price: Decimal, taker: bool) -> Order:
         state.emit(algo)
     for position in changed:
         state.emit_position(position)
+    sweep_reducers(state, order.symbol)
     algos.sweep_orphans(state, order.symbol)
     state.emit_balance()
     return order
+
+
+def closes_only(order: Order) -> bool:
+    """A reduce-only order, or a closing one in long/short mode (sell+long, buy+short)."""
+    if order.reduce_only:
+        return True
+    return order.pos_side is not PosSide.NET and (order.pos_side is PosSide.LONG) != (
+        order.side is Side.BUY
+    )
+
+
+def sweep_reducers(state: SimState, symbol: str) -> None:
+    """Cancel open closing orders of ``symbol`` whose position is gone or flipped."""
+    for order in list(state.iter_open_orders(symbol)):
+        if not closes_only(order):
+            continue
+        position = state.positions.get((order.symbol, order.pos_side, order.td_mode))
+        reduces = 1 if order.side is Side.SELL else -1  # the direction it closes
+        if position is None or position.contracts == 0 or position.direction != reduces:
+            finish(state, order.order_id, OrderState.CANCELED)
 
 
 def new_position(state: SimState, instrument: Instrument, key, leverage: int) -> SimPosition:

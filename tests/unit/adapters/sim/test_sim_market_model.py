@@ -180,3 +180,48 @@ def test_exact_costs_fill_a_market_order_at_the_last_price():
     sim, _ = engine(flat(100000, 2), costs=EXACT)
     order = sim.place_order(OrderRequest(BTC, "buy", "10", "m1"))
     assert order.avg_price == D(100000)
+
+
+# -- rule 5: reduce-only orders die with their position ----------------------------------
+
+
+def test_a_reduce_only_order_is_canceled_when_its_position_closes():
+    # long 10 at 100000 with a stop at 98000 and a reduce-only sell resting at 105000; the
+    # stop closes the long; a new long opens; the price then trades through 105000
+    rows = [
+        *flat(100000),
+        (100000, 100000, 97500, 98000),
+        *flat(98000),
+        (98000, 106000, 98000, 106000),
+        *flat(106000),
+    ]
+    sim, _ = engine(rows)
+    sim.place_order(long_entry(sl_trigger_price="98500.0"))
+    target = sim.place_order(
+        OrderRequest(
+            BTC, "sell", "10", "t1", order_type="limit", price=D("105000.0"), reduce_only=True
+        )
+    )
+    sim.advance(at(30))
+    assert sim.positions() == []
+    canceled = sim.get_order(BTC, order_id=target.order_id)
+    assert canceled.state is OrderState.CANCELED and canceled.filled_size == 0
+    # canceled with the stop's fill: 15 + 5 min to the top, then 1500 of 2500 of 5 min
+    assert canceled.updated_at == at(15 + 5 + 3)
+    sim.place_order(OrderRequest(BTC, "buy", "10", "e2"))
+    sim.advance(at(75))
+    [position] = sim.positions()  # the later long is untouched by the old target
+    assert position.size == D(10) and position.avg_price == D(98000)
+
+
+def test_a_closing_order_in_long_short_mode_is_canceled_with_its_position():
+    sim, _ = engine(flat(100000, 4), position_mode="long_short_mode")
+    sim.place_order(OrderRequest(BTC, "buy", "10", "e1", pos_side="long"))
+    target = sim.place_order(
+        OrderRequest(
+            BTC, "sell", "10", "t1", pos_side="long", order_type="limit", price=D("105000.0")
+        )
+    )
+    sim.place_order(OrderRequest(BTC, "sell", "10", "c1", pos_side="long"))  # a market close
+    assert sim.get_order(BTC, order_id=target.order_id).state is OrderState.CANCELED
+    assert sim.open_orders() == []
