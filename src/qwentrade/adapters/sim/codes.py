@@ -12,6 +12,7 @@ from qwentrade.domain.errors import ExchangeRejected, InsufficientFunds, OrderNo
 
 PARAMETER_ERROR = "51000"
 INSTRUMENT_NOT_FOUND = "51001"
+PRICE_OUT_OF_BAND = "51006"  # Order price is not within the price limit
 INSUFFICIENT_MARGIN = "51008"
 POST_ONLY_WOULD_TAKE = "51019"  # OKX cancels such an order; kept for reference
 BELOW_MIN_SIZE = "51020"
@@ -19,6 +20,8 @@ DUPLICATE_CLIENT_ORDER_ID = "51016"
 DUPLICATE_ALGO_CLIENT_ID = "51065"
 LOT_SIZE = "51121"
 NO_POSITION_TO_REDUCE = "51169"
+MARKET_SIZE_TOO_LARGE = "51202"  # Market - order amount exceeds the max amount
+LIMIT_SIZE_TOO_LARGE = "51203"  # Order amount exceeds the limit
 TP_ABOVE_LAST_FOR_SHORT = "51277"  # TP trigger price cannot be higher than the last price
 SL_BELOW_LAST_FOR_SHORT = "51278"  # SL trigger price cannot be lower than the last price
 TP_BELOW_LAST_FOR_LONG = "51279"  # TP trigger price cannot be lower than the last price

@@ -27,7 +27,7 @@ from qwentrade.adapters.sim.ledger import (
     money,
 )
 from qwentrade.adapters.sim.model import Intrabar
-from qwentrade.adapters.sim.rules import require_margin
+from qwentrade.adapters.sim.rules import band_error, require_margin
 from qwentrade.adapters.sim.state import SimState
 from qwentrade.adapters.sim.tape import Segment
 from qwentrade.domain.errors import DomainError
@@ -214,6 +214,11 @@ def trigger(state: SimState, algo_id: str, leg: AlgoLeg, price: Decimal) -> None
     else:
         size = min(algo.size, position.contracts) if algo.reduce_only else algo.size
     order_price = algo.sl_order_price if leg is AlgoLeg.STOP_LOSS else algo.tp_order_price
+    if order_price is not None:
+        error = band_error(state, algo.symbol, algo.side, order_price, price)
+        if error is not None:
+            algos.end(state, algo, AlgoState.ORDER_FAILED, fail_code=error.code, **fired)
+            return
     if not algo.reduce_only:
         _, _, opening, _ = state.order_effect(
             algo.symbol, algo.side, algo.pos_side, algo.td_mode, False, size

@@ -6,8 +6,11 @@ from decimal import Decimal
 
 from qwentrade.adapters.sim.codes import (
     BELOW_MIN_SIZE,
+    LIMIT_SIZE_TOO_LARGE,
     LOT_SIZE,
+    MARKET_SIZE_TOO_LARGE,
     PARAMETER_ERROR,
+    PRICE_OUT_OF_BAND,
     SimInsufficientFunds,
     rejected,
 )
@@ -15,7 +18,7 @@ from qwentrade.adapters.sim.ledger import ZERO
 from qwentrade.adapters.sim.state import SimState
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.numbers import is_multiple
-from qwentrade.domain.venue import PositionMode, PosSide
+from qwentrade.domain.venue import OrderType, PositionMode, PosSide, Side
 
 
 def check_size(instrument: Instrument, size: Decimal, field: str = "size") -> None:
@@ -56,6 +59,38 @@ def check_price(instrument: Instrument, price: Decimal | None, field: str) -> No
             f"Parameter {field} error: {price} is not a multiple of the tick size "
             f"{instrument.tick_sz}",
         )
+
+
+def check_max_size(state: SimState, symbol: str, order_type: OrderType, size: Decimal) -> None:
+    """ExchangeRejected 51202 / 51203 for a market / priced order above the symbol's cap."""
+    caps = state.caps(symbol)
+    if order_type is OrderType.MARKET and size > caps.market:
+        raise rejected(
+            MARKET_SIZE_TOO_LARGE,
+            f"Market - order amount exceeds the max amount: size {size} is above the "
+            f"{caps.market} contracts a market order of {symbol} may have; split it or use "
+            "a limit order",
+        )
+    if order_type is not OrderType.MARKET and size > caps.limit:
+        raise rejected(
+            LIMIT_SIZE_TOO_LARGE,
+            f"Order amount exceeds the limit: size {size} is above the {caps.limit} "
+            f"contracts an order of {symbol} may have; split it",
+        )
+
+
+def band_error(state: SimState, symbol: str, side: Side, price: Decimal, last: Decimal):
+    """ExchangeRejected 51006 when ``price`` is outside the band around ``last``, else None."""
+    highest, lowest = state.costs().band(last)
+    if (price > highest) if side is Side.BUY else (price < lowest):
+        tick = state.instruments[symbol].tick_sz
+        most = f"max buy price: {highest.quantize(tick)}, min sell price: {lowest.quantize(tick)}"
+        return rejected(
+            PRICE_OUT_OF_BAND,
+            f"Order price is not within the price limit ({most}): {side.value} at {price} "
+            f"with the last price {last}; give a price within the band",
+        )
+    return None
 
 
 def require_margin(

@@ -1,9 +1,11 @@
 """Orders on the simulated exchange: validation, placement, fills, cancels.
 
-Liquidity is unlimited at the path's price: a market order fills entirely at the last
-price (taker fee); a limit order that can trade at placement fills entirely at the last
-price (taker), otherwise it rests and fills entirely at its own price when the path
-touches it (maker fee), or at the better gap price when the path jumps through it.
+Liquidity is unlimited around the path's price: a market order fills entirely at the
+last price plus the spread and slippage (taker fee); a limit order that can trade at
+placement fills the same way but never beyond its price, otherwise it rests and fills
+entirely at its own price when the path trades through it (maker fee), gaps included.
+Priced orders outside the price band and orders above the maximum sizes are refused.
+:mod:`.model` lists every rule.
 ``post_only`` orders that would trade at once are canceled (as OKX does); ``ioc``/``fok``
 orders that cannot trade at once are canceled.
 
@@ -30,7 +32,14 @@ from qwentrade.adapters.sim.codes import (
     rejected,
 )
 from qwentrade.adapters.sim.ledger import CLOSE_FULL, CLOSE_PARTIAL, ZERO, SimPosition, money
-from qwentrade.adapters.sim.rules import check_pos_side, check_price, check_size, require_margin
+from qwentrade.adapters.sim.rules import (
+    band_error,
+    check_max_size,
+    check_pos_side,
+    check_price,
+    check_size,
+    require_margin,
+)
 from qwentrade.adapters.sim.state import SimState
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.venue import (
@@ -60,7 +69,12 @@ def place(state: SimState, request: OrderRequest) -> Order:
             f"Duplicated clOrdId: client_order_id {request.client_order_id} belongs to an open "
             "order; look it up with get_order instead of sending it again",
         )
+    check_max_size(state, request.symbol, request.order_type, request.size)
     last = state.price_of(request.symbol)
+    if request.price is not None:
+        error = band_error(state, request.symbol, request.side, request.price, last)
+        if error is not None:
+            raise error
     _check_attached(state, instrument, request, last)
     _, closing, opening, _ = state.order_effect(
         request.symbol,
@@ -195,7 +209,8 @@ def submit(
     if marketable and order_type is OrderType.POST_ONLY:
         return finish(state, order.order_id, OrderState.CANCELED)
     if marketable:
-        fill(state, order.order_id, last, taker=True)
+        limit = None if order_type is OrderType.MARKET else price
+        fill(state, order.order_id, state.costs().fill_price(side, last, limit), taker=True)
     elif order_type in (OrderType.IOC, OrderType.FOK):
         return finish(state, order.order_id, OrderState.CANCELED)
     else:

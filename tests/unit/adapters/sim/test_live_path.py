@@ -26,6 +26,7 @@ from qwentrade.adapters.sim.live import (
     LivePricePath,
     engine_lag,
 )
+from qwentrade.adapters.sim.model import Costs
 from qwentrade.adapters.sim.prices import DEFAULT_FUNDING_RATE
 from qwentrade.domain.errors import ExchangeUnavailable
 from qwentrade.domain.market import Candle, FundingRate, from_ms, to_ms
@@ -183,7 +184,8 @@ def test_the_lagged_engine_fills_only_at_closed_candle_prices(polls):
     venue = Venue(real, lies=True)
     clock = LaggedClock(real, engine_lag(MINUTE))
     path = path_for(venue, start=MINUTE.floor(clock.now()))
-    engine = SimEngine([instrument(SYMBOL)], clock=clock, price_path=path)
+    # exact fills: the fill price is then the closed candle's price itself
+    engine = SimEngine([instrument(SYMBOL)], clock=clock, price_path=path, costs=Costs.exact())
     assert real.now() - engine.now == timedelta(minutes=1) + CLOSE_GRACE
     for n, step_ms in enumerate(polls):
         real.advance(timedelta(milliseconds=step_ms))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from sim_helpers import BTC, EXACT, D, at, engine, flat
 
+from qwentrade.adapters.sim.model import Costs, SizeCaps
+from qwentrade.domain.errors import ExchangeRejected, InvalidInput
 from qwentrade.domain.venue import (
     AlgoLeg,
     AlgoRequest,
@@ -118,8 +120,9 @@ def test_separate_stop_and_target_algos_follow_the_same_rule():
 
 
 def test_a_bad_intrabar_choice_is_refused():
-    with pytest.raises(Exception, match="intrabar"):
+    with pytest.raises(InvalidInput) as caught:
         engine(flat(100000), intrabar="colour")
+    assert caught.value.field == "intrabar" and "stop_first, path" in str(caught.value)
 
 
 # -- rule 4: resting limits fill when traded through, at their own price ----------------
@@ -225,3 +228,119 @@ def test_a_closing_order_in_long_short_mode_is_canceled_with_its_position():
     sim.place_order(OrderRequest(BTC, "sell", "10", "c1", pos_side="long"))  # a market close
     assert sim.get_order(BTC, order_id=target.order_id).state is OrderState.CANCELED
     assert sim.open_orders() == []
+
+
+# -- rule 3: taker fills pay half the spread plus slippage -------------------------------
+
+COSTS = Costs(spread_bps="1", slippage_bps="2")  # 0.5 + 2 = 2.5 bp a taker fill
+
+
+def test_market_orders_pay_half_the_spread_and_the_slippage():
+    sim, _ = engine(flat(100000, 2), costs=COSTS)
+    buy = sim.place_order(OrderRequest(BTC, "buy", "10", "m1"))
+    assert buy.avg_price == D("100025")  # 100000 x 1.00025
+    assert buy.fee == D("-5.00125")  # 0.1 BTC x 100025 x 0.0005 taker
+    sell = sim.place_order(OrderRequest(BTC, "sell", "10", "m2"))
+    assert sell.avg_price == D("99975")
+    [record] = sim.position_history()
+    assert record.pnl == D("-5")  # (99975 - 100025) x 0.1: the round trip's 5 bp
+
+
+def test_a_triggered_stop_pays_the_cost_from_its_trigger():
+    rows = [*flat(100000), (100000, 100000, 97500, 97600), *flat(97600)]
+    sim, _ = engine(rows, costs=COSTS)
+    sim.place_order(long_entry(sl_trigger_price="98000.0"))
+    sim.advance(at(45))
+    record, algo = closed(sim)
+    assert algo.triggered_leg is AlgoLeg.STOP_LOSS
+    assert record.close_avg_price == D("97975.5")  # 98000 x 0.99975
+    assert record.pnl == D("-204.95")  # (97975.5 - 100025) x 0.1
+
+
+def test_a_gap_through_a_stop_pays_the_cost_from_the_open():
+    rows = [*flat(100000), (97000, 97500, 96500, 97000), *flat(97000)]
+    sim, _ = engine(rows, costs=COSTS)
+    sim.place_order(long_entry(sl_trigger_price="98000.0"))
+    sim.advance(at(45))
+    record, _ = closed(sim)
+    assert record.close_avg_price == D("96975.75")  # 97000 x 0.99975
+
+
+def test_a_marketable_limit_never_fills_beyond_its_price():
+    sim, _ = engine(flat(100000, 2), costs=COSTS)
+    near = sim.place_order(
+        OrderRequest(BTC, "buy", "10", "l1", order_type="limit", price=D("100010.0"))
+    )
+    assert near.avg_price == D("100010.0") and near.last_fill.liquidity == "taker"
+    far = sim.place_order(
+        OrderRequest(BTC, "buy", "10", "l2", order_type="limit", price=D("101000.0"))
+    )
+    assert far.avg_price == D("100025")
+
+
+def test_costs_are_read_at_each_fill():
+    current = [COSTS]
+    sim, _ = engine(flat(100000, 2), costs=lambda: current[0])
+    assert sim.place_order(OrderRequest(BTC, "buy", "10", "m1")).avg_price == D("100025")
+    current[0] = Costs(spread_bps=0, slippage_bps=10)
+    assert sim.place_order(OrderRequest(BTC, "buy", "10", "m2")).avg_price == D("100100")
+
+
+def test_costs_are_checked():
+    with pytest.raises(InvalidInput) as caught:
+        Costs(spread_bps=-1)
+    assert caught.value.field == "spread_bps"
+
+
+# -- rules 6 and 7: price band and maximum sizes -----------------------------------------
+
+
+def test_priced_orders_outside_the_band_are_refused_with_51006():
+    sim, _ = engine(flat(100000, 2), costs=COSTS)  # band 5%: buy <= 105000, sell >= 95000
+    for side, price in (("buy", "105000.1"), ("sell", "94999.9")):
+        request = OrderRequest(BTC, side, "1", "b1", order_type="limit", price=D(price))
+        with pytest.raises(ExchangeRejected) as caught:
+            sim.place_order(request)
+        assert caught.value.code == "51006" and "105000.0" in str(caught.value)
+    assert sim.open_orders() == [] and sim.order_history() == []
+    # at the edge, and far on the passive side, are accepted
+    edge = sim.place_order(
+        OrderRequest(BTC, "buy", "1", "b2", order_type="limit", price=D("105000.0"))
+    )
+    assert edge.state is OrderState.FILLED and edge.avg_price == D("100025")
+    low = sim.place_order(OrderRequest(BTC, "buy", "1", "b3", order_type="limit", price=D(50000)))
+    assert low.state is OrderState.LIVE
+
+
+def test_a_triggered_leg_priced_outside_the_band_fails_with_51006():
+    rows = [*flat(100000), (100000, 100000, 97500, 97600), *flat(97600)]
+    sim, _ = engine(rows)
+    # the stop triggers at 98000; its sell price 93000 is below 98000 x 0.95 = 93100
+    sim.place_order(long_entry(sl_trigger_price="98000.0", sl_order_price="93000.0"))
+    sim.advance(at(45))
+    [algo] = sim.algo_history()
+    assert algo.state is AlgoState.ORDER_FAILED and algo.fail_code == "51006"
+    assert sim.positions()[0].size == D(10)
+
+
+def test_orders_above_the_maximum_sizes_are_refused():
+    caps = {BTC: SizeCaps(market=D(5), limit=D(8))}
+    sim, _ = engine(flat(100000, 2), size_caps=caps)
+    with pytest.raises(ExchangeRejected) as market:
+        sim.place_order(OrderRequest(BTC, "buy", "5.01", "m1"))
+    assert market.value.code == "51202"
+    with pytest.raises(ExchangeRejected) as limit:
+        sim.place_order(OrderRequest(BTC, "buy", "8.01", "l1", order_type="limit", price=D(90000)))
+    assert limit.value.code == "51203"
+    assert sim.place_order(OrderRequest(BTC, "buy", "5", "m2")).state is OrderState.FILLED
+    assert sim.order_history() and len(sim.order_history()) == 1
+
+
+def test_default_maximum_sizes_are_okx_btc_swap_values():
+    sim, _ = engine(flat(100000, 2), balance=10**9)
+    with pytest.raises(ExchangeRejected) as caught:
+        sim.place_order(OrderRequest(BTC, "buy", "12000.01", "m1"))
+    assert caught.value.code == "51202"
+    with pytest.raises(InvalidInput) as unknown:
+        engine(flat(100000), size_caps={"DOGE-USDT-SWAP": SizeCaps()})
+    assert unknown.value.field == "size_caps"
