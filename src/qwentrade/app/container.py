@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from qwentrade.adapters.okx import OkxExchange, OkxMarketSource, PermitGate
     from qwentrade.adapters.sim import SimEngine
     from qwentrade.adapters.sim.live import Bar
+    from qwentrade.adapters.sim.model import Costs
     from qwentrade.adapters.sql import SqlRepositories
     from qwentrade.adapters.sql.repositories.kline_index import SqlKlineIndex
     from qwentrade.app.backfill import KlineBackfill
@@ -137,7 +138,28 @@ def _generated_engine(container: Container) -> SimEngine:
     _check_sim(settings)
     path = GeneratedPath(settings.symbols, seed=SIM_SEED, start=SIM_START)
     instruments = [DEFAULT_INSTRUMENTS[s] for s in settings.symbols]
-    return SimEngine(instruments, clock=container.clock(), price_path=path)
+    return SimEngine(
+        instruments, clock=container.clock(), price_path=path, costs=_sim_costs(container)
+    )
+
+
+def _sim_costs(container: Container) -> Callable[[], Costs]:
+    """The simulated exchange's spread, slippage and price band, read from the config at
+    each fill or placement that needs them (SIM_SPREAD_BPS, SIM_SLIPPAGE_BPS,
+    SIM_PRICE_BAND_PERCENT; adapters/sim/model.py)."""
+    from decimal import Decimal
+
+    from qwentrade.adapters.sim.model import Costs
+
+    def costs() -> Costs:
+        config = container.repositories().config
+        return Costs(
+            spread_bps=Decimal(str(config.get("SIM_SPREAD_BPS"))),
+            slippage_bps=Decimal(str(config.get("SIM_SLIPPAGE_BPS"))),
+            price_band=Decimal(str(config.get("SIM_PRICE_BAND_PERCENT"))) / 100,
+        )
+
+    return costs
 
 
 def _paper_engine(container: Container) -> SimEngine:
@@ -159,7 +181,7 @@ def _paper_engine(container: Container) -> SimEngine:
         bar=bar,
         funding=okx.funding_rate,
     )
-    return SimEngine(instruments, clock=clock, price_path=path)
+    return SimEngine(instruments, clock=clock, price_path=path, costs=_sim_costs(container))
 
 
 def _no_engine(container: Container) -> SimEngine:

@@ -316,6 +316,19 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
              "a service instance's hold on the symbols it trades lasts this long unless "
              "renewed (every third of it); another instance takes a symbol over only "
              "after it expired", minimum=5, maximum=3600),
+        # the simulated exchange's fills (sim and paper modes; adapters/sim/model.py),
+        # read at each fill or placement that needs them
+        _key("SIM_SPREAD_BPS", "float", 1.0,
+             "simulated exchange: quoted spread in basis points; a market order or a "
+             "triggered stop pays half of it (plus SIM_SLIPPAGE_BPS)", minimum=0,
+             maximum=1000),
+        _key("SIM_SLIPPAGE_BPS", "float", 2.0,
+             "simulated exchange: basis points a market order or a triggered stop loses "
+             "beyond half the spread", minimum=0, maximum=1000),
+        _key("SIM_PRICE_BAND_PERCENT", "float", 5.0,
+             "simulated exchange: a limit order may buy at most this percent above the "
+             "last price and sell at most this percent below it (else OKX 51006)",
+             minimum=0.01, maximum=100),
         # OKX private WebSocket (original: WS_*)
         _key("WS_HEARTBEAT_INTERVAL", "float", 20.0,
              "send 'ping' after this long without a message (OKX drops at 30 s)",
