@@ -6,7 +6,8 @@ Random orders, stops, cancels, leverage changes and passing time; after every st
   fees, funding, liquidation penalties), and equity == cash + unrealised PnL;
 - sizes are sane: 0 <= filled <= size, open positions are non-empty, net mode holds at
   most one position per symbol and margin mode;
-- no reduce-only algo is live without the position it reduces;
+- no reduce-only algo is live, and no reduce-only order open, without the position it
+  reduces (both are canceled with it);
 - a reduce-only order never increases or flips a position;
 - every order and algo moved only along the transition tables in ``domain.venue``;
 - open client order ids are unique; time never goes back.
@@ -170,6 +171,23 @@ class SimEngineMachine(RuleBasedStateMachine):
             assert remaining.contracts == position.contracts - order.filled_size
 
     @precondition(lambda self: self.engine.positions())
+    @rule(data=st.data(), away=st.sampled_from(["0.001", "0.01"]))
+    def reduce_only_limit(self, data, away):
+        position = data.draw(st.sampled_from(self.engine.positions()))
+        long = position.direction is PosSide.LONG
+        request = OrderRequest(
+            position.symbol,
+            "sell" if long else "buy",
+            position.contracts,
+            self._cid(),
+            order_type="limit",
+            price=self._price(position.symbol, away if long else f"-{away}"),
+            reduce_only=True,
+            td_mode=position.margin_mode,
+        )
+        self._try(lambda: self.engine.place_order(request))
+
+    @precondition(lambda self: self.engine.positions())
     @rule(data=st.data(), stop=st.sampled_from(["0.002", "0.02"]), whole=st.booleans())
     def standalone_stop(self, data, stop, whole):
         position = data.draw(st.sampled_from(self.engine.positions()))
@@ -253,6 +271,15 @@ class SimEngineMachine(RuleBasedStateMachine):
             direction = held.get((algo.symbol, algo.pos_side, algo.td_mode))
             protects = PosSide.LONG if algo.side.value == "sell" else PosSide.SHORT
             assert direction is protects, f"live algo {algo.algo_id} without its position"
+
+    @invariant()
+    def no_reduce_only_order_outlives_its_position(self):
+        held = {(p.symbol, p.pos_side, p.margin_mode): p.direction for p in self.engine.positions()}
+        for order in self.engine.open_orders():
+            if order.reduce_only:
+                direction = held.get((order.symbol, order.pos_side, order.td_mode))
+                reduces = PosSide.LONG if order.side.value == "sell" else PosSide.SHORT
+                assert direction is reduces, f"open order {order.order_id} without its position"
 
     @invariant()
     def transitions_follow_the_tables(self):
