@@ -20,7 +20,7 @@ call with the same idempotency key, reconcile again, and checks:
 
 - zero duplicate orders: no client order id was accepted twice by the server;
 - every open position has exactly one OPEN relation of its side and exactly one live
-  stop-loss covering it, which its relation names; no algo order of a flat symbol;
+  stop-loss order covering it, which its relation names; no algo order of a flat symbol;
 - no intent is left unresolved.
 
 ``make test`` runs SOAK_TRADING_RUNS (default 100) runs, ``make soak`` 1,000; SOAK_SEED
@@ -305,9 +305,8 @@ def child(conn, url: str, rest_url: str, plan: Plan) -> None:
 # -- the checks -----------------------------------------------------------------------------
 
 
-def problems(server: FakeOkx, svc: Services, split: list[str]) -> list[str]:
-    """What breaks the invariants now (``split`` collects positions whose one stop-loss
-    is made of several orders)."""
+def problems(server: FakeOkx, svc: Services) -> list[str]:
+    """What breaks the invariants now."""
     found = []
     duplicates = {cid: n for cid, n in server.state.placed().items() if n > 1}
     if duplicates:
@@ -331,25 +330,15 @@ def problems(server: FakeOkx, svc: Services, split: list[str]) -> list[str]:
         direction = "LONG" if position.direction.value == "long" else "SHORT"
         if [r.side for r in mine] != [direction]:
             found.append(f"{symbol}: {direction} position, OPEN relations {mine}")
-        # exactly one stop-loss: its orders cover the position, none of them redundant (a
-        # plan replacement left half done); one order unless an add was cut short between
-        # its own attached stop and the replacement (counted: "split"). One reduce-only
-        # order larger than what is left (a reduce cut short) still closes it all.
-        once = sum((position.contracts if a.size is None else a.size for a in stops), ZERO)
+        # exactly one stop-loss order, covering the position (one reduce-only order larger
+        # than what is left, after a reduce cut short, still closes it all)
         shown = [(a.algo_id, a.size, a.sl_trigger_price, a.tp_trigger_price) for a in stops]
         named = [(r.stop_loss_algo_id, r.take_profit_algo_id) for r in mine]
-        shares = [position.contracts if a.size is None else a.size for a in stops]
-        redundant = any(once - share >= position.contracts for share in shares)
-        if not stops or once < position.contracts or redundant:
+        if len(stops) != 1 or (stops[0].size or position.contracts) < position.contracts:
             found.append(
-                f"{symbol}: stop-losses {shown} cover {once} of {position.contracts}; "
-                f"relation names {named}"
+                f"{symbol}: stop-losses {shown} for {position.contracts}; relation names {named}"
             )
             continue
-        if len(stops) > 1:
-            split.append(symbol)
-            if len({a.sl_trigger_price for a in stops}) != 1:
-                found.append(f"{symbol}: split stop-losses at different prices {shown}")
         if mine and mine[0].stop_loss_algo_id not in {a.algo_id for a in stops}:
             found.append(f"{symbol}: relation names stop {named}, live {shown}")
     return found
@@ -487,7 +476,6 @@ def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_prote
     ctx = forkserver()
     steps: dict[str, int] = {}
     outcomes: Counter[tuple[str, str]] = Counter()
-    split: list[str] = []
     spent: Counter[str] = Counter()
     started = time.monotonic()
     try:
@@ -508,7 +496,7 @@ def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_prote
             restart(svc, reconciler, plan, signal_context)
             spent["restart"] += time.monotonic() - begun
             begun = time.monotonic()
-            wrong = problems(server, svc, split)
+            wrong = problems(server, svc)
             spent["check"] += time.monotonic() - begun
             assert not wrong, f"seed {seed} run {run} {plan} ({outcome}): {wrong}"
     finally:
@@ -518,7 +506,7 @@ def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_prote
     print(
         f"\n{RUNS} runs (seed {seed}) in {elapsed:.1f} s: {killed} killed inside the "
         f"operation; per operation: {dict(sorted(outcomes.items()))}; steps seen: {steps}; "
-        f"checks with a stop-loss split over several orders: {len(split)}; seconds spent: "
+        f"seconds spent: "
         f"{ {part: round(seconds, 1) for part, seconds in spent.items()} }",
         file=sys.stderr,
     )

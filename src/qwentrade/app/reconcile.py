@@ -58,6 +58,7 @@ from qwentrade.domain.reconcile import (
     DatabaseView,
     ExchangeView,
     FailRelation,
+    MergeStops,
     PlaceStopLoss,
     PointRelation,
     ReconcileAction,
@@ -162,9 +163,8 @@ class ReconciliationService:
     """Keeps the database in line with the exchange; consumes the private stream.
 
     ``trading`` settles found orders (``resolve_intent``) and handles external closes
-    (``handle_external_close``); ``history_sync``
-    (optional) stores stream orders/positions; ``stream`` (optional) is consumed between
-    ``start()`` and ``stop()``.
+    (``handle_external_close``); ``history_sync`` (optional) stores stream orders and
+    positions; ``stream`` (optional) is consumed between ``start()`` and ``stop()``.
     """
 
     def __init__(
@@ -313,6 +313,8 @@ class ReconciliationService:
                         )
                 elif isinstance(action, PlaceStopLoss):
                     stops.append(self._place_stop_loss(action, now))
+                elif isinstance(action, MergeStops):
+                    stops.append(self._merge_stops(action, now))
                 elif isinstance(action, PointRelation):
                     relation = self._relations.get(action.relation_id)
                     if relation is not None and relation.status == "OPEN":
@@ -374,10 +376,8 @@ class ReconciliationService:
                     self._exchange.cancel_algos([pair])
 
     def _place_stop_loss(self, action: PlaceStopLoss, now: datetime) -> str:
-        """The guard: intent first (its client order id is the algo's), then the algo at
-        STOP_LOSS priority (the OKX adapter gives a stop-loss leg that priority), then the
-        relation points at it."""
-        self._guard_count += 1
+        """The guard: a stop-loss for the uncovered size (or the whole position), then the
+        relation names it."""
         size = action.size
         if size is None:
             size = next(
@@ -387,26 +387,78 @@ class ReconciliationService:
             )  # fmt: skip
             if size is None:
                 raise OrderNotFound(f"the {action.symbol} position is gone")
+        algo = self._place_algo(
+            IntentAction.STOP_LOSS, action, size, action.trigger_price, action.size is None, now
+        )
+        log.warning(
+            "stop-loss guard: %s %s had no stop-loss; placed %s at %s (%s)",
+            action.symbol,
+            action.direction,
+            algo.algo_id,
+            action.trigger_price,
+            action.source,
+        )
+        self._name_in_relation(action.relation_id, now, stop=(algo.algo_id, action.trigger_price))
+        return algo.algo_id
+
+    def _merge_stops(self, action: MergeStops, now: datetime) -> str:
+        """One stop-loss order for what several orders made up: the new one first, a
+        take-profit of its own for each replaced oco order's leg, then the old ones go."""
+        stop = self._place_algo(
+            IntentAction.STOP_LOSS, action, action.size, action.trigger_price, False, now
+        )
+        names: dict[str, tuple[str, Decimal]] = {"stop": (stop.algo_id, action.trigger_price)}
+        for price, size in action.take_profits:
+            whole = size is None
+            take = self._place_algo(
+                IntentAction.TAKE_PROFIT, action, size or action.size, price, whole, now
+            )
+            names.setdefault("take", (take.algo_id, price))
+        self._cancel(action.replaced)
+        log.warning(
+            "reconciliation merged the %s %s stop-loss orders %s into %s",
+            action.symbol,
+            action.direction,
+            ", ".join(algo_id for _, algo_id in action.replaced),
+            stop.algo_id,
+        )
+        self._name_in_relation(action.relation_id, now, **names)
+        return stop.algo_id
+
+    def _place_algo(
+        self,
+        kind: IntentAction,
+        action: PlaceStopLoss | MergeStops,
+        size: Decimal,
+        trigger: Decimal,
+        whole: bool,
+        now: datetime,
+    ) -> AlgoOrder:
+        """Intent first (its client order id is the algo's), then the algo order (at
+        STOP_LOSS priority for a stop-loss leg: the OKX adapter's rule)."""
+        self._guard_count += 1
         stamp = int(now.timestamp() * 1000)
         intent = OrderIntent(
             key=f"guard-{action.symbol}-{action.direction}-{stamp}-{self._guard_count}",
             symbol=action.symbol,
-            action=IntentAction.STOP_LOSS,
+            action=kind,
             side=PositionSide[action.direction],
             size=size,
             created_at=now,
-            trigger_price=action.trigger_price,
+            trigger_price=trigger,
         )
         record = self._intents.add(IntentRecord.from_intent(intent, updated_at=now))
         sent = intent.apply("send")
         self._intents.update(IntentRecord.from_intent(sent, now), expected_state=record.state)
+        stop = kind is IntentAction.STOP_LOSS
         request = AlgoRequest(
             symbol=action.symbol,
             side=action.side,
             algo_type=AlgoType.CONDITIONAL,
-            size=action.size,
-            close_fraction=None if action.size is not None else Decimal(1),
-            sl_trigger_price=action.trigger_price,
+            size=None if whole else size,
+            close_fraction=Decimal(1) if whole else None,
+            sl_trigger_price=trigger if stop else None,
+            tp_trigger_price=None if stop else trigger,
             pos_side=action.pos_side,
             td_mode=action.td_mode,
             reduce_only=True,
@@ -424,26 +476,25 @@ class ReconciliationService:
             raise
         done = sent.apply("acknowledge", order_id=algo.algo_id)
         self._intents.update(IntentRecord.from_intent(done, now), expected_state="SENT")
-        log.warning(
-            "stop-loss guard: %s %s had no stop-loss; placed %s at %s (%s)",
-            action.symbol,
-            action.direction,
-            algo.algo_id,
-            action.trigger_price,
-            action.source,
-        )
-        if action.relation_id is not None:
-            relation = self._relations.get(action.relation_id)
-            if relation is not None and relation.status == "OPEN":
-                self._relations.save(
-                    attrs.evolve(
-                        relation,
-                        stop_loss_algo_id=algo.algo_id,
-                        stop_loss_price=action.trigger_price,
-                        updated_at=now,
-                    )
-                )
-        return algo.algo_id
+        return algo
+
+    def _name_in_relation(
+        self,
+        relation_id: str | None,
+        now: datetime,
+        stop: tuple[str, Decimal] | None = None,
+        take: tuple[str, Decimal] | None = None,
+    ) -> None:
+        relation = None if relation_id is None else self._relations.get(relation_id)
+        if relation is None or relation.status != "OPEN":
+            return
+        if stop is not None:
+            relation = attrs.evolve(relation, stop_loss_algo_id=stop[0], stop_loss_price=stop[1])
+        if take is not None:
+            relation = attrs.evolve(
+                relation, take_profit_algo_id=take[0], take_profit_price=take[1]
+            )
+        self._relations.save(attrs.evolve(relation, updated_at=now))
 
     def _publish(self, report: ReconcileReport) -> None:
         self.last_report = report

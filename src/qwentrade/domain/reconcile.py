@@ -32,20 +32,25 @@ Rules, in the order they are applied:
    adoption is reported.
 4. The **stop-loss guard**: an open position whose live stop-loss algo orders cover less
    than its size gets one (:class:`PlaceStopLoss`) for the uncovered contracts, or for
-   the whole position (``close_fraction`` 1) when it has none. Its trigger is the
-   stop-loss price of the position's newest relation (its plan) when that is still on
-   the protective side of the mark price; otherwise (no plan, or a plan the price has
-   already crossed) it is ``default_stop_loss`` (a fraction, e.g. 0.05 = 5 %) away from
-   the worse of entry and mark: below ``min(entry, mark)`` for a LONG, above
-   ``max(entry, mark)`` for a SHORT, rounded away from the price to the tick. A crossed
-   plan is not turned into a market close: the guard only ever protects.
+   the whole position (``close_fraction`` 1) when it has none; when its stop-loss
+   orders are all at its plan's price (the plan no longer covers a grown position),
+   one order for the whole position at that price replaces them (:class:`MergeStops`).
+   Its trigger is the stop-loss price of the position's newest relation (its plan)
+   when that is still on the protective side of the mark price; otherwise (no plan, or
+   a plan the price has already crossed) it is ``default_stop_loss`` (a fraction, e.g.
+   0.05 = 5 %) away from the worse of entry and mark: below ``min(entry, mark)`` for a
+   LONG, above ``max(entry, mark)`` for a SHORT, rounded away from the price to the
+   tick. A crossed plan is not turned into a market close: the guard only protects.
    A position whose stop-losses cover it more than once (a plan replacement interrupted
    between placing the new orders and canceling the old) keeps the one its relation
    names when that one covers it (else whichever covers it); the others are canceled,
    newest first, as long as the rest still covers it
    (:class:`CancelAlgos`; an oco order goes with its take-profit leg: it is the plan
-   being replaced). A position with one live stop-loss whose newest relation names
-   another (not live) gets its relation pointed at it (:class:`PointRelation`).
+   being replaced). Several orders left making up one stop-loss at one price (an add
+   cut short between its own attached stop and the plan replacement) are merged into
+   one order (:class:`MergeStops`: the new one placed first). A position with one live
+   stop-loss whose newest relation names another (not live) gets its relation pointed
+   at it (:class:`PointRelation`).
 5. An OPEN relation whose position is gone (no open position of its symbol and
    direction) and whose entry order is not still open is closed as an external close
    (:class:`CloseExternally`, one per symbol and direction).
@@ -176,6 +181,27 @@ class PointRelation:
 
 
 @attrs.frozen
+class MergeStops:
+    """One stop-loss at one price made of several orders (an add cut short between its
+    own attached stop and the plan replacement): place one stop of ``size`` at
+    ``trigger_price`` first, keep each replaced oco order's take-profit as a take-profit
+    of its own (``take_profits``: trigger price and size, None = the whole position),
+    then cancel the ``replaced`` orders; the relation names the new ones."""
+
+    symbol: str
+    direction: str
+    side: Side
+    pos_side: PosSide
+    td_mode: TdMode
+    size: Decimal
+    trigger_price: Decimal
+    pos_id: str
+    relation_id: str | None
+    replaced: tuple[tuple[str, str], ...]
+    take_profits: tuple[tuple[Decimal, Decimal | None], ...]
+
+
+@attrs.frozen
 class CloseExternally:
     """The ``direction`` position of ``symbol`` is gone: close its OPEN relations."""
 
@@ -198,6 +224,7 @@ ReconcileAction = (
     | FailRelation
     | PlaceStopLoss
     | PointRelation
+    | MergeStops
     | CloseExternally
     | CancelAlgos
 )
@@ -327,6 +354,30 @@ def _surplus_stops(
     return surplus
 
 
+def _merge(
+    position: ExchangePosition,
+    direction: str,
+    stops: list[AlgoOrder],
+    relation: RelationRecord | None,
+) -> MergeStops:
+    take_profits = tuple(
+        (a.tp_trigger_price, a.size) for a in stops if a.tp_trigger_price is not None
+    )
+    return MergeStops(
+        symbol=position.symbol,
+        direction=direction,
+        side=Side.SELL if direction == LONG else Side.BUY,
+        pos_side=position.pos_side,
+        td_mode=position.margin_mode,
+        size=position.contracts,
+        trigger_price=stops[0].sl_trigger_price,  # type: ignore[arg-type]
+        pos_id=position.pos_id,
+        relation_id=None if relation is None else relation.client_order_id,
+        replaced=tuple(sorted((a.symbol, a.algo_id) for a in stops)),
+        take_profits=take_profits,  # type: ignore[arg-type]
+    )
+
+
 def _newest(relations: list[RelationRecord]) -> RelationRecord | None:
     return max(relations, key=lambda r: (r.created_at, r.client_order_id), default=None)
 
@@ -429,7 +480,9 @@ def diff(
             stops = [a for a in algos if a.sl_trigger_price is not None and a not in surplus]
             newest = _newest(relations)
             live = {a.algo_id for a in stops}
-            if len(stops) == 1 and newest is not None and newest.stop_loss_algo_id not in live:
+            if len(stops) > 1 and len({a.sl_trigger_price for a in stops}) == 1:
+                actions.append(_merge(position, direction, stops, newest))
+            elif len(stops) == 1 and newest is not None and newest.stop_loss_algo_id not in live:
                 [stop] = stops
                 actions.append(
                     PointRelation(newest.client_order_id, stop.algo_id, stop.sl_trigger_price)
@@ -444,6 +497,12 @@ def diff(
             ),
             None,
         )
+        partial = [a for a in algos if a.sl_trigger_price is not None]
+        if partial and {a.sl_trigger_price for a in partial} == {planned}:
+            # the plan's stop no longer covers the grown position (an add cut short before
+            # its plans were replaced): one order for the whole, at the plan's price
+            actions.append(_merge(position, direction, partial, newest))
+            continue
         tick = exchange.tick_sizes.get(symbol, Decimal("0.1"))
         price, source = _guard_price(position, planned, tick, rules.default_stop_loss)
         actions.append(

@@ -181,6 +181,34 @@ def test_the_guard_follows_the_plan_and_covers_only_what_is_uncovered(world):
     ]
 
 
+def test_one_stop_loss_split_over_two_orders_is_merged_and_its_take_profit_kept(world):
+    price = world.engine.last_price(BTC)
+    stop, take = (price * Decimal("0.9")).quantize(Decimal("0.1")), price * Decimal("1.1")
+    world.exchange.place_order(market(BTC, "buy", "2", "entry2"))
+    oco = world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "oco", size="1.5", sl_trigger_price=stop, tp_trigger_price=take)
+    )
+    added = world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", size="0.5", sl_trigger_price=stop)
+    )
+    world.repos.relations.save(
+        RelationRecord("entry2", BTC, "LONG", START, START, stop_loss_algo_id=added.algo_id)
+    )
+    report = world.service.reconcile("periodic")
+    assert report.ok, report.failures
+    algos = world.exchange.open_algos(BTC)
+    [merged] = [a for a in algos if a.sl_trigger_price is not None]
+    [kept] = [a for a in algos if a.tp_trigger_price is not None]
+    assert (merged.size, merged.sl_trigger_price, merged.tp_trigger_price) == (2, stop, None)
+    assert (kept.size, kept.tp_trigger_price) == (Decimal("1.5"), oco.tp_trigger_price)
+    relation = world.repos.relations.get("entry2")
+    assert (relation.stop_loss_algo_id, relation.take_profit_algo_id) == (
+        merged.algo_id,
+        kept.algo_id,
+    )
+    assert world.service.reconcile("periodic").actions == ()
+
+
 def test_a_relation_whose_position_is_gone_is_closed_as_an_external_close(world):
     price = world.engine.last_price(BTC)
     world.repos.relations.save(RelationRecord("gone1", BTC, "LONG", START, START))

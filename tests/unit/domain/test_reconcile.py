@@ -18,6 +18,7 @@ from qwentrade.domain.reconcile import (
     DatabaseView,
     ExchangeView,
     FailRelation,
+    MergeStops,
     PlaceStopLoss,
     PointRelation,
     ReconcileRules,
@@ -306,14 +307,26 @@ def test_a_crossed_plan_falls_back_to_the_default_distance_from_the_mark():
 
 
 def test_a_partly_covered_position_gets_a_stop_for_the_rest_only():
-    partial = make_algo(size=Decimal("0.5"))
+    partial = make_algo(size=Decimal("0.5"), sl=Decimal(85))  # a partial plan of its own
     take_profit = make_algo("a2", sl=None, tp=Decimal(120), size=Decimal(2))
     [guard] = run(
         relations=[make_relation(stop=Decimal(90))],
         positions=[make_position(size=Decimal(2))],
         algos=[partial, take_profit],
     )
-    assert guard.size == Decimal("1.5")
+    assert (guard.size, guard.trigger_price) == (Decimal("1.5"), Decimal(90))
+
+
+def test_a_stop_that_no_longer_covers_a_grown_position_is_replaced_by_one_for_all():
+    old = make_algo(size=Decimal("0.5"), tp=Decimal(120))
+    [merge] = run(
+        relations=[make_relation(stop=Decimal(90))],
+        positions=[make_position(size=Decimal(2))],
+        algos=[old],
+    )
+    assert isinstance(merge, MergeStops)
+    assert (merge.size, merge.trigger_price, merge.replaced) == (2, 90, ((BTC, "a1"),))
+    assert merge.take_profits == ((Decimal(120), Decimal("0.5")),)
 
 
 @pytest.mark.parametrize("size", [None, Decimal(2), Decimal(3)])
@@ -356,7 +369,8 @@ def test_an_interrupted_add_keeps_the_new_larger_stop_not_the_named_smaller_one(
 
 
 def test_partial_stops_that_cover_once_are_all_kept():
-    halves = [make_algo(f"a{n}", size=Decimal(1)) for n in range(2)]
+    # two partial plans at two prices (a user's choice)
+    halves = [make_algo(f"a{n}", size=Decimal(1), sl=Decimal(90 - 5 * n)) for n in range(2)]
     whole = attrs.evolve(make_algo("w", size=None), created_at=NOW)
     assert run(relations=[make_relation()], positions=[make_position()], algos=halves) == []
     # a newer whole-position stop beside them is the surplus (the halves cover it once)
@@ -366,6 +380,19 @@ def test_partial_stops_that_cover_once_are_all_kept():
     named = attrs.evolve(make_relation(), stop_loss_algo_id="w")
     [action] = run(relations=[named], positions=[make_position()], algos=[*halves, whole])
     assert action == CancelAlgos(BTC, ((BTC, "a0"), (BTC, "a1")))
+
+
+def test_one_stop_loss_split_over_orders_at_one_price_is_merged_keeping_take_profits():
+    oco = make_algo("a1", size=Decimal("1.5"), tp=Decimal(120))
+    added = attrs.evolve(make_algo("a2", size=Decimal("0.5")), created_at=NOW)
+    relation = make_relation(stop_id="a2")
+    position = make_position()
+    [merge] = run(relations=[relation], positions=[position], algos=[oco, added])
+    assert isinstance(merge, MergeStops)
+    assert (merge.size, merge.trigger_price, merge.side) == (Decimal(2), Decimal(90), Side.SELL)
+    assert merge.replaced == ((BTC, "a1"), (BTC, "a2"))
+    assert merge.take_profits == ((Decimal(120), Decimal("1.5")),)
+    assert merge.relation_id == "r1"
 
 
 def test_coverage_counts_only_live_stop_loss_legs():
@@ -445,6 +472,23 @@ def apply(database: DatabaseView, exchange: ExchangeView, actions) -> tuple:
             relations[action.relation_id] = attrs.evolve(
                 relations[action.relation_id], stop_loss_algo_id=action.algo_id
             )
+        elif isinstance(action, MergeStops):
+            gone = {algo_id for _, algo_id in action.replaced}
+            algos = [a for a in algos if a.algo_id not in gone]
+            merged = attrs.evolve(
+                make_algo(f"m{number}", symbol=action.symbol, side=action.side.value),
+                size=action.size,
+                close_fraction=None,
+                sl_trigger_price=action.trigger_price,
+            )
+            algos.append(merged)
+            for price, size in action.take_profits:
+                take = make_algo(f"t{number}{price}", action.symbol, action.side.value, size)
+                algos.append(attrs.evolve(take, sl_trigger_price=None, tp_trigger_price=price))
+            if action.relation_id in relations:
+                relations[action.relation_id] = attrs.evolve(
+                    relations[action.relation_id], stop_loss_algo_id=merged.algo_id
+                )
         elif isinstance(action, CloseExternally):
             for cid in action.relation_ids:
                 relations[cid] = attrs.evolve(relations[cid], status="CLOSED")
