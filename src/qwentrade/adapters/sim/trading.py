@@ -69,7 +69,6 @@ def place(state: SimState, request: OrderRequest) -> Order:
             f"Duplicated clOrdId: client_order_id {request.client_order_id} belongs to an open "
             "order; look it up with get_order instead of sending it again",
         )
-    check_max_size(state, request.symbol, request.order_type, request.size)
     last = state.price_of(request.symbol)
     if request.price is not None:
         error = band_error(state, request.symbol, request.side, request.price, last)
@@ -94,6 +93,7 @@ def place(state: SimState, request: OrderRequest) -> Order:
     leverage = state.leverage_for(request.symbol, request.td_mode, request.pos_side)
     reference = request.price if request.price is not None else last
     require_margin(state, instrument, opening, reference, leverage)
+    check_max_size(state, request.symbol, request.order_type, request.size)
     return submit(
         state,
         symbol=request.symbol,
