@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from qwentrade.app.settings import Settings, parse_finite_number
 from qwentrade.domain.errors import DomainError
@@ -148,7 +149,8 @@ def _kline_sync(container):
 
 
 class _Bar:
-    """A tqdm bar of one series' missing candles (rows, time range, ETA), or nothing."""
+    """A tqdm bar of one series' missing candles: count, rate, ETA and the time range
+    fetched so far; nothing when quiet or not on a terminal."""
 
     def __init__(self, description: str, total: int, quiet: bool) -> None:
         self._bar = None
@@ -157,8 +159,12 @@ class _Bar:
 
             self._bar = tqdm(total=total, desc=description, unit="candle", leave=True)
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(
+        self, done: int, total: int, first: datetime | None, last: datetime | None
+    ) -> None:
         if self._bar is not None:
+            if first is not None and last is not None:
+                self._bar.set_postfix_str(f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M}")
             self._bar.update(done - self._bar.n)
 
     def __enter__(self) -> _Bar:

@@ -54,8 +54,9 @@ from qwentrade.ports.repositories import KlineRepository, SignalRepository, Stat
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: candles fetched so far of those missing, after each page."""
+Progress = Callable[[int, int, datetime | None, datetime | None], None]
+"""``progress(done, total, first, last)`` after each page: candles fetched so far of those
+missing, and the open times of the oldest and newest of them."""
 
 DETECT_PREFIX = "detect:"
 CONFIRM_WAIT = timedelta(minutes=2)  # how long after a close its confirmation is awaited
@@ -204,7 +205,7 @@ class KlineSync:
                     if closed:  # appended at the end: stored at once (a kill keeps it)
                         written += self._backfill.store(symbol, timeframe, closed)
                 if progress is not None:
-                    progress(fetched, len(missing))
+                    progress(fetched, len(missing), first, last)
             if waiting:
                 written += self._backfill.store(symbol, timeframe, waiting)
             return BackfillReport(
