@@ -139,7 +139,12 @@ def create_app(services: Services, http_settings: HttpSettings | None = None) ->
         ),
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
-        state={"http_settings": settings, "health": monitor, "metrics": HttpMetrics(services)},
+        state={
+            "http_settings": settings,
+            "health": monitor,
+            "metrics": HttpMetrics(services),
+            "symbols": services.symbols,
+        },
         on_shutdown=[monitor.close],
         # The process's logging is configured once by the entry point; Litestar must not
         # install its own handlers over it (they would bypass the secret-masking filter).

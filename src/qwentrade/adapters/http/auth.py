@@ -66,13 +66,12 @@ def api_key_guard(
     state["metrics"].auth_failures.inc()
     client = connection.client.host if connection.client else "?"
     missing = HEADER.lower() not in connection.headers
-    log.warning(
-        "refused %s %s from %s: %s",
-        connection.scope.get("method", ""),
-        connection.scope.get("path_template") or connection.url.path,
-        client,
-        "no API key" if missing else "wrong API key",
-    )
+    method = connection.scope.get("method", "")
+    route = connection.scope.get("path_template") or connection.url.path
+    reason = "no API key" if missing else "wrong API key"
+    log.warning("refused %s %s from %s: %s", method, route, client, reason)
+    if (notify := state.get("on_auth_failure")) is not None:  # notifications (container)
+        notify(method, route, client, reason)
     if settings.api_key_digest is None:
         detail = "no API key is configured: set QWENTRADE_API_KEY and restart the service"
     elif missing:

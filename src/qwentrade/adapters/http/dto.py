@@ -362,10 +362,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class ConfigEntryResponse(msgspec.Struct):
+    """A config key; ``value`` and ``default`` are numbers (whole for ``int`` keys),
+    booleans or text as its ``type`` says."""
+
     key: str
-    value: str | int | float | bool
+    value: str | float | bool
     type: str
-    default: str | int | float | bool
+    default: str | float | bool
     description: str
     allowed: str
 

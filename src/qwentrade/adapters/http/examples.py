@@ -6,6 +6,7 @@ shapes the trading service returns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -242,6 +243,69 @@ OPERATION_EXAMPLES: dict[tuple[str, str], Any] = {
     ("/metrics", "get"): "# TYPE qwentrade_http_requests_total counter\n"
     'qwentrade_http_requests_total{method="GET",route="/health",status="200"} 3.0\n',
 }
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "ErrorResponse",
+    "description": "Every error: the status, the error's kind, the request field at fault "
+    "(null when none) and what to do; ``errors`` lists each field a refused request got "
+    "wrong.",
+    "properties": {
+        "status_code": {"type": "integer"},
+        "error": {"type": "string"},
+        "field": {"oneOf": [{"type": "string"}, {"type": "null"}]},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["status_code", "error", "field", "detail"],
+    "examples": [
+        {
+            "status_code": 400,
+            "error": "ValidationError",
+            "field": "amount",
+            "detail": "amount: field `amount` must be a number > 0 and <= 1E+15, got -5",
+        }
+    ],
+}
+ERROR_RESPONSE = {
+    "description": "An error (400 bad input, 401 no or wrong X-API-Key, 404 not found, "
+    "409 conflict, 413 body too large, 422 refused by a rule or the exchange, 429, 503)",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+}
+SYMBOL_PATTERN = r"^[A-Z0-9]{1,15}-[A-Z]{2,8}-SWAP$"
+
+
+def finish_schema(schema: dict[str, Any], symbols: Sequence[str] = ()) -> dict[str, Any]:
+    """``schema`` completed: examples, the error response of every operation, and (when
+    given) the configured ``symbols`` as the only values a symbol may take."""
+    schema = add_examples(schema)
+    schema.setdefault("components", {}).setdefault("schemas", {})["ErrorResponse"] = ERROR_SCHEMA
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("default", ERROR_RESPONSE)
+    if symbols:
+        _restrict_symbols(schema, list(symbols))
+    return schema
+
+
+def _restrict_symbols(node: Any, symbols: list[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("pattern") == SYMBOL_PATTERN:
+            del node["pattern"]
+            node["enum"] = symbols
+        if node.get("name") == "symbol" and node.get("in") in ("path", "query"):
+            target = node.get("schema", {})
+            options = target.get("oneOf") or [target]
+            for option in options:
+                if option.get("type") == "string":
+                    option["enum"] = symbols
+        for value in node.values():
+            _restrict_symbols(value, symbols)
+    elif isinstance(node, list):
+        for value in node:
+            _restrict_symbols(value, symbols)
 
 
 def add_examples(schema: dict[str, Any]) -> dict[str, Any]:

@@ -18,13 +18,12 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from qwentrade.app.container import Container, build
-from qwentrade.app.settings import Secret, Settings
+from qwentrade.app.container import Container
 
 sys.path.insert(0, str(Path(__file__).parents[3] / "contract"))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from http_helpers import HEADERS, KEY
+from http_helpers import HEADERS, make_container
 
 
 @attrs.define
@@ -45,15 +44,6 @@ class Api:
 
     def put(self, path: str, body: Any = None, **kw: Any) -> Any:
         return self.client.put(path, json=body, headers={**HEADERS, **kw.pop("headers", {})}, **kw)
-
-
-def make_container(engine: sa.Engine, tmp_path: Path, **settings: Any) -> Container:
-    url = engine.url.render_as_string(hide_password=False)
-    values: dict[str, Any] = {"database_url": url, "api_key": Secret(KEY), "log_file": None}
-    values.update(settings)
-    container = build(Settings(**values))
-    container._built["database"] = engine  # the fixture's migrated (schema-scoped) engine
-    return container
 
 
 @pytest.fixture

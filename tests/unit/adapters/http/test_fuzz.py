@@ -9,6 +9,7 @@ import os
 from urllib.parse import quote
 
 import pytest
+from http_helpers import HEADERS, make_container
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,7 +53,6 @@ ENDPOINTS = [
 def fuzz_api(tmp_path_factory):
     from litestar.testing import TestClient
 
-    from conftest import make_container
     from qwentrade.adapters.sql import make_engine, upgrade
 
     path = tmp_path_factory.mktemp("fuzz") / "qwentrade.db"
@@ -65,7 +65,6 @@ def fuzz_api(tmp_path_factory):
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_random_bodies_never_make_a_server_error(fuzz_api, method, path):
-    from http_helpers import HEADERS
 
     @settings(
         max_examples=EXAMPLES,

@@ -12,7 +12,7 @@ from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.serialization import encode_json
 
 from qwentrade.adapters.http.auth import PUBLIC
-from qwentrade.adapters.http.examples import add_examples
+from qwentrade.adapters.http.examples import finish_schema
 
 FAVICON = "<link rel='icon' type='image/png' href='/static/swagger-ui/favicon-32x32.png'>"
 SWAGGER = SwaggerRenderPlugin(
@@ -33,7 +33,8 @@ REDOC = RedocRenderPlugin(
 def _schema(request: Request) -> dict:
     state = request.app.state
     if "openapi_schema" not in state:
-        state["openapi_schema"] = add_examples(request.app.openapi_schema.to_schema())
+        schema = request.app.openapi_schema.to_schema()
+        state["openapi_schema"] = finish_schema(schema, state.get("symbols", ()))
     return state["openapi_schema"]
 
 
