@@ -29,6 +29,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
         command += ["--max-examples", EXAMPLES, "-c", CHECKS, "--seed", "1"]
         result = subprocess.run(
             command,
+            cwd=tmp_path,  # its .schemathesis cache goes there, not into the checkout
             capture_output=True,
             text=True,
             timeout=600,
