@@ -1,0 +1,228 @@
+"""The parity path: the live code replayed candle by candle over the simulated exchange.
+
+A :class:`~qwentrade.adapters.sim.SimEngine` replays the candles (its intra-candle walk:
+open, then low/high, then close, never a future price; funding at 00/08/16 UTC;
+liquidation), driven by a stepped clock to each 15m close in turn. At each close, as the
+live system does after storing a closed candle:
+
+1. positions the exchange closed during the step (stop-loss, take-profit, liquidation)
+   are recorded through ``TradingService.handle_external_close`` (what the reconciler
+   does live);
+2. the detector's result for that close is stored as a signal (ACTIVE, expiring
+   ``DETECTOR_SIGNAL_EXPIRE_HOURS`` later), exactly as ``DetectionService`` stores it;
+3. ``SignalPolicy.run`` (the live policy pass) opens the newest active signal through
+   ``TradingService.open_position``, with its stop-loss and take-profit attached as
+   exchange algo orders, when the symbol is flat.
+
+For speed the detector's results come from ``detect_history`` (the vectorised form, proven
+equal to the per-call ``detect`` the live ``DetectionService`` runs) computed once, and
+each close's row is fed to the same policy code path; the policy reads the ATR of the
+newest closed candle as it does live. A position still open after the last candle is
+closed at market by ``TradingService.close_position`` (reason ``end``).
+
+This module wires the simulated exchange and the memory repositories itself (as a test
+does): a backtest is its own small composition, never the running service's.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+import polars as pl
+
+from qwentrade.app.backtest.data import MS_15M, Market
+from qwentrade.app.backtest.params import POLICY_KEYS, BacktestParams
+from qwentrade.app.backtest.report import TRADE_SCHEMA, BacktestResult, equity_frame
+from qwentrade.app.pending import PendingOrderService
+from qwentrade.app.policy import SignalPolicy
+from qwentrade.app.trading import TradingService
+from qwentrade.domain.detector import detect_history
+from qwentrade.domain.market import Timeframe, from_ms
+from qwentrade.domain.records import SignalRecord
+from qwentrade.domain.venue import AlgoOrder, AlgoState, ExchangePosition
+
+log = logging.getLogger(__name__)
+
+
+class _ReplayKlines:
+    """The policy's view of the stored 15m candles: the newest is the last closed one."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._frame = frame
+        self.cursor = 0
+
+    def latest(self, symbol: str, timeframe: Timeframe, count: int = 1) -> pl.DataFrame:
+        start = max(0, self.cursor - count + 1)
+        return self._frame.slice(start, self.cursor - start + 1)
+
+
+def signals(market: Market, params: BacktestParams) -> pl.DataFrame:
+    """The detector's verdict at every 15m close (``detect_history`` over the whole file)."""
+    return detect_history(market.candles, market.candles_4h, params.detector)
+
+
+def run_replay(
+    market: Market,
+    params: BacktestParams,
+    *,
+    verdicts: pl.DataFrame | None = None,
+    progress: bool = False,
+) -> BacktestResult:
+    """Backtest ``market`` through the simulated exchange, TradingService and SignalPolicy."""
+    from qwentrade.adapters.memory import MemoryRepositories
+    from qwentrade.adapters.sim import FeeRates, ReplayPath, SimEngine, SimExchange, SteppedClock
+    from qwentrade.adapters.sim.model import Costs
+    from qwentrade.adapters.sim.prices import Series
+
+    verdicts = signals(market, params) if verdicts is None else verdicts
+    symbol, first, last = market.symbol, market.first, market.last
+    traded = market.traded()
+    ts = traded["ts_ms"].to_numpy()
+    series = Series(
+        *(traded[c].to_numpy() for c in ("ts_ms", "open", "high", "low", "close", "volume"))
+    )
+    path = ReplayPath({symbol: series}, {symbol: dict(market.funding)})
+    clock = SteppedClock(from_ms(int(ts[0])))
+    engine = SimEngine(
+        instruments=[market.instrument],
+        balance=params.balance,
+        clock=clock,
+        price_path=path,
+        fee_rates=FeeRates(maker=params.maker_fee, taker=params.taker_fee),
+        costs=Costs(spread_bps=params.spread_bps, slippage_bps=params.slippage_bps),
+        intrabar=params.intrabar,
+    )
+    exchange = SimExchange(engine)
+    repos = MemoryRepositories()
+    config = repos.config
+    for key in POLICY_KEYS:
+        config.set(key, params.get(key))
+    config.set("POLICY_ENABLED", "true")
+    config.set("POLICY_USE_PENDING", False)
+    trading = TradingService(exchange, repos, config, clock)
+    pending = PendingOrderService(repos.pending, trading, exchange, config, clock)
+    klines = _ReplayKlines(market.candles)
+    policy = SignalPolicy(trading, pending, repos.signals, klines, config, clock, "sim")
+
+    events: list[object] = []
+    engine.subscribe(events.append)
+    kinds = verdicts["signal_type"].cast(pl.String).to_list()
+    scores = verdicts["score"].to_list()
+    multipliers = verdicts["position_multiplier"].to_list()
+    times = verdicts["time"].to_list()
+    expiry = params.detector.signal_expiry
+    expiry_ms = int(expiry.total_seconds() * 1000)
+
+    trades: list[dict] = []
+    equity = np.zeros(last - first + 1)
+    opened: dict | None = None
+    newest_signal = -(10**18)
+    steps = range(first, last + 1)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="replay", unit="candle", leave=False)
+    for i in steps:
+        close_ms = int(market.ts[i]) + MS_15M
+        now = from_ms(close_ms)
+        clock.set(now)
+        engine.sync()
+        if events:
+            leg = _legs(events)
+            closed = [e for e in events if isinstance(e, ExchangePosition) and not e.size]
+            events.clear()
+            for position in closed:
+                trading.handle_external_close(symbol, leg or "liquidation", at=position.updated_at)
+                assert opened is not None
+                trades.append(_trade(exchange, symbol, opened, leg or "liquidation"))
+                opened = None
+        klines.cursor = i
+        if i < last and kinds[i] is not None:
+            repos.signals.add(
+                SignalRecord(
+                    symbol=symbol,
+                    time=times[i],
+                    signal_type=kinds[i],
+                    score=int(scores[i]),
+                    price=Decimal(repr(float(market.candles["close"][i]))),
+                    created_at=now,
+                    expire_at=now + expiry,
+                    details={"position_multiplier": int(multipliers[i]), "score": int(scores[i])},
+                )
+            )
+            newest_signal = close_ms
+        waiting = opened is None and i < last and close_ms - newest_signal < expiry_ms
+        if waiting and policy.run(now):
+            (relation,) = repos.relations.find(symbol, status="OPEN", limit=1)
+            signal = repos.signals.get(relation.signal_id)
+            opened = {
+                "side": relation.side,
+                "signal_time": signal.time,
+                "score": signal.score,
+                "stop_loss": relation.stop_loss_price,
+                "take_profit": relation.take_profit_price,
+            }
+            events.clear()
+        equity[i - first] = float(engine.balance().equity)
+    if opened is not None:
+        trading.close_position(symbol, reason="end")
+        trades.append(_trade(exchange, symbol, opened, "end"))
+        equity[-1] = float(engine.balance().equity)
+    frame = (
+        pl.DataFrame(trades, schema=TRADE_SCHEMA, orient="row")
+        if trades
+        else pl.DataFrame(schema=TRADE_SCHEMA)
+    )
+    return BacktestResult(
+        trades=frame,
+        equity=equity_frame(market, equity),
+        market=market,
+        params=params,
+        engine="replay",
+    )
+
+
+def _legs(events: list[object]) -> str | None:
+    for event in events:
+        if isinstance(event, AlgoOrder) and event.state is AlgoState.EFFECTIVE:
+            leg = event.triggered_leg
+            return None if leg is None else str(getattr(leg, "value", leg))
+    return None
+
+
+def _trade(exchange, symbol: str, opened: dict, reason: str) -> dict:
+    (record,) = exchange.position_history(symbol, limit=1)
+    penalty = record.realized_pnl - record.pnl - record.fee - record.funding_fee
+    return {
+        "side": opened["side"],
+        "signal_time": opened["signal_time"],
+        "score": opened["score"],
+        "entry_time": record.created_at,
+        "entry_price": float(record.avg_price),
+        "size": float(record.close_total_size),
+        "stop_loss": float(opened["stop_loss"]),
+        "take_profit": None if opened["take_profit"] is None else float(opened["take_profit"]),
+        "exit_time": record.updated_at,
+        "exit_price": float(record.close_avg_price),
+        "exit_reason": _reason(reason),
+        "pnl": float(record.pnl),
+        "fees": float(record.fee),
+        "funding": float(record.funding_fee),
+        "penalty": float(penalty),
+        "realized": float(record.realized_pnl),
+    }
+
+
+def _reason(reason: str) -> str:
+    reason = reason.lower()
+    if "stop" in reason or reason == "sl":
+        return "stop_loss"
+    if "take" in reason or reason == "tp":
+        return "take_profit"
+    return reason
+
+
+HOUR = timedelta(hours=1)
