@@ -46,6 +46,7 @@ BASE = {
     "adapters/memory/repo.py": "",
     "adapters/sim/engine.py": "",
     "adapters/coinglass/client.py": "import httpx\n",
+    "adapters/notify/notifier.py": "import apprise\n",
     "adapters/http/app.py": "from qwentrade.app import services\n",
     "app/services.py": "",
     "testing/fake.py": "from qwentrade.adapters.sim import engine\n",
@@ -81,6 +82,8 @@ VIOLATIONS = {
     "sim imports app": {"adapters/sim/bad.py": "from qwentrade.app import services\n"},
     "memory imports http": {"adapters/memory/bad.py": "from qwentrade.adapters.http import app\n"},
     "http imports the container": {"adapters/http/bad.py": "from qwentrade.app import container\n"},
+    "notify imports sql": {"adapters/notify/bad.py": "from qwentrade.adapters.sql import repo\n"},
+    "notify imports app": {"adapters/notify/bad.py": "from qwentrade.app import services\n"},
 }
 
 

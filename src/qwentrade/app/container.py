@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
 
     from qwentrade.adapters.coinglass import CoinGlassSource
+    from qwentrade.adapters.notify import NotifyingRepositories, StreamWatcher
     from qwentrade.adapters.okx import OkxExchange, OkxMarketSource, PermitGate
     from qwentrade.adapters.sim import SimEngine
     from qwentrade.adapters.sim.live import Bar
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from qwentrade.ports.clock import Clock
     from qwentrade.ports.exchange import Exchange, PrivateStream
     from qwentrade.ports.market_data import MarketDataSource
+    from qwentrade.ports.notifier import Notifier
 
 # The simulated market is one deterministic path: the same seed from the same start, so
 # candles stored by one run are the candles the next run sees (upserts never flip-flop).
@@ -522,7 +524,7 @@ class Container:
         repositories = self.repositories()
         return TradingService(
             self.exchange(),
-            repositories,
+            self.notifying_repositories(),  # opens, adds, reduces, closes are notified
             repositories.config,
             self.clock(),
             leases=self.trading_leases(),
@@ -535,7 +537,11 @@ class Container:
 
         repositories = self.repositories()
         return PendingOrderService(
-            repositories.pending, self.trading(), self.exchange(), repositories.config, self.clock()
+            self.notifying_repositories().pending,  # triggers and expiries are notified
+            self.trading(),
+            self.exchange(),
+            repositories.config,
+            self.clock(),
         )
 
     @_once
@@ -575,7 +581,7 @@ class Container:
         history = getattr(self, "history_sync", None)
         return ReconciliationService(
             self.exchange(),
-            repositories,
+            self.notifying_repositories(),  # adoptions and external closes are notified
             self.trading(),
             None if history is None else history(),
             repositories.config,
@@ -622,12 +628,60 @@ class Container:
         """The long-running components ``qwentrade serve`` starts, in this order (and
         stops in reverse): ``(name, component)`` pairs with ``start()``/``stop(timeout)``."""
         return [
+            ("notifier", self.notifications()),  # first: stopped last, it flushes its queue
             ("trading-leases", self.trading_leases()),
             ("reconciliation", self.reconciler()),
+            ("stream-watch", self.stream_watcher()),
             ("sync", self.sync_engine()),
             ("pending-monitor", self.pending_monitor()),
             ("signal-policy", self.signal_policy()),
         ]
+
+    @_once
+    def notifier(self) -> Notifier:
+        """Where notifications go: the Apprise URLs of ``QWENTRADE_NOTIFY_URLS`` (a
+        background queue: ``start()``/``stop()``); without any, a MemoryNotifier that keeps
+        the last ones. Kinds are switched and rate-limited by the ``NOTIFY_*`` keys."""
+        from qwentrade.adapters.notify import AppriseNotifier, MemoryNotifier
+        from qwentrade.app.settings import notify_url_list
+
+        config = self.repositories().config
+        urls = notify_url_list(self.settings.notify_urls)
+        if not urls:
+            return MemoryNotifier(config, self.clock())
+        return AppriseNotifier(urls, config, self.clock(), secrets=self.settings.secrets())
+
+    @_once
+    def notifying_repositories(self) -> NotifyingRepositories:
+        """``repositories()`` whose intents, relations and pending orders tell the notifier
+        what a stored change means (a position opened, closed by its stop-loss, ...)."""
+        from qwentrade.adapters.notify import NotifyingRepositories
+
+        return NotifyingRepositories(self.repositories(), self.notifier())
+
+    @_once
+    def notifications(self) -> Notifier:
+        """``notifier()`` with the sync engine's sources wired: each new signal, and a job
+        failing ``NOTIFY_SYNC_FAILING_RUNS`` runs in a row (the trading sources go through
+        ``notifying_repositories()``, the HTTP key refusals through ``http_app()``)."""
+        from qwentrade.adapters.notify import SyncFailureListener
+        from qwentrade.domain.notify import signal_notice
+
+        notifier = self.notifier()
+        engine = self.sync_engine()
+        engine.subscribe(lambda signal: notifier.send(signal_notice(signal)))
+        engine.on_run(SyncFailureListener(notifier, self.repositories().config))
+        return notifier
+
+    @_once
+    def stream_watcher(self) -> StreamWatcher:
+        """Tells the private stream down for more than ``NOTIFY_STREAM_DOWN_SECONDS``."""
+        from qwentrade.adapters.notify import StreamWatcher
+
+        stream = self.private_stream()
+        return StreamWatcher(
+            lambda: stream.connected, self.notifier(), self.repositories().config, self.clock()
+        )
 
     @_once
     def system(self) -> SystemService:
@@ -691,7 +745,16 @@ class Container:
             cors_origins=settings.http_cors_origins,
             max_body_bytes=settings.http_max_body_bytes,
         )
-        return create_app(self.services(), http)
+        app = create_app(self.services(), http)
+        notifier, clock = self.notifier(), self.clock()
+
+        def on_auth_failure(method: str, route: str, client: str, reason: str) -> None:
+            from qwentrade.domain.notify import auth_failure_notice
+
+            notifier.send(auth_failure_notice(method, route, client, reason, clock.now()))
+
+        app.state["on_auth_failure"] = on_auth_failure  # adapters/http/auth.py calls it
+        return app
 
 
 def _sim_resume_time(container: Container) -> datetime:

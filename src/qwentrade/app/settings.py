@@ -94,6 +94,7 @@ class Settings:
     okx_ws_url: str = "wss://ws.okx.com:8443/ws/v5/private"
     coinglass_api_key: Secret | None = None
     coinglass_url: str = "https://open-api-v4.coinglass.com"
+    notify_urls: Secret | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -137,7 +138,7 @@ class Settings:
             value.reveal()
             for value in attrs.asdict(self, recurse=False).values()
             if isinstance(value, Secret) and value
-        ]
+        ] + notify_url_list(self.notify_urls)  # each URL alone, too
 
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to print or return from an API."""
@@ -157,7 +158,7 @@ class Settings:
 
 
 SECRET_FIELDS = frozenset(
-    {"api_key", "okx_api_key", "okx_secret", "okx_passphrase", "coinglass_api_key"}
+    {"api_key", "okx_api_key", "okx_secret", "okx_passphrase", "coinglass_api_key", "notify_urls"}
 )
 
 
@@ -338,6 +339,22 @@ def _secret(variable: str, raw: str) -> Secret | None:
     return Secret(raw) if raw else None
 
 
+def notify_url_list(urls: Secret | None) -> list[str]:
+    """The Apprise URLs of ``QWENTRADE_NOTIFY_URLS`` (separated by spaces or commas)."""
+    return urls.reveal().replace(",", " ").split() if urls else []
+
+
+def _notify_urls(variable: str, raw: str) -> Secret | None:
+    for index, url in enumerate(notify_url_list(Secret(raw)), 1):
+        if not re.match(r"^[a-z][a-z0-9+.-]*://\S", url, re.I):  # the URL is never echoed
+            raise SettingsError(
+                variable,
+                f"URL #{index} is not an Apprise URL (scheme://..., e.g. tgram://, "
+                "discord://, slack://, mailto://, ntfy://, json://); separate URLs by spaces",
+            )
+    return _secret(variable, raw)
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "mode": _mode,
     "database_url": _database_url,
@@ -362,6 +379,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "okx_ws_url": _url,
     "coinglass_api_key": _secret,
     "coinglass_url": _url,
+    "notify_urls": _notify_urls,
 }
 
 SETTING_HELP: dict[str, str] = {
@@ -397,4 +415,7 @@ SETTING_HELP: dict[str, str] = {
     "without it the first three come from OKX's public statistics and the last two are "
     "disabled",
     "coinglass_url": "CoinGlass API base URL",
+    "notify_urls": "secret: Apprise URLs notifications go to, separated by spaces (e.g. "
+    "tgram://bot-token/chat-id discord://id/token ntfy://topic json://host/path); none: "
+    "notifications are only kept in memory. NOTIFY_* config keys pick the kinds",
 }

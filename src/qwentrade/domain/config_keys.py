@@ -449,6 +449,46 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
              minimum=5, maximum=86400),
         _key("POSITION_HISTORY_SYNC_INTERVAL", "int", 30,
              "seconds between position-history syncs", minimum=5, maximum=86400),
+        # notifications (QWENTRADE_NOTIFY_URLS): each kind on or off, read at each send
+        # (one per domain.notify.NoticeKind: NOTIFY_ + the kind's name)
+        *(_key(name, "bool", True, f"notify: {text}") for name, text in (
+            ("NOTIFY_SIGNAL", "a new LONG/SHORT signal"),
+            ("NOTIFY_POSITION_OPENED", "a position opened (its entry filled)"),
+            ("NOTIFY_POSITION_ADDED", "an add to a position accepted"),
+            ("NOTIFY_POSITION_REDUCED", "a reduce of a position accepted"),
+            ("NOTIFY_POSITION_CLOSED", "a position closed by qwentrade, with its PnL"),
+            ("NOTIFY_STOP_LOSS_HIT", "a stop-loss closed a position, with its PnL"),
+            ("NOTIFY_TAKE_PROFIT_HIT", "a take-profit closed a position, with its PnL"),
+            ("NOTIFY_EXTERNAL_CLOSE", "a position closed outside qwentrade"),
+            ("NOTIFY_PENDING_TRIGGERED", "a pending order triggered"),
+            ("NOTIFY_PENDING_EXPIRED", "a pending order expired"),
+            ("NOTIFY_SYNC_FAILING", "a sync job failing NOTIFY_SYNC_FAILING_RUNS runs "
+             "in a row (and its recovery)"),
+            ("NOTIFY_STREAM_DOWN", "the private stream down for more than "
+             "NOTIFY_STREAM_DOWN_SECONDS (and back)"),
+            ("NOTIFY_AUTH_FAILURE", "an HTTP request refused for a missing or wrong "
+             "API key"),
+            ("NOTIFY_POSITION_ADOPTED", "reconciliation adopting a position the "
+             "database did not know"),
+        )),
+        _key("NOTIFY_SYNC_FAILING_RUNS", "int", 3,
+             "failed runs in a row of one sync job before it is notified",
+             minimum=1, maximum=1000),
+        _key("NOTIFY_STREAM_DOWN_SECONDS", "float", 120.0,
+             "seconds the private stream may be down before it is notified",
+             minimum=1, maximum=86400),
+        _key("NOTIFY_RATE_LIMIT_COUNT", "int", 5,
+             "notifications of one kind and subject (symbol, job) per "
+             "NOTIFY_RATE_LIMIT_WINDOW; more are held back and counted",
+             minimum=1, maximum=1000),
+        _key("NOTIFY_RATE_LIMIT_WINDOW", "float", 600.0,
+             "seconds of the notification rate limit's window", minimum=1, maximum=86400),
+        _key("NOTIFY_RETRIES", "int", 3,
+             "delivery attempts after a failed one (then the notification is logged and "
+             "dropped)", minimum=0, maximum=10),
+        _key("NOTIFY_RETRY_DELAY", "float", 2.0,
+             "seconds before the first retry of a failed delivery; doubled each retry",
+             minimum=0, maximum=600),
     )
 }  # fmt: skip
 
