@@ -261,6 +261,39 @@ def test_stop_fires_when_the_market_crosses_it(venue):
     assert exchange.position_history(venue.symbol)[0].close_type == 2
 
 
+def test_a_reduce_only_order_is_canceled_when_its_position_closes(venue):
+    exchange = venue.exchange
+    exchange.place_order(OrderRequest(venue.symbol, "buy", "1", "ctRoc1"))
+    target = exchange.place_order(
+        OrderRequest(
+            venue.symbol,
+            "sell",
+            "1",
+            "ctRoc2",
+            order_type="limit",
+            price=offset(venue, "0.02"),
+            reduce_only=True,
+        )
+    )
+    assert target.state is OrderState.LIVE
+    exchange.place_order(OrderRequest(venue.symbol, "sell", "1", "ctRoc3", reduce_only=True))
+    assert exchange.positions(venue.symbol) == []
+    assert exchange.get_order(venue.symbol, order_id=target.order_id).state is OrderState.CANCELED
+    assert exchange.open_orders(venue.symbol) == []
+
+
+def test_a_limit_price_outside_the_price_band_is_refused(venue):
+    exchange = venue.exchange
+    with pytest.raises(ExchangeRejected) as caught:
+        exchange.place_order(
+            OrderRequest(
+                venue.symbol, "buy", "1", "ctBand1", order_type="limit", price=offset(venue, "0.2")
+            )
+        )
+    assert caught.value.code == "51006"
+    assert exchange.open_orders(venue.symbol) == [] and exchange.positions(venue.symbol) == []
+
+
 def test_every_port_method_is_implemented_with_the_ports_parameters(venue):
     port_methods = [
         name
