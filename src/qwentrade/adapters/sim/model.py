@@ -4,8 +4,12 @@ rule (a parity test on real data compares the two trade for trade).
 
 1. **The path** (:mod:`.tape`): a base candle of duration ``d`` opening at ``T`` walks
    open, low, high, close when green (close >= open) and open, high, low, close when
-   red, a waypoint every ``d/3`` on straight lines; the price jumps from one close to the
-   next open at ``T`` (a *gap*, belonging to the candle it opens).
+   red, a waypoint every ``d/3`` on straight lines (waypoint ``j`` at
+   ``T + round(j * d / 3)`` ms, its price rounded to the tick); the price jumps from one
+   close to the next open at ``T`` (a *gap*, belonging to the candle it opens). The last
+   price at any moment is the path's price then, rounded to the tick. An event at price
+   ``p`` on a segment from ``a`` (at ``t0``) to ``b`` (at ``t1``) happens at
+   ``t0 + round(|p - a| / |b - a| * (t1 - t0))`` ms; a gap's events at ``T``.
 2. **Stop-loss before take-profit** (``Intrabar.STOP_FIRST``, the default): while a
    live stop-loss leg will be reached before the current base candle ends (the rest of
    its path from now, the gap to its open included), no take-profit leg protecting the
