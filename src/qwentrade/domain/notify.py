@@ -32,6 +32,7 @@ import attrs
 
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import require_utc
+from qwentrade.domain.numbers import round_to_step
 from qwentrade.domain.reconcile import ADOPTED_PREFIX
 from qwentrade.domain.records import (
     IntentRecord,
@@ -124,7 +125,7 @@ def _signed(value: Decimal | None) -> str:
     """PnL to the cent: ``+12.34``, ``-0.5``."""
     if value is None:
         return "?"
-    return ("+" if value > 0 else "") + _num(value.quantize(CENT))
+    return ("+" if value > 0 else "") + _num(round_to_step(value, CENT))
 
 
 def _when(at: datetime) -> str:
