@@ -27,7 +27,9 @@ Rules:
    judged (its moment has passed). Every run marks signals past their expiry EXPIRED.
 4. The candle that has just closed but is not confirmed by the venue yet is asked for
    again every 2 s for up to 2 minutes after its close (:class:`RetrySoon`), not only
-   at the next close.
+   at the next close. Empty pages at the old end of a window, before candles the venue
+   does serve (a symbol listed later than the window's start), are remembered for the
+   life of the process and not asked for again.
 5. ``stop_event`` is checked between pages: a stopping engine ends a long backfill after
    the page in flight, with everything fetched so far stored.
 """
@@ -101,6 +103,7 @@ class KlineSync:
             threading.Lock
         )
         self._locks_lock = threading.Lock()
+        self._venue_start: dict[tuple[str, Timeframe], datetime] = {}
 
     # -- the three SyncRuns ---------------------------------------------------------------
 
@@ -135,7 +138,9 @@ class KlineSync:
         detection by a whole candle."""
         last_open = timeframe.last_closed_open(now)
         latest = self._klines.latest_time(symbol, timeframe)
-        pending = latest is None or latest < last_open
+        # only the candle that has just closed is missing (a series the venue does not
+        # serve at all is not asked for every 2 s)
+        pending = latest == last_open - timeframe.duration
         recent = now - (last_open + timeframe.duration) < CONFIRM_WAIT
         if pending and recent and not self.stop_event.is_set():
             raise RetrySoon(
@@ -174,10 +179,15 @@ class KlineSync:
         """Fetch and store every missing closed candle of the window before ``now``,
         page by page (see the module rules); what was fetched and written."""
         now = require_utc(now, "now")
+        key = (symbol, timeframe)
         with self._series_lock(symbol, timeframe):
             missing = self.missing(symbol, timeframe, now, days)
+            if key in self._venue_start:  # the venue has nothing older: not asked again
+                missing = [t for t in missing if t >= self._venue_start[key]]
             pages = plan_pages(timeframe, missing_ranges(timeframe, missing), self._page_size)
             newest = self._klines.latest_time(symbol, timeframe) if pages else None
+            oldest = self._oldest(symbol, timeframe) if pages else None
+            leading_empty: datetime | None = None  # before it the venue had nothing
             fetched = written = 0
             first: datetime | None = None
             last: datetime | None = None
@@ -190,6 +200,10 @@ class KlineSync:
                 )
                 # only closed candles are final; the one still forming is never stored
                 closed: list[Candle] = [c for c in candles if c.confirmed and c.time in page]
+                if not fetched and (oldest is None or oldest >= page.end):
+                    # nothing before this page, stored or fetched: what it lacks at its
+                    # start the venue lacks (the whole page when it came back empty)
+                    leading_empty = min((c.time for c in closed), default=page.end)
                 fetched += len(closed)
                 if closed:
                     first = min(first or closed[0].time, min(c.time for c in closed))
@@ -208,6 +222,12 @@ class KlineSync:
                     progress(fetched, len(missing), first, last)
             if waiting:
                 written += self._backfill.store(symbol, timeframe, waiting)
+            lacked = leading_empty is not None and leading_empty > missing[0]
+            if lacked and (fetched or oldest is not None):
+                # the venue serves later candles but none before these pages (the symbol
+                # was listed later, or the venue keeps no older history): remember it for
+                # this process rather than asking for them on every run
+                self._venue_start[key] = leading_empty  # type: ignore[assignment]
             return BackfillReport(
                 symbol=symbol,
                 timeframe=timeframe,
@@ -217,6 +237,10 @@ class KlineSync:
                 first=first,
                 last=last,
             )
+
+    def _oldest(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        stored = self._klines.range(symbol, timeframe, limit=1)
+        return None if stored.height == 0 else stored["time"][0]
 
     def detect_new_closes(self, symbol: str, now: datetime) -> list[SignalRecord]:
         """Judge each stored 15m close of ``symbol`` not judged yet whose signal would

@@ -6,7 +6,7 @@ import math
 from datetime import timedelta
 
 import polars as pl
-from sync_world import NOW, SYMBOLS, make_world
+from sync_world import NOW, START, SYMBOLS, make_world
 
 from qwentrade.domain.indicators import compute
 from qwentrade.domain.market import Timeframe
@@ -139,3 +139,27 @@ def test_a_gap_in_a_stored_series_is_fetched_exactly():
     assert fresh.venue.calls[(SYMBOLS[0], "15m")] == 1
     healed = fresh.repos.klines.range(SYMBOLS[0], Timeframe.M15)
     assert healed.equals(full)
+
+
+def test_a_window_reaching_before_the_venues_history_asks_for_it_once_per_process():
+    world = make_world(symbols=SYMBOLS[:1], days=(100, 12, 20))  # the market began 59 days ago
+    engine = world.engine()
+    engine.run_once(kinds=["klines_15m"])
+    stored = world.repos.klines.range(SYMBOLS[0], Timeframe.M15)
+    assert stored["time"].min() == START  # everything the venue has
+    first = world.venue.calls[(SYMBOLS[0], "15m")]
+    assert first <= math.ceil(100 * 96 / PAGE)
+    world.clock.advance(timedelta(minutes=15))
+    engine.run_once(kinds=["klines_15m"])
+    assert world.venue.calls[(SYMBOLS[0], "15m")] == first + 1  # the new close only
+    assert world.repos.klines.range(SYMBOLS[0], Timeframe.M15).height == stored.height + 1
+
+
+def test_a_longer_window_set_while_running_is_filled_at_the_next_run():
+    world = make_world(symbols=SYMBOLS[:1])
+    engine = world.engine()
+    engine.run_once(kinds=["klines_15m"])
+    assert world.repos.klines.range(SYMBOLS[0], Timeframe.M15).height == 3 * 96 - 1
+    world.repos.config.set("KLINE_15M_START_DAYS", 10)  # read live, no restart
+    engine.run_once(kinds=["klines_15m"])
+    assert world.repos.klines.range(SYMBOLS[0], Timeframe.M15).height == 10 * 96 - 1
