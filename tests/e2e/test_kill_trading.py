@@ -464,6 +464,7 @@ def restart(svc: Services, reconciler: ReconciliationService, plan: Plan, contex
         assert report.ok, report.failures
 
 
+@pytest.mark.timeout(120 + 4 * RUNS)  # the soak's 1,000 runs outlast the default 300 s
 def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_protected(world):
     url, server = world
     seed = int(os.environ.get("SOAK_SEED") or int.from_bytes(os.urandom(4), "little"))
