@@ -141,31 +141,39 @@ def _clip(text: str) -> str:
 
 
 def signal_notice(signal: SignalRecord) -> Notification:
-    """A new LONG/SHORT signal: symbol, score, the 15m close it was found on, validity."""
+    """A new LONG/SHORT signal: symbol, score, the 15m close it was found on, validity,
+    and the points of each part of the score when the detector's explanation has them."""
+    out_of = signal.details.get("max_score")
+    score = f"{signal.score:g}" + (f"/{out_of}" if isinstance(out_of, int) else "")
+    parts = signal.details.get("parts")
+    why = ""
+    if isinstance(parts, dict):
+        scored = [f"{name} {points}" for name, points in parts.items() if points]
+        why = f" Points: {', '.join(scored)}." if scored else ""
+    rsi = signal.details.get("rsi_value")
+    if isinstance(rsi, int | float) and not isinstance(rsi, bool):
+        why += f" RSI {rsi:.1f}."
     return Notification(
         NoticeKind.SIGNAL,
         signal.symbol,
-        f"{signal.signal_type} signal {signal.symbol} (score {signal.score:g})",
-        f"{signal.signal_type} {signal.symbol} at {_num(signal.price)}, score "
-        f"{signal.score:g}, on the 15m candle of {_when(signal.time)}; active until "
-        f"{_when(signal.expire_at)}.",
+        f"{signal.signal_type} signal {signal.symbol} (score {score})",
+        f"{signal.signal_type} {signal.symbol} at {_num(signal.price)}, score {score}, on "
+        f"the 15m candle of {_when(signal.time)}; active until {_when(signal.expire_at)}."
+        + (" " + _clip(why) if why else ""),
         signal.created_at,
     )
 
 
-def _protection(relation: RelationRecord) -> str:
-    parts = []
+def _opened(relation: RelationRecord, size: Decimal | None, price: Decimal | None) -> str:
+    fill = []
+    if size is not None:
+        fill.append(f"{_num(size)} contracts" + (f" at {_num(price)}" if price else ""))
     if relation.stop_loss_price is not None:
-        parts.append(f"stop-loss {_num(relation.stop_loss_price)}")
+        fill.append(f"stop-loss {_num(relation.stop_loss_price)}")
     if relation.take_profit_price is not None:
-        parts.append(f"take-profit {_num(relation.take_profit_price)}")
-    return "; " + ", ".join(parts) if parts else ""
-
-
-def _fill(size: Decimal | None, price: Decimal | None) -> str:
-    if size is None:
-        return ""
-    return f" {_num(size)} contracts" + (f" at {_num(price)}" if price is not None else "")
+        fill.append(f"take-profit {_num(relation.take_profit_price)}")
+    head = f"Opened {relation.side} {relation.symbol}"
+    return f"{head}: {', '.join(fill)}." if fill else f"{head}."
 
 
 def relation_notice(
@@ -204,7 +212,7 @@ def relation_notice(
             NoticeKind.POSITION_OPENED,
             symbol,
             f"Opened {side} {symbol}",
-            f"Opened {side} {symbol}:{_fill(size, price)}{_protection(after)}.",
+            _opened(after, size, price),
             after.open_time,
             "success",
         )

@@ -52,6 +52,17 @@ def test_a_signal_tells_its_side_symbol_score_and_validity():
     assert notice.kind is NoticeKind.SIGNAL and notice.subject == BTC
     assert "LONG" in notice.title and "18" in notice.title
     assert "95000.5" in notice.body and "2026-03-01 16:00 UTC" in notice.body
+    explained = attrs.evolve(
+        signal,
+        details={
+            "max_score": 30,
+            "parts": {"environment": 10, "macd": 5, "rsi": 0, "volume": 3},
+            "rsi_value": 28.44,
+        },
+    )
+    notice = signal_notice(explained)
+    assert "(score 18/30)" in notice.title
+    assert notice.body.endswith("UTC. Points: environment 10, macd 5, volume 3. RSI 28.4.")
 
 
 def test_an_entry_filled_is_an_open_with_its_fill_and_protection():
@@ -59,8 +70,11 @@ def test_an_entry_filled_is_an_open_with_its_fill_and_protection():
     filled = attrs.evolve(reserved, open_time=T0, open_order_id="1")
     notice = relation_notice(reserved, filled, size=Decimal("3"), price=Decimal("95000"))
     assert notice is not None and notice.kind is NoticeKind.POSITION_OPENED
-    assert "3 contracts at 95000" in notice.body
-    assert "stop-loss 94000" in notice.body and "take-profit 99000" in notice.body
+    assert notice.body == (
+        "Opened LONG BTC-USDT-SWAP: 3 contracts at 95000, stop-loss 94000, take-profit 99000."
+    )
+    bare = relation_notice(relation(), relation(open_time=T0))
+    assert bare.body == "Opened LONG BTC-USDT-SWAP."  # no fill known, no plans
     # a reservation, a plan change of an open position, a repeat: nothing to tell
     assert relation_notice(None, reserved) is None
     moved = attrs.evolve(filled, stop_loss_price=Decimal("94500"))
