@@ -1,17 +1,4 @@
-"""kill -9 the sync engine at random moments of its backfill and live sync, then restart.
-
-Each trial forks a process running the kline sync engine (three timeframes, two symbols,
-detection on every 15m close) over the simulated market on an accelerated clock (two 15m
-candles per real second; the clock goes on from trial to trial), lets it run a random
-0-1 s - inside its start-up backfill, a page write, a detection or the live sync - and
-kills it with SIGKILL. Before about half the trials part of the newest candles is
-forgotten, so the next start has a backfill to do. After every kill each stored series
-must be whole: no gap between its first and last candle, no duplicate, indicators equal
-to a recompute. At the end one more start completes every window. The trials fork from
-a warm forkserver (tests/e2e/sync_child.py), so a trial costs its run time, not an
-interpreter start. `make test` runs SOAK_SYNC_KILLS (default 25) per database, SQLite and
-PostgreSQL; `make soak` runs 200 each (SOAK_SEED replays a run: failures name the seed).
-"""
+"""kill -9 the sync engine at random moments of its backfill and live sync, then restart."""
 
 from __future__ import annotations
 
@@ -148,7 +135,14 @@ def test_kills_during_backfill_and_live_sync_leave_every_series_whole(url, forks
         before = stored(engine)
         process = forkserver.Process(target=sync_child.run, args=(url, SYMBOLS, clock_time()))
         process.start()
-        time.sleep(rng.uniform(0.0, 1.0))
+        if rng.random() < 0.3:
+            time.sleep(rng.uniform(0.0, 0.3))  # anywhere, its start-up included
+        else:  # once it has written (a page, a close, a signal), a little later
+            deadline = time.monotonic() + 30
+            while stored(engine) == before:
+                assert time.monotonic() < deadline, f"seed {seed}, trial {trial}: no write"
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.15))
         process.kill()
         process.join(30)
         killed += process.exitcode == -signal.SIGKILL
@@ -173,5 +167,5 @@ def test_kills_during_backfill_and_live_sync_leave_every_series_whole(url, forks
         f"\n{killed} of {TRIALS} kills, {busy} after the process had written "
         f"({forgotten} after forgetting candles), {url.split(':')[0]}"
     )
-    assert killed == TRIALS and busy >= TRIALS // 3
+    assert killed == TRIALS and busy >= TRIALS // 2
     engine.dispose()
