@@ -1,4 +1,20 @@
-"""kill -9 the sync engine at random moments of its backfill and live sync, then restart."""
+"""kill -9 the sync engine at random moments of its backfill and live sync, then restart.
+
+Each trial forks a process running the kline sync engine (three timeframes, two symbols,
+detection on every 15m close) over the simulated market on an accelerated clock (two 15m
+candles per real second; the clock goes on from trial to trial) and kills it with
+SIGKILL: in three trials of ten at a random moment of its first 0.3 s (start-up
+included), in the others 0-0.15 s after its first write was seen - inside the backfill,
+a page write, a detection or the live sync (waiting for a write rather than a fixed time
+keeps the trials meaningful on a loaded machine). Before about half the trials part of
+the newest candles is forgotten, so the next start has a backfill to do. After every
+kill each stored series must be whole: no gap between its first and last candle, no
+duplicate, indicators equal to a recompute. At the end one more start completes every
+window. The trials fork from a warm forkserver (tests/e2e/sync_child.py), so a trial
+costs its run time, not an interpreter start. `make test` runs SOAK_SYNC_KILLS
+(default 25) per database, SQLite and PostgreSQL; `make soak` runs 200 each (SOAK_SEED
+replays a run: failures name the seed).
+"""
 
 from __future__ import annotations
 
