@@ -405,14 +405,15 @@ def test_a_notification_text_carrying_a_secret_is_redacted_before_it_leaves(rece
     notifier, _ = notifier_for(receiver, SteppedClock(T0))
     notifier.start()
     try:
-        leak = f"error from {receiver.url()}: header {API_KEY}"
+        leak = f"error from {receiver.url()}: header {API_KEY}, path {HOOK_TOKEN}"
         notifier.send(notice(NoticeKind.SYNC_FAILING, "job", body=leak))
         receiver.wait_for(1)
     finally:
         assert notifier.stop(5)
     raw = receiver.posts[0].raw
     assert API_KEY not in raw and HOOK_TOKEN not in raw
-    assert receiver.posts[0].body["message"] == "error from ********: header ********"
+    message = receiver.posts[0].body["message"]
+    assert message == "error from ********: header ********, path ********"
 
 
 def test_an_unusable_target_url_is_refused_at_build_without_echoing_it():

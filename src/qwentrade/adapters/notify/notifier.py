@@ -12,8 +12,10 @@ Rules:
    ``NOTIFY_RETRIES`` times after ``NOTIFY_RETRY_DELAY`` seconds doubling, then the
    failure is logged (the target by its number and scheme, never its URL) and the
    notification dropped. Targets that succeeded are not sent it again.
-3. The target URLs are secrets: they are never logged, never in a repr or an error.
-   Apprise's own logger is kept at WARNING or above (its debug lines print URLs).
+3. The target URLs are secrets: they are never logged, never in a repr or an error,
+   and neither they nor any part of them that could be a token (:func:`url_parts`) is
+   ever in a payload. Apprise's own logger is kept at WARNING or above (its debug lines
+   print URLs).
 4. ``stop(timeout)`` delivers what is queued (without waiting out retries) and joins.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -40,6 +43,17 @@ RETRY_DELAY = "NOTIFY_RETRY_DELAY"
 
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0].lower()
+
+
+URL_SEPARATORS = re.compile(r"[/:@?&=,;#]+")
+SECRET_PART = 8  # URL parts this long may be tokens, passwords, webhook ids: redacted too
+
+
+def url_parts(url: str) -> list[str]:
+    """The parts of ``url`` after its scheme that could be a credential on their own (a
+    bot token, a webhook id, a password): every piece of 8 characters or more."""
+    rest = url.split("://", 1)[-1]
+    return [part for part in URL_SEPARATORS.split(rest) if len(part) >= SECRET_PART]
 
 
 class AppriseNotifier:
@@ -74,7 +88,8 @@ class AppriseNotifier:
         self._config = config
         self._clock = clock
         self._gate = NotifyGate(config, clock)
-        self._secrets = tuple(set(secrets) | set(urls))
+        parts = {part for url in urls for part in url_parts(url)}
+        self._secrets = tuple(set(secrets) | set(urls) | parts)
         self._queue: queue.Queue[Notification] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
