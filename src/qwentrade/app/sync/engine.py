@@ -261,14 +261,14 @@ class SyncEngine:
         with self._lock:
             self._last[job.job_id] = result
             listeners = list(self._run_listeners)
-        self._persist(result)
+        self._persist(result, job)
         for listener in listeners:
             try:
                 listener(result)
             except Exception:
                 log.exception("sync run listener failed for %s", job.job_id)
 
-    def _persist(self, result: RunResult) -> None:
+    def _persist(self, result: RunResult, job: _Job) -> None:
         if self._status is None:
             return
         try:
@@ -276,10 +276,31 @@ class SyncEngine:
                 self._status.record_run(
                     result.job_id, result.at, result.state == OK, result.rows, result.error
                 )
-            self._status.set_state(result.job_id, result.state, result.at, note=result.note)
+            note = result.note if result.state == DISABLED else self._stored_note(job, result)
+            self._status.set_state(result.job_id, result.state, result.at, note=note)
         except Exception as e:  # the database may be what is failing; the run's own
             # outcome is already known and logged by the scheduler
             log.warning("sync status of %s not stored: %s", result.job_id, _one_line(e))
+
+    def _stored_note(self, job: _Job, result: RunResult) -> str:
+        """What ``system_status`` keeps beside the counters, for readers in other
+        processes: the next run booked (a regular run's next slot is booked before it
+        starts) and how far the stored data reaches, e.g. ``next run 2025-03-01T00:15:05
+        +00:00; data up to 2025-03-01T00:00:00+00:00`` (the lag is now minus the latter)."""
+        parts = [result.note] if result.note else []
+        scheduler = self._scheduler
+        if scheduler is not None and not result.note:
+            booked = {s.job_id: s.next_run for s in scheduler.status()}.get(job.job_id)
+            if booked is not None and booked > result.at:
+                parts.append(f"next run {booked.isoformat()}")
+        if job.spec.newest is not None:
+            try:
+                newest = job.spec.newest(job.target)
+            except Exception:
+                newest = None
+            if newest is not None:
+                parts.append(f"data up to {newest.isoformat()}")
+        return "; ".join(parts)
 
     def _publish(self, signal: SignalRecord) -> None:
         with self._lock:

@@ -75,6 +75,14 @@ def test_start_runs_every_job_once_then_each_on_its_candle_close(engines):
     lag = status[f"klines_15m:{SYMBOLS[0]}"]["lag_seconds"]
     assert 0 < lag < 15 * 60
     assert status[f"klines_15m:{SYMBOLS[0]}"]["rows_stored"] == 3 * 96 - 1 + 4
+    # what another process reads from system_status: counters, the next run, the data's reach
+    stored = world.repos.status.get(f"klines_15m:{SYMBOLS[0]}")
+    assert (stored.value, stored.runs, stored.successes, stored.rows) == ("OK", 5, 5, 3 * 96 + 3)
+    close = M15.floor(world.clock.now())
+    assert stored.note == (
+        f"next run {(close + M15.duration + timedelta(seconds=5)).isoformat()}; "
+        f"data up to {close.isoformat()}"
+    )
 
 
 def test_one_symbols_failing_source_leaves_the_others_on_schedule_and_recovers(engines, caplog):
