@@ -112,8 +112,12 @@ class KlineSync:
         symbol = _symbol(symbol)
         written = self.run(symbol, Timeframe.M15, now).written
         if self._detection is not None and not self.stop_event.is_set():
-            # the detector reads the 4h candles closed by each 15m close: bring them in first
-            self.run(symbol, Timeframe.H4, now)
+            # the detector reads the 4h candles closed by each 15m close: bring them in
+            # first; if that fails, the 4h job reports it and detection uses what is stored
+            try:
+                self.run(symbol, Timeframe.H4, now)
+            except Exception as e:
+                log.debug("4h catch-up of %s before detection failed: %s", symbol, e)
             self.detect_new_closes(symbol, now)
         return self._confirmed(symbol, Timeframe.M15, now, written)
 

@@ -163,3 +163,23 @@ def test_a_longer_window_set_while_running_is_filled_at_the_next_run():
     world.repos.config.set("KLINE_15M_START_DAYS", 10)  # read live, no restart
     engine.run_once(kinds=["klines_15m"])
     assert world.repos.klines.range(SYMBOLS[0], Timeframe.M15).height == 10 * 96 - 1
+
+
+def test_detection_goes_on_when_only_the_4h_source_fails():
+    world = make_world(symbols=SYMBOLS[:1])
+    engine = world.engine()
+    engine.run_once()
+    real = world.venue.candles
+
+    def no_4h(symbol, timeframe, span=None, limit=100):
+        if timeframe is Timeframe.H4:
+            raise RuntimeError("4H bars refused")
+        return real(symbol, timeframe, span, limit)
+
+    world.venue.candles = no_4h
+    world.clock.advance(timedelta(hours=4))  # a 4h candle closed: the 4h fetch fails
+    results = {r.job_id: r for r in engine.run_once()}
+    assert results[f"klines_15m:{SYMBOLS[0]}"].state == "OK"
+    assert results[f"klines_4h:{SYMBOLS[0]}"].state == "FAILING"
+    close = Timeframe.M15.floor(world.clock.now())
+    assert world.detection.judged[(SYMBOLS[0], close)] == 1
