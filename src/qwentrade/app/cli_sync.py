@@ -20,7 +20,8 @@ DESCRIPTION = (
     "greed, liquidations, order and position history) is first brought up to date - the "
     "backfill, gap repair and resume after a crash - then kept so on its schedule (config "
     "keys *_SYNC_INTERVAL, *_SYNC_TIMES, KLINE_SYNC_DELAY). Each run that stores rows or "
-    "fails is shown. With --once: one pass over the candle series (--days, default 2), or "
+    "fails is shown; a kind with no source (no CoinGlass key, or sim mode) is reported "
+    "disabled with the reason. With --once: one pass over the candle series (--days, default 2), or "
     "with --kind one run of those kinds' jobs, then exit."
 )
 KIND_HELP = (
@@ -114,8 +115,9 @@ def _foreground(settings: Settings, quiet: bool) -> int:
 
 
 def _show(result) -> None:
-    """One line per run that stored something, failed or is disabled."""
-    if result.state == "OK" and not result.rows:
+    """One line per run that stored something or failed (a disabled job is logged once,
+    with its reason, and listed in the table at the end)."""
+    if result.state == "DISABLED" or (result.state == "OK" and not result.rows):
         return
     when = result.at.strftime("%Y-%m-%d %H:%M:%S")
     detail = f"+{result.rows} rows" if result.state == "OK" else (result.error or result.note)
