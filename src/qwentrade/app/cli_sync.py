@@ -21,8 +21,8 @@ DESCRIPTION = (
     "backfill, gap repair and resume after a crash - then kept so on its schedule (config "
     "keys *_SYNC_INTERVAL, *_SYNC_TIMES, KLINE_SYNC_DELAY). Each run that stores rows or "
     "fails is shown; a kind with no source (no CoinGlass key, or sim mode) is reported "
-    "disabled with the reason. With --once: one pass over the candle series (--days, default 2), or "
-    "with --kind one run of those kinds' jobs, then exit."
+    "disabled with the reason. With --once: one pass over the candle series (--days, "
+    "default 2), or with --kind one run of those kinds' jobs, then exit."
 )
 KIND_HELP = (
     "with --once: run the jobs of this kind once (repeatable; 'all' = every kind): "
