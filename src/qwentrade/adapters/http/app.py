@@ -27,6 +27,7 @@ from qwentrade.adapters.http.metrics import HttpMetrics
 from qwentrade.adapters.http.middleware import QwentradeApp
 from qwentrade.adapters.http.routes import (
     config,
+    dashboard,
     docs,
     history,
     market,
@@ -98,6 +99,7 @@ def route_handlers(services: Services) -> list[Any]:
         handlers += trading.HANDLERS
     if services.pending is not None:
         handlers += pending.HANDLERS
+    handlers += dashboard.HANDLERS
     return handlers
 
 

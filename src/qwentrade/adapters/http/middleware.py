@@ -22,6 +22,13 @@ DOCS_CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 DOCS_PATHS = frozenset({"/docs", "/redoc"})
+# The dashboard's pages (/ and /dashboard/...): scripts and styles are files from /assets
+# (no inline script or style element); charts set element styles from script (CSSOM, not
+# covered by style-src); data comes from this service only.
+DASHBOARD_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 COMMON_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -40,8 +47,13 @@ class QwentradeApp(Litestar):
             return
         started = time.perf_counter()
         path = scope.get("path", "")
-        csp = (DOCS_CSP if path.rstrip("/") in DOCS_PATHS else API_CSP).encode()
-        static = path.startswith("/static/")
+        if path.rstrip("/") in DOCS_PATHS:
+            csp = DOCS_CSP.encode()
+        elif path == "/" or path.startswith("/dashboard/"):
+            csp = DASHBOARD_CSP.encode()
+        else:
+            csp = API_CSP.encode()
+        static = path.startswith(("/static/", "/assets/"))
         status = 500
 
         async def send_with_headers(message: Any) -> None:

@@ -1,0 +1,322 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, driven by Playwright)
+against ``qwentrade serve`` in sim mode on loopback.
+
+Each page loads with no console error (CSP violations, failed requests and script errors
+are console errors) and no serious or critical axe-core violation; the candle chart's
+canvases are drawn (pixels sampled); a signal stored in the database becomes a marker with
+its score on hover; a position opened through the API is listed with its SL/TP lines and
+closing it from the page closes it; a config key changed from the page is changed.
+
+``DASHBOARD_SCREENSHOTS=dir`` saves a PNG of each page there (docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import Service, wait_for
+from qwentrade.adapters.sql import SqlRepositories, make_engine, upgrade
+from qwentrade.domain.records import SignalRecord
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+CHROMIUM = os.environ.get("QWENTRADE_TEST_CHROMIUM") or shutil.which("chromium") or ""
+if not CHROMIUM and os.environ.get("CI", "").lower() != "true":
+    pytest.skip("no chromium: apt-get install chromium", allow_module_level=True)
+
+BTC = "BTC-USDT-SWAP"
+KEY = "dashboard-test-key-0123456789abcdef"
+HEADERS = {"X-API-Key": KEY}
+AXE = Path(__file__).parent / "assets" / "axe.min.js"
+PAGES = {
+    "market": "/",
+    "positions": "/dashboard/positions",
+    "orders": "/dashboard/orders",
+    "signals": "/dashboard/signals",
+    "system": "/dashboard/system",
+    "config": "/dashboard/config",
+}
+SHOTS = os.environ.get("DASHBOARD_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    workdir = tmp_path_factory.mktemp("dashboard")
+    engine = make_engine(f"sqlite:///{workdir / 'qwentrade.db'}")
+    upgrade(engine)
+    # The sim signal policy trades by itself: off, so the test's positions are alone.
+    SqlRepositories.from_engine(engine).config.set("POLICY_ENABLED", "false")
+    engine.dispose()
+    # Real-time sim clock: after the backfill the sync jobs write seldom (see the config test).
+    env = {"QWENTRADE_SYMBOLS": BTC, "QWENTRADE_API_KEY": KEY, "QWENTRADE_SIM_SPEED": "1"}
+    svc = Service(workdir, env).start()
+    wait_for(lambda: backfilled(svc.url), 60, "the sync engine's backfill")
+    try:
+        yield svc
+    finally:
+        svc.stop()
+
+
+def backfilled(url: str) -> bool:
+    jobs = httpx.get(f"{url}/sync/status", headers=HEADERS).json()["jobs"]
+    working = [j for j in jobs if j["state"] != "DISABLED"]
+    return all(j["runs"] > 0 and not j["running"] for j in working) and bool(candles(url, 1))
+
+
+def candles(url: str, limit: int) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}/klines/{BTC}/15m", params={"limit": limit}, headers=HEADERS)
+    return response.json()["candles"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Page:
+    """A browser tab with the API key in its sessionStorage, recording console errors."""
+
+    def __init__(self, browser: Any, server: Service, key: str | None = KEY) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.url = server.url
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        if key is not None:
+            self.page.add_init_script(f"sessionStorage.setItem('qwentrade.apiKey', {key!r})")
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.url + path)
+        return self.page
+
+    def wait(self, predicate: str, timeout: float = 20_000) -> None:
+        # A function (not a string expression): the page's CSP forbids eval.
+        self.page.wait_for_function(predicate, timeout=timeout)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser: Any, server: Service) -> Iterator[Page]:
+    page = Page(browser, server)
+    yield page
+    page.close()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    page.evaluate(AXE.read_text())  # by the devtools protocol: not subject to the CSP
+    result = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}}))
+            .violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                   nodes: v.nodes.slice(0, 3).map(n => n.target)}))"""
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def loaded(name: str) -> str:
+    """A predicate true once page ``name`` shows its data."""
+    if name in ("market", "positions"):
+        return "() => Number(document.getElementById('chart').dataset.bars) > 0"
+    region = {"orders": "orders", "signals": "signals", "system": "system", "config": "config"}
+    return (
+        f"() => !!document.querySelector('#{region[name]}-region table, "
+        f"#{region[name]}-region .empty')"
+    )
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_each_page_loads_without_console_errors_and_passes_axe(tab, name):
+    page = tab.open(PAGES[name])
+    tab.wait(loaded(name))
+    assert page.locator("h1").inner_text().lower() == name
+    assert not page.locator("[role=alert]").count(), page.locator("[role=alert]").all_inner_texts()
+    violations = axe_violations(page)
+    assert violations == [], violations
+    # Keyboard: the first Tab reaches the skip link, which moves the focus to the content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=name != "market")
+    assert tab.errors == []
+
+
+def test_without_a_key_pages_ask_for_it_and_send_nothing(browser, server):
+    tab = Page(browser, server, key=None)
+    try:
+        page = tab.open("/dashboard/system")
+        region = page.locator("#system-region")
+        region.get_by_text("Enter the API key").wait_for()
+        assert tab.errors == []  # no request was made only to be refused (401)
+        page.fill("#api-key", KEY)
+        page.get_by_role("button", name="Use key").click()
+        page.locator("#system-region table").first.wait_for()
+        assert "sim" in region.inner_text()
+        assert page.evaluate("() => sessionStorage.getItem('qwentrade.apiKey')") == KEY
+        assert page.locator("#api-key").input_value() == ""  # not left in the form
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def canvas_pixels(page: Any) -> dict[str, int]:
+    """Pixels of the chart's canvases: drawn (not background) and candle-coloured."""
+    return page.evaluate(
+        """() => {
+        let drawn = 0, up = 0, down = 0, total = 0;
+        for (const c of document.querySelectorAll('#chart canvas')) {
+            if (!c.width || !c.height) continue;
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            for (let i = 0; i < data.length; i += 4) {
+                const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+                total++;
+                if (a > 0 && !(r > 245 && g > 245 && b > 245)) drawn++;
+                const near = (x, y, z) => Math.abs(r - x) + Math.abs(g - y) + Math.abs(b - z) < 30;
+                if (near(0x1a, 0x7f, 0x4b)) up++;  // chart.js COLORS.up
+                if (near(0xc0, 0x39, 0x2b)) down++;  // COLORS.down
+            }
+        }
+        return {drawn, up, down, total};
+    }"""
+    )
+
+
+def test_the_candle_chart_is_drawn(tab):
+    page = tab.open("/")
+    tab.wait(loaded("market"))
+    page.wait_for_timeout(300)  # the chart paints on the next animation frame
+    pixels = canvas_pixels(page)
+    assert pixels["total"] > 100_000
+    assert pixels["drawn"] > 0.01 * pixels["total"], pixels
+    assert pixels["up"] > 50 and pixels["down"] > 50, pixels  # green and red candles
+    page.select_option("#chart-timeframe", "4h")
+    tab.wait("() => document.getElementById('chart-state').textContent.includes('4h')")
+    assert int(page.locator("#chart").get_attribute("data-bars")) > 0
+    assert tab.errors == []
+
+
+def test_a_stored_signal_is_a_marker_with_its_score_on_hover(tab, server):
+    bar = candles(server.url, 30)[-20]
+    when = datetime.fromisoformat(bar["time"])
+    engine = make_engine(f"sqlite:///{server.workdir / 'qwentrade.db'}")
+    details = {
+        "environment": {"mode": "trend", "active": True, "trend_15m": "up", "trend_4h": "up"},
+        "trigger": {"macd_move": "cross_up", "macd_points": 10, "rsi": 41.5, "rsi_points": 5},
+        "confirmation": {"volume_points": 5, "bollinger_points": 3, "multi_timeframe_points": 4},
+    }
+    stored = SqlRepositories.from_engine(engine).signals.add(
+        SignalRecord(
+            symbol=BTC,
+            time=when,
+            signal_type="LONG",
+            score=27.0,
+            price=Decimal(str(bar["close"])),
+            created_at=when + timedelta(minutes=15),
+            expire_at=datetime.now(UTC) + timedelta(days=365),
+            details=details,
+        )
+    )
+    engine.dispose()
+
+    page = tab.open("/")
+    item = page.locator(f"#chart-marks li[data-signal-id='{stored.id}']")
+    item.wait_for()
+    assert "LONG" in item.inner_text() and "score 27" in item.inner_text()
+    assert int(page.locator("#chart").get_attribute("data-markers")) >= 1
+    # Hover the signal's candle: the tooltip gives its score and each layer's explanation.
+    page.wait_for_timeout(300)
+    t = page.evaluate(f"() => qwentradeChart.barTime({bar['time']!r})")
+    x = page.evaluate(f"() => qwentradeChart.xOf({t})")
+    assert x is not None
+    box = page.locator("#chart").bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + 100)
+    tip = page.locator("#chart-tip")
+    tip.wait_for(state="visible")
+    text = tip.inner_text()
+    assert "LONG signal, score 27" in text
+    assert "trigger: MACD cross_up +10" in text and "confirmation: volume +5" in text
+    assert tab.errors == []
+
+
+def test_a_position_opened_through_the_api_is_shown_and_closed_from_the_page(tab, server):
+    price = Decimal(str(candles(server.url, 1)[-1]["close"]))
+    stop, target = ((price * Decimal(f)).quantize(Decimal("0.1")) for f in ("0.9", "1.1"))
+    opened = httpx.post(
+        f"{server.url}/trading/open-position",
+        json={
+            "symbol": BTC,
+            "side": "LONG",
+            "amount": "100",
+            "leverage": 5,
+            "stop_loss_trigger": str(stop),
+            "take_profit_trigger": str(target),
+        },
+        headers=HEADERS,
+        timeout=30,
+    )
+    assert opened.status_code == 200, opened.text
+    cl_ord_id = opened.json()["cl_ord_id"]
+
+    page = tab.open("/dashboard/positions")
+    row = page.locator(f"#positions-region tr[data-symbol='{BTC}']")
+    row.wait_for()
+    text = row.inner_text()
+    assert cl_ord_id in text and "LONG" in text
+    assert str(stop).rstrip("0").rstrip(".") in text and str(target).rstrip("0").rstrip(".") in text
+    # The chart draws the entry, the stop-loss and the take-profit as price lines.
+    tab.wait("() => Number(document.getElementById('chart').dataset.priceLines) >= 3")
+
+    row.get_by_role("button", name=f"Close {BTC}").click()
+    page.locator("#positions-region .empty").wait_for(timeout=20_000)
+    assert toast(tab).startswith(f"Closed {BTC} (")
+    held = httpx.get(f"{server.url}/trading/current-position", headers=HEADERS).json()
+    assert held == []
+    status = httpx.get(f"{server.url}/trading/order-status/{cl_ord_id}", headers=HEADERS).json()
+    assert status["relation"]["status"] == "CLOSED"
+    assert tab.errors == []
+
+
+def toast(tab: Page) -> str:
+    """The next message the page shows in its status box (then cleared)."""
+    tab.wait("() => document.getElementById('toast').classList.contains('show')")
+    text = tab.page.locator("#toast").inner_text()
+    tab.page.evaluate(
+        "() => { const t = document.getElementById('toast'); t.className = 'toast'; }"
+    )
+    return text
+
+
+def test_a_config_key_is_changed_from_the_page(tab, server):
+    page = tab.open("/dashboard/config")
+    tab.wait(loaded("config"))
+    field = page.get_by_label("New value of DETECTOR_SIGNAL_EXPIRE_HOURS", exact=True)
+    field.fill("7")
+    page.get_by_role("button", name="Set DETECTOR_SIGNAL_EXPIRE_HOURS", exact=True).click()
+    assert toast(tab) == "DETECTOR_SIGNAL_EXPIRE_HOURS = 7"
+    entry = httpx.get(f"{server.url}/config/DETECTOR_SIGNAL_EXPIRE_HOURS", headers=HEADERS).json()
+    assert entry["value"] == 7
+    # Out of range: refused with the key's message, the value stays.
+    page.get_by_label("New value of DETECTOR_SIGNAL_EXPIRE_HOURS", exact=True).fill("-3")
+    page.get_by_role("button", name="Set DETECTOR_SIGNAL_EXPIRE_HOURS", exact=True).click()
+    assert toast(tab).startswith("DETECTOR_SIGNAL_EXPIRE_HOURS refused: ")
+    entry = httpx.get(f"{server.url}/config/DETECTOR_SIGNAL_EXPIRE_HOURS", headers=HEADERS).json()
+    assert entry["value"] == 7
+    # The browser logs the refused PUT (400) as a failed resource load, nothing else.
+    assert all("400" in e for e in tab.errors), tab.errors
