@@ -31,6 +31,9 @@ from qwentrade.domain.market import Timeframe
 from qwentrade.domain.series import require_stored_timeframe
 
 KLINE_LIMIT = 5000
+# The same query answered from memory for this long (candles change at a close: every
+# 15 minutes; a chart polling every second costs one database read per 2 s).
+KLINES_CACHE_SECONDS = 2
 
 
 @get(
@@ -40,6 +43,7 @@ KLINE_LIMIT = 5000
     opt=READ,
     security=SECURITY,
     sync_to_thread=True,
+    cache=1,  # signals change at 15m closes; pollers within a second share one read
 )
 def signals(
     services: ServicesDep,
@@ -50,7 +54,8 @@ def signals(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[SignalResponse]:
-    """Detected signals, newest first, each with the detector's explanation."""
+    """Detected signals, newest first, each with the detector's explanation (the same
+    query's answer is reused for 1 second)."""
     assert services.signals is not None and services.clock is not None
     symbol = optional_symbol(services, symbol)
     if active:
@@ -67,6 +72,7 @@ def signals(
     opt=READ,
     security=SECURITY,
     sync_to_thread=True,
+    cache=KLINES_CACHE_SECONDS,
 )
 def klines(
     services: ServicesDep,
@@ -79,7 +85,7 @@ def klines(
     ] = 500,
 ) -> KlinesResponse:
     """Stored candles with their indicators, oldest first: the newest ``limit`` in
-    ``[start, end)``."""
+    ``[start, end)``. The answer to the same query is reused for 2 seconds."""
     assert services.klines is not None
     known_symbol(services, symbol)
     tf: Timeframe = require_stored_timeframe(timeframe)

@@ -79,6 +79,7 @@ def database_tables(services: ServicesDep) -> list[TableResponse]:
     security=SECURITY,
     sync_to_thread=True,
     media_type=CONTENT_TYPE,
+    cache=1,  # a scrape reads the database: several scrapers within a second share one
 )
 def metrics(request: Request) -> Response[bytes]:
     """Prometheus metrics (text format): requests, latencies, sync lag per job, permit gate
