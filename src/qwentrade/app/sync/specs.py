@@ -8,9 +8,9 @@ run, so ``qwentrade config set OPEN_INTEREST_SYNC_INTERVAL 300`` is seen without
 ======================  =======  ==============================================  ==========
 kind                    scope    schedule (config key, default)                  source
 ======================  =======  ==============================================  ==========
-klines_15m              symbol   each 15m close + KLINE_SYNC_DELAY (5 s)         exchange
-klines_4h               symbol   each 4h close + KLINE_SYNC_DELAY                exchange
+klines_4h               symbol   each 4h close + KLINE_SYNC_DELAY (5 s)          exchange
 klines_1d               symbol   each 1d close + KLINE_SYNC_DELAY                exchange
+klines_15m              symbol   each 15m close + KLINE_SYNC_DELAY               exchange
 funding_rate            symbol   FUNDING_RATE_SYNC_TIMES (00:01,08:01,16:01)     exchange
 open_interest           symbol   OPEN_INTEREST_SYNC_INTERVAL (900 s)             CoinGlass/OKX
 market_sentiment        symbol   MARKET_SENTIMENT_SYNC_INTERVAL (3600 s)         CoinGlass/OKX
@@ -141,14 +141,9 @@ def kline_specs(
 
         return close
 
+    # 4h and 1d first: the 15m job brings the 4h series up to date before it detects,
+    # and would otherwise write (and be credited with) the 4h job's rows at start-up
     return [
-        JobSpec(
-            "klines_15m",
-            Scope.SYMBOL,
-            settings.candle_close(Timeframe.M15),
-            klines.klines_15m,
-            newest(Timeframe.M15),
-        ),
         JobSpec(
             "klines_4h",
             Scope.SYMBOL,
@@ -162,6 +157,13 @@ def kline_specs(
             settings.candle_close(Timeframe.D1),
             klines.klines_1d,
             newest(Timeframe.D1),
+        ),
+        JobSpec(
+            "klines_15m",
+            Scope.SYMBOL,
+            settings.candle_close(Timeframe.M15),
+            klines.klines_15m,
+            newest(Timeframe.M15),
         ),
     ]
 
@@ -253,9 +255,9 @@ def history_specs(history: HistoryJobs, config: ConfigStore | None) -> list[JobS
 
 
 KINDS = (
-    "klines_15m",
     "klines_4h",
     "klines_1d",
+    "klines_15m",
     "funding_rate",
     "open_interest",
     "market_sentiment",
