@@ -249,3 +249,59 @@ def test_sim_clock_runs_faster_and_resumes_where_the_stored_candles_end(tmp_path
     assert clock.now() >= ahead  # an earlier accelerated run's time, not the wall clock's
     real = build(Settings(database_url=url, log_file=None)).clock()
     assert abs((real.now() - datetime.now(UTC)).total_seconds()) < 60
+
+
+class Component:
+    def __init__(self, name: str, journal: list[str], fail_start: bool = False) -> None:
+        self.name, self.journal, self.fail_start = name, journal, fail_start
+
+    def start(self) -> None:
+        if self.fail_start:
+            raise RuntimeError(f"{self.name} cannot start")
+        self.journal.append(f"start {self.name}")
+
+    def stop(self, timeout: float) -> None:
+        assert 0 < timeout <= 5
+        self.journal.append(f"stop {self.name}")
+
+
+def test_components_start_in_order_and_stop_in_reverse():
+    from qwentrade.app.runtime import start_components, stop_components
+
+    journal: list[str] = []
+    started = start_components([(n, Component(n, journal)) for n in ("sync", "stream", "policy")])
+    stop_components(started, time.monotonic() + 5)
+    assert journal == [
+        "start sync", "start stream", "start policy", "stop policy", "stop stream", "stop sync",
+    ]  # fmt: skip
+
+
+def test_a_component_failing_to_start_stops_those_already_started():
+    from qwentrade.app.runtime import start_components
+
+    journal: list[str] = []
+    parts = [("sync", Component("sync", journal)), ("bad", Component("bad", journal, True))]
+    with pytest.raises(RuntimeError, match="bad cannot start"):
+        start_components(parts)
+    assert journal == ["start sync", "stop sync"]
+
+
+def test_a_generated_key_is_stored_only_as_its_digest(tmp_path):
+    from qwentrade.app.container import build, prepare_database
+    from qwentrade.app.runtime import ensure_api_key
+    from qwentrade.app.services import api_key_digest
+    from qwentrade.app.settings import Secret, Settings
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    container = build(Settings(database_url=url, log_file=None))
+    prepare_database(container)
+    key = ensure_api_key(container)
+    assert key and len(key) >= 40
+    stored = container.repositories().status.get("http_api_key").note
+    assert stored == api_key_digest(key) and key not in stored
+    assert ensure_api_key(container) is None  # kept: not shown again
+    renewed = ensure_api_key(container, renew=True)
+    assert renewed != key and container.api_key_digest() == api_key_digest(renewed)
+    chosen = build(Settings(database_url=url, log_file=None, api_key=Secret("mine")))
+    assert ensure_api_key(chosen) is None
+    assert chosen.api_key_digest() == api_key_digest("mine")

@@ -133,3 +133,11 @@ def test_everything_up_is_200():
     response = asyncio.run(concurrently(app, ["/health"]))[0]
     assert response.status_code == 200 and response.json()["status"] == "ok"
     assert response.json()["checks"]["exchange"]["detail"] == "server time now"
+
+
+def test_the_degraded_answer_is_documented():
+    app = app_with({"database": lambda: ""})
+    spec = asyncio.run(concurrently(app, ["/openapi.json"]))[0].json()
+    degraded = spec["paths"]["/health"]["get"]["responses"]["503"]
+    schema = degraded["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/HealthResponse"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 
 from qwentrade.adapters.http.auth import PUBLIC, READ, SECURITY
 from qwentrade.adapters.http.dto import (
@@ -23,7 +24,12 @@ from qwentrade.adapters.http.routes.common import ServicesDep
     operation_id="getHealth",
     tags=["system"],
     opt=PUBLIC,
-    responses={},
+    responses={
+        503: ResponseSpec(
+            data_container=HealthResponse,
+            description="Degraded: a component is down (``reason`` says which and why)",
+        )
+    },
 )
 async def health(request: Request, services: ServicesDep) -> Response[HealthResponse]:
     """Liveness and readiness: mode, version, uptime and each component's state.
