@@ -279,9 +279,22 @@ def test_a_position_opened_through_the_api_is_shown_and_closed_from_the_page(tab
     row.wait_for()
     text = row.inner_text()
     assert cl_ord_id in text and "LONG" in text
-    assert str(stop).rstrip("0").rstrip(".") in text and str(target).rstrip("0").rstrip(".") in text
+    assert f"{stop.normalize():f}" in text and f"{target.normalize():f}" in text
     # The chart draws the entry, the stop-loss and the take-profit as price lines.
     tab.wait("() => Number(document.getElementById('chart').dataset.priceLines) >= 3")
+
+    # Change the plans from the page: the form is filled from the row, a new stop is sent.
+    row.get_by_role("button", name=f"Change plans of {BTC}").click()
+    assert page.locator("#plans-sl").input_value() == f"{stop.normalize():f}"
+    assert page.evaluate("() => document.activeElement.id") == "plans-sl"
+    closer = (price * Decimal("0.95")).quantize(Decimal("0.1"))
+    page.fill("#plans-sl", str(closer))
+    page.get_by_role("button", name="Replace plans").click()
+    assert toast(tab) == f"Plans of {BTC} replaced"
+    held = httpx.get(f"{server.url}/trading/current-position", headers=HEADERS).json()
+    stops = {Decimal(a["stop_loss_trigger"]) for a in held[0]["plans"] if a["stop_loss_trigger"]}
+    assert stops == {closer}
+    row.get_by_text(f"{closer.normalize():f}").wait_for()  # the table shows the new stop
 
     row.get_by_role("button", name=f"Close {BTC}").click()
     page.locator("#positions-region .empty").wait_for(timeout=20_000)
@@ -320,3 +333,31 @@ def test_a_config_key_is_changed_from_the_page(tab, server):
     assert entry["value"] == 7
     # The browser logs the refused PUT (400) as a failed resource load, nothing else.
     assert all("400" in e for e in tab.errors), tab.errors
+
+
+def test_a_pending_order_is_listed_filtered_and_cancelled_from_the_orders_page(tab, server):
+    price = Decimal(str(candles(server.url, 1)[-1]["close"]))
+    trigger = (price * Decimal("0.8")).quantize(Decimal("0.1"))  # far below: stays PENDING
+    created = httpx.post(
+        f"{server.url}/pending-order/create",
+        json={"symbol": BTC, "side": "LONG", "amount": "50", "trigger_price": str(trigger)},
+        headers=HEADERS,
+        timeout=30,
+    )
+    assert created.status_code == 200, created.text
+    order_id = created.json()["id"]
+
+    page = tab.open("/dashboard/orders")
+    region = page.locator("#pending-region")
+    button = region.get_by_role("button", name=f"Cancel {BTC} LONG at {trigger.normalize():f}")
+    button.wait_for()
+    # The state filter narrows the list: no CANCELLED order yet.
+    page.select_option("#pending-status", "CANCELLED")
+    region.get_by_text("No pending order matches.").wait_for()
+    page.select_option("#pending-status", "PENDING")
+    button.click()
+    assert toast(tab) == f"Cancelled pending order {order_id}"
+    region.get_by_text("No pending order matches.").wait_for()  # PENDING filter: gone
+    stored = httpx.get(f"{server.url}/pending-order/{order_id}", headers=HEADERS).json()
+    assert stored["status"] == "CANCELLED"
+    assert tab.errors == []
