@@ -12,7 +12,9 @@ Orders (:mod:`.trading`), algo orders (:mod:`.algos`) and the margin model
 
 Time: every call first brings the market up to ``clock.now()``; ``advance(to)`` and
 ``step()`` move it further (a backtest may drive it with a ``SteppedClock`` or with
-``advance`` alone). Funding settles at 00:00, 08:00 and 16:00 UTC on open positions.
+``advance`` alone). Funding settles at 00:00, 08:00 and 16:00 UTC on open positions,
+whatever the base candle (a daily path settles three times a day); an isolated position
+pays (or receives) it from (into) its own margin.
 
 Threads: one re-entrant lock guards everything. ``subscribe(callback)`` receives every
 changed ``Order``, ``AlgoOrder``, ``ExchangePosition`` (size 0 when closed) and ``Balance``
@@ -267,7 +269,13 @@ class SimEngine:
             active = state.active_symbols()
             if not active:
                 break
-            boundary = min(end, (cursor // self._base_ms + 1) * self._base_ms)
+            # stop at every base-candle boundary and every funding settlement (00/08/16
+            # UTC), so a path of daily candles still settles three times a day
+            boundary = min(
+                end,
+                (cursor // self._base_ms + 1) * self._base_ms,
+                (cursor // FUNDING_MS + 1) * FUNDING_MS,
+            )
             pieces = []
             for rank, symbol in enumerate(active):
                 for n, segment in enumerate(self._tapes[symbol].segments(cursor, boundary)):
