@@ -97,7 +97,7 @@ def bench_database(
 ) -> None:
     # Fill untimed: the history of one symbol, then two days of every symbol (sync's window).
     run([QWENTRADE, "backfill", "--days", days, "--symbol", SYMBOL, "-q"], env, cwd)
-    run([QWENTRADE, "sync", "-q"], env, cwd)
+    run([QWENTRADE, "sync", "--once", "-q"], env, cwd)
     reference = timed(raw, env, cwd, repeat)
     print(f"{label}: a filled database ({days} days of {SYMBOL}, 2 days of the others)")
     print(f"  {'raw SQL count/min/max, bare driver':<50} {reference * 1000:7.0f} ms   1.0x")
@@ -111,7 +111,7 @@ def bench_database(
             SYMBOL,
             "-q",
         ],
-        "sync (no-op)": [QWENTRADE, "sync", "-q"],
+        "sync (no-op)": [QWENTRADE, "sync", "--once", "-q"],
         "config get KLINE_15M_START_DAYS": [QWENTRADE, "config", "get", "KLINE_15M_START_DAYS"],
     }
     for name, command in commands.items():

@@ -109,7 +109,10 @@ class DetectionService:
     def _record(
         symbol: str, result: DetectionResult, frame_15m, now: datetime, expiry: timedelta
     ) -> SignalRecord:
-        stale = result.close_time + expiry <= now
+        # Valid for ``expiry`` from the candle's close, not from when it was judged: a close
+        # judged late (after a backfill or a restart) never outlives its live twin.
+        expire_at = result.close_time + expiry
+        stale = expire_at <= now
         return SignalRecord(
             symbol=symbol,
             time=result.time,
@@ -117,7 +120,7 @@ class DetectionService:
             score=result.score,
             price=Decimal(repr(float(frame_15m["close"][-1]))),
             created_at=now,
-            expire_at=now + expiry,
+            expire_at=expire_at,
             details=result.to_details(),
             status="EXPIRED" if stale else "ACTIVE",
         )

@@ -111,10 +111,11 @@ def test_detection_service_agrees_with_detect_history_and_stores_signals(world):
         assert detection.signal is not None
         assert detection.signal.signal_type == row["signal_type"]
         assert detection.signal.details["parts"] == detection.result.parts
-        # created now, expiring 4 h later; a past close re-judged is stale at birth
+        # created now, expiring 4 h after its candle closed (a close judged late never
+        # outlives its live twin); a past close re-judged is stale at birth
         assert detection.signal.created_at == NOW
-        assert detection.signal.expire_at == NOW + timedelta(hours=4)
-        fresh = row["time"] + timedelta(minutes=15, hours=4) > NOW
+        assert detection.signal.expire_at == row["time"] + timedelta(minutes=15, hours=4)
+        fresh = detection.signal.expire_at > NOW
         assert detection.signal.status == ("ACTIVE" if fresh else "EXPIRED")
         assert (detection.signal in signals.active(NOW, SYMBOL)) is fresh
     stored = signals.find(SYMBOL)

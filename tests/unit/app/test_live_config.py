@@ -65,7 +65,7 @@ def test_a_config_change_is_seen_by_the_next_detection_without_restart(sql, mark
     service = DetectionService(klines, signals, clock, service_store)
     live = service.detect(SYMBOL, at=at)
     assert live.signal is not None and live.signal.status == "ACTIVE"
-    assert live.signal.expire_at == at + timedelta(seconds=5, hours=1)
+    assert live.signal.expire_at == at + timedelta(hours=1)  # an hour from the close
     assert [s.id for s in signals.active(clock.now(), SYMBOL)] == [live.signal.id]
     # an hour on, the next detection marks it EXPIRED: it never counts as active again
     clock.set(at + timedelta(hours=1, seconds=5))
