@@ -199,6 +199,10 @@ def test_kill_9_then_restart_keeps_the_trade_and_reconciles(tmp_path, live_datab
             30,
             "the private stream after the restart",
         )
+        metrics = httpx.get(f"{second.url}/metrics", headers=headers).text
+        assert re.search(r'^qwentrade_gate_admitted_total\{priority="QUERY"\} [1-9]', metrics, re.M)
+        assert re.search(r"^qwentrade_stream_connected 1", metrics, re.M), metrics
+        assert re.search(rf'^qwentrade_open_positions\{{symbol="{BTC}"\}} 1', metrics, re.M)
         # the same key after the crash finds the first order, never a second one
         assert open_long(second.url, key, last_price(second.url, key)) == cl_ord_id
         # The killed instance's trading lease runs out (5 s) before this one may trade.
