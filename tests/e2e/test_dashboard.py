@@ -13,6 +13,7 @@ closing it from the page closes it; a config key changed from the page is change
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -361,3 +362,52 @@ def test_a_pending_order_is_listed_filtered_and_cancelled_from_the_orders_page(t
     stored = httpx.get(f"{server.url}/pending-order/{order_id}", headers=HEADERS).json()
     assert stored["status"] == "CANCELLED"
     assert tab.errors == []
+
+
+# -- the fragments as rendered (no browser) ------------------------------------------------
+
+
+def test_fragments_escape_whatever_they_show():
+    from qwentrade.adapters.http.dashboard import fragments
+    from qwentrade.domain.config_keys import ConfigEntry
+
+    evil = "<img src=x onerror=alert(1)>"
+    held = [{"symbol": evil, "side": "LONG", "cl_ord_id": '"><script>x</script>', "plans": []}]
+    html = fragments.positions(held)
+    assert "<img" not in html and "<script" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    entry = ConfigEntry("K", "v", "str", "d", evil, "any text")
+    assert "<img" not in fragments.config([entry])
+
+
+def test_the_system_fragment_shows_the_gate_queue_by_priority_and_failing_jobs():
+    from qwentrade.adapters.http.dashboard import fragments
+    from qwentrade.adapters.http.dto import SyncJobResponse
+    from qwentrade.adapters.http.health import ComponentResult
+    from qwentrade.app.services import GateCounters, StreamCounters
+    from qwentrade.app.system import Health
+
+    health = Health("ok", "live", "1.2.3", datetime(2026, 1, 1, tzinfo=UTC), 75.0, {})
+    gate = GateCounters(
+        waiting={"STOP_LOSS": 0, "TRADE": 2, "QUERY": 5},
+        admitted={"STOP_LOSS": 1, "TRADE": 9, "QUERY": 40},
+        total_wait_seconds={},
+        max_wait_seconds={"QUERY": 1.25},
+        timed_out={"QUERY": 3},
+    )
+    job = SyncJobResponse(
+        "klines_4h:BTC-USDT-SWAP", "klines_4h", BTC, "FAILING", False, None,
+        "timeout talking to OKX", None, None, 10, 4, 3, 5950.0, "",
+    )  # fmt: skip
+    checks = {"private_stream": ComponentResult("down", "disconnected", 0.0, 0.1)}
+    html = fragments.system(health, [job], StreamCounters(False, 7), gate, checks)
+    assert "<dt>Mode</dt><dd>live</dd>" in html and "<dd>1.2.3</dd>" in html
+    rows = re.findall(r"<tr><td>(STOP_LOSS|TRADE|QUERY)</td>(.*?)</tr>", html)
+    assert rows == [
+        ("STOP_LOSS", "<td>0</td><td>1</td><td>0</td><td>0</td>"),
+        ("TRADE", "<td>2</td><td>9</td><td>0</td><td>0</td>"),
+        ("QUERY", "<td>5</td><td>40</td><td>1.25</td><td>3</td>"),
+    ]
+    assert "disconnected</strong>, 7 reconnects" in html
+    assert '<td class="state-failing">FAILING</td>' in html and "<td>1 h 39 m</td>" in html
+    assert "<td>timeout talking to OKX</td>" in html

@@ -33,6 +33,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def duration(seconds: float) -> str:
+    """``75`` -> ``1 m 15 s``; ``5950`` -> ``1 h 39 m``; ``90000`` -> ``1 d 1 h``."""
+    whole = int(max(seconds, 0))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} m"
+    return f"{minutes} m {secs} s" if minutes else f"{secs} s"
+
+
+def _iso(value: str | None) -> datetime | str | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return value
+
+
 def _cell(value: Any, cls: str = "") -> str:
     attr = f' class="{cls}"' if cls else ""
     return f"<td{attr}>{escape(_text(value))}</td>"
@@ -95,7 +115,7 @@ def positions(held: Sequence[Mapping[str, Any]]) -> str:
             + _cell(stops)
             + _cell(targets)
             + _cell(p.get("cl_ord_id"), "mono")
-            + f"<td>{actions}</td></tr>"
+            + f'<td><div class="actions">{actions}</div></td></tr>'
         )
     headers = (
         "Symbol",
@@ -284,7 +304,7 @@ def system(
             f"{stream.reconnects} reconnects since start.</p>"
         )
     if gate is not None:
-        names = sorted(set(gate.waiting) | set(gate.admitted))
+        names = list(dict.fromkeys([*gate.waiting, *gate.admitted]))  # in priority order
         gate_rows = [
             "<tr>"
             + _cell(name)
@@ -302,8 +322,8 @@ def system(
         + _cell(j.job)
         + _cell(j.state, "state-" + str(j.state).lower())
         + _cell("yes" if j.running else "no")
-        + _cell(None if j.lag_seconds is None else f"{j.lag_seconds:.0f} s")
-        + _cell(j.last_success)
+        + _cell(None if j.lag_seconds is None else duration(j.lag_seconds))
+        + _cell(_iso(j.last_success))
         + _cell(j.runs)
         + _cell(j.rows_stored)
         + _cell(j.consecutive_failures)
