@@ -13,8 +13,7 @@ Orders (:mod:`.trading`), algo orders (:mod:`.algos`) and the margin model
 Time: every call first brings the market up to ``clock.now()``; ``advance(to)`` and
 ``step()`` move it further (a backtest may drive it with a ``SteppedClock`` or with
 ``advance`` alone). Funding settles at 00:00, 08:00 and 16:00 UTC on open positions,
-whatever the base candle (a daily path settles three times a day); an isolated position
-pays (or receives) it from (into) its own margin.
+whatever the base candle (a daily path settles three times a day).
 
 Threads: one re-entrant lock guards everything. ``subscribe(callback)`` receives every
 changed ``Order``, ``AlgoOrder``, ``ExchangePosition`` (size 0 when closed) and ``Balance``

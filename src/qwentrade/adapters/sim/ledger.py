@@ -5,7 +5,7 @@ The margin model (simplified, documented so nobody mistakes it for OKX's tiers):
 - Initial margin: ``notional / leverage`` with ``notional = |size| * ct_val * price``.
   A cross position's margin floats with the mark price; an isolated position holds the
   margin put up when it was opened (added to on increases, released pro rata on
-  reductions, and paying or receiving its funding).
+  reductions; funding is paid from the account's cash, not from this margin).
 - Maintenance margin: one flat rate per instrument (``maintenance_margin_rate``, 0.4% by
   default) of the notional at the mark price; no tiers.
 - Isolated liquidation: when ``margin + unrealised PnL <= maintenance margin``. The

@@ -311,16 +311,14 @@ def _finish_liquidation(state: SimState, positions: list[SimPosition]) -> None:
 
 def apply_funding(state: SimState, symbol: str, rate: Decimal, mark: Decimal) -> None:
     """Settle funding on ``symbol``'s positions: longs pay ``rate`` times the notional
-    (shorts receive it; a negative rate the other way); an isolated position's margin
-    pays or receives it, which moves its liquidation price."""
+    (shorts receive it; a negative rate the other way), from the account's cash (an
+    isolated position's margin is left as it is)."""
     changed = False
     for position in state.positions_of(symbol):
         if not position.contracts:
             continue
         payment = money(-position.signed_qty * mark * rate)
         position.funding_fee += payment
-        if position.margin_mode is TdMode.ISOLATED:
-            position.margin += payment  # paid from (received into) the position's margin
         position.updated_at = state.now
         state.cash += payment
         state.emit_position(position)

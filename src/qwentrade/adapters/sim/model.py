@@ -46,8 +46,8 @@ rule (a parity test on real data compares the two trade for trade).
 8. **Fees**: taker fee on every rule-3 fill, maker fee on a rule-4 fill (``FeeRates``).
 9. **Funding** settles at every 00:00, 08:00 and 16:00 UTC on open positions, whatever
    the base candle (the engine stops at each settlement): ``-signed base quantity x
-   price then x rate`` (a long pays a positive rate); an isolated position pays it from
-   (receives it into) its own margin, which moves its liquidation price.
+   price then x rate`` (a long pays a positive rate), from the account's cash (an
+   isolated position's margin, and so its liquidation price, is not touched).
 10. **Liquidation** (:mod:`.ledger`, unchanged here): on the path's last price, with one
     flat maintenance-margin rate per symbol (not yet OKX's tiers or a mark price), the
     closing fee not in the condition; a liquidation fills at its level (or the gap's end).

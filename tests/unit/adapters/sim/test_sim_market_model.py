@@ -352,7 +352,7 @@ def test_default_maximum_sizes_are_okx_btc_swap_values():
     assert unknown.value.field == "size_caps"
 
 
-# -- funding: every settlement, whatever the candle; isolated pays from its margin -------
+# -- funding: every settlement, whatever the candle -----------------------------------
 
 
 def daily_engine(days: int, rates: dict) -> SimEngine:
@@ -375,21 +375,3 @@ def test_a_path_of_daily_candles_settles_funding_three_times_a_day():
     # 2000 x (0.0001 + 0.0002 + 0.0003): before, a daily path charged only the 00:00 one
     assert sim.positions()[0].funding_fee == D("-1.2")
     assert sim.balance().cash_balance == D(10000) - D("1.0") - D("1.2")  # fee 2000 x 5 bp
-
-
-def test_an_isolated_position_pays_funding_from_its_margin():
-    start = START.replace(hour=7, minute=45)
-    sim, _ = engine(flat(100000, 3), start=start, funding={START.replace(hour=8): D("0.0001")})
-    sim.set_leverage(BTC, 10, "isolated")
-    sim.place_order(OrderRequest(BTC, "buy", "2", "i1", td_mode="isolated"))
-    [before] = sim.positions()
-    available = sim.balance().available
-    # margin 0.02 x 100000 / 10 = 200; liquidation where 200 + 0.02 (p - 100000) is the
-    # maintenance margin 0.004 x 0.02 p: p = 1800 / 0.01992 = 90361.44..., down to the tick
-    assert before.margin == D(200) and before.liquidation_price == D("90361.4")
-    sim.advance(START.replace(hour=8))
-    [after] = sim.positions()
-    assert after.funding_fee == D("-0.2") and after.margin == D("199.8")
-    assert after.liquidation_price == D("90371.4")  # 1800.2 / 0.01992 = 90371.48...
-    assert sim.balance().available == available  # the free balance did not pay it
-    assert sim.balance().cash_balance == D(10000) - D("1.0") - D("0.2")
