@@ -22,6 +22,7 @@ from litestar.static_files import create_static_files_router
 
 import qwentrade
 from qwentrade.adapters.http import auth, errors
+from qwentrade.adapters.http.cache import BoundedMemoryStore
 from qwentrade.adapters.http.health import HealthMonitor
 from qwentrade.adapters.http.metrics import HttpMetrics
 from qwentrade.adapters.http.middleware import QwentradeApp
@@ -141,6 +142,7 @@ def create_app(services: Services, http_settings: HttpSettings | None = None) ->
         ),
         cors_config=cors,
         request_max_body_size=settings.max_body_bytes,
+        stores={"response_cache": BoundedMemoryStore()},
         state={
             "http_settings": settings,
             "health": monitor,
