@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 from sim_helpers import BTC, EXACT, START, D, at, engine, flat
 
 from qwentrade.adapters.sim import ReplayPath, SimEngine, SteppedClock
@@ -375,3 +377,55 @@ def test_a_path_of_daily_candles_settles_funding_three_times_a_day():
     # 2000 x (0.0001 + 0.0002 + 0.0003): before, a daily path charged only the 00:00 one
     assert sim.positions()[0].funding_fee == D("-1.2")
     assert sim.balance().cash_balance == D(10000) - D("1.0") - D("1.2")  # fee 2000 x 5 bp
+
+
+# -- properties over random candles ------------------------------------------------------
+
+
+@st.composite
+def candles(draw):
+    """A few 15m candles around 100000 (prices on the 0.1 tick)."""
+    rows, price = [], 100000.0
+    for _ in range(draw(st.integers(1, 6))):
+        close = round(price + draw(st.integers(-3000, 3000)) / 1, 1)
+        high = max(price, close) + draw(st.integers(500, 4000))
+        low = min(price, close) - draw(st.integers(500, 4000))
+        rows.append((price, high, low, close))
+        price = close if draw(st.booleans()) else round(close + draw(st.integers(-800, 800)), 1)
+    return rows
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=candles(), side=st.sampled_from(["buy", "sell"]))
+def test_stop_first_never_ends_better_than_the_path_order(rows, side):
+    outcomes = {}
+    for intrabar in ("path", "stop_first"):
+        sim, _ = engine([*flat(100000), *rows, *flat(rows[-1][3], 2)], intrabar=intrabar)
+        sign = 1 if side == "buy" else -1
+        stop, target = D(100000 - sign * 1000), D(100000 + sign * 1000)
+        entry = long_entry if side == "buy" else short_entry
+        sim.place_order(entry(sl_trigger_price=stop, tp_trigger_price=target))
+        sim.advance(at(15 * (len(rows) + 3)))
+        history = sim.position_history()
+        outcomes[intrabar] = history[0].pnl if history else None
+    if outcomes["path"] is None:
+        assert outcomes["stop_first"] is None  # neither level ever reached
+    else:
+        assert outcomes["stop_first"] is not None
+        assert outcomes["stop_first"] <= outcomes["path"]
+        event("stop-first worse" if outcomes["stop_first"] < outcomes["path"] else "same")
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=candles(), away=st.integers(1, 3000))
+def test_a_resting_buy_limit_fills_only_at_its_price_after_a_lower_price(rows, away):
+    limit = D(100000 - away)
+    sim, _ = engine([*flat(100000), *rows, *flat(rows[-1][3], 2)])
+    order = sim.place_order(OrderRequest(BTC, "buy", "1", "l1", order_type="limit", price=limit))
+    sim.advance(at(15 * (len(rows) + 3)))
+    found = sim.get_order(BTC, order_id=order.order_id)
+    lowest = min(min(r[2], r[0]) for r in rows)
+    if lowest < limit:
+        assert found.state is OrderState.FILLED and found.avg_price == limit
+    else:
+        assert found.state is OrderState.LIVE
