@@ -10,4 +10,8 @@ def __getattr__(name: str):
         from qwentrade.reader import open
 
         return open
+    if name == "backtest":  # the notebook backtest: qwentrade.backtest(candles, ...)
+        from qwentrade.app.backtest import backtest
+
+        return backtest
     raise AttributeError(f"module 'qwentrade' has no attribute {name!r}")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import attrs
 
 import qwentrade
+from qwentrade.app.cli_backtest import add_backtest
 from qwentrade.app.cli_data import add_commands, report_error
 from qwentrade.app.cli_sync import add_sync
 from qwentrade.app.cli_verify import add_verify
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub, _with_settings)
     add_sync(sub, _with_settings)
     add_verify(sub, _with_settings)
+    add_backtest(sub, _with_settings)
     return parser
 
 

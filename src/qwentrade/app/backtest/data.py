@@ -207,7 +207,11 @@ def from_store(
     indicators warm up) and its stored funding rates."""
     import qwentrade
 
-    with qwentrade.open(url) as reader:
+    try:
+        reader = qwentrade.open(url)
+    except InvalidInput as e:  # named as the setting the user can change
+        raise InvalidInput("database_url", e.message) from None
+    with reader:
         candles = reader.klines(symbol, "15m", end=end)
         try:
             rates = reader.market("funding_rate", symbol)

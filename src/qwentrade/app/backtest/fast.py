@@ -222,7 +222,11 @@ def run_fast(
         settled_to = np.searchsorted(funding_times, exit_ms, "right" if kind == END else "left")
         for m in range(settled_from, settled_to):
             mark = _mark(int(funding_times[m]), ts, o, c, digits)
-            funding += _money(-qty * mark * funding_rates[m])
+            payment = _money(-qty * mark * funding_rates[m])
+            funding += payment
+            # counted at the first close at or after the settlement, as the replay sees it
+            paid_at = int(np.searchsorted(close_ms, funding_times[m], "left"))
+            cash_events.append((paid_at, float(payment)))
         pnl = _money(side * contracts * ct_val * (exit_price - average))
         fee_out = _money(-(contracts * ct_val * exit_price * taker))
         penalty = ZERO
@@ -254,7 +258,7 @@ def run_fast(
         )
         holds.append((r, step, side, float(average), float(contracts * ct_val)))
         cash_events.append((r, float(fee_in)))
-        cash_events.append((step, float(funding + pnl + fee_out + penalty)))
+        cash_events.append((step, float(pnl + fee_out + penalty)))
         consumed, start = j, step
     frame = pl.DataFrame(trades, schema=TRADE_SCHEMA, orient="row")
     return BacktestResult(
