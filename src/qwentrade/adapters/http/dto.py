@@ -406,34 +406,54 @@ class OpenPositionRequest(msgspec.Struct, forbid_unknown_fields=True):
         check_positive(self, "amount", "stop_loss_trigger", "take_profit_trigger", "price")
 
 
+def check_target(request: object) -> None:
+    """A position is named by ``symbol`` or by ``cl_ord_id`` (its opening order, as the
+    original API): at least one."""
+    if request.symbol is None and request.cl_ord_id is None:  # type: ignore[attr-defined]
+        raise ValueError(
+            "field `symbol` is required (or `cl_ord_id`, the client order id that opened "
+            "the position)"
+        )
+
+
 class AddPositionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    symbol: Symbol
+    """Add margin to the position of ``symbol`` (or of the order ``cl_ord_id`` opened)."""
+
     amount: Amount
+    symbol: Symbol | None = None
+    cl_ord_id: Text | None = None
     stop_loss_trigger: Price | None = None
     take_profit_trigger: Price | None = None
     key: IdempotencyKey | None = None
 
     def __post_init__(self) -> None:
+        check_target(self)
         check_positive(self, "amount", "stop_loss_trigger", "take_profit_trigger")
 
 
 class ReducePositionRequest(msgspec.Struct, forbid_unknown_fields=True):
-    symbol: Symbol
+    """Release margin from the position of ``symbol`` (or of ``cl_ord_id``)."""
+
     amount: Amount
+    symbol: Symbol | None = None
+    cl_ord_id: Text | None = None
     key: IdempotencyKey | None = None
 
     def __post_init__(self) -> None:
+        check_target(self)
         check_positive(self, "amount")
 
 
 class ClosePositionRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Close all of the position (``amount`` omitted) or part of it."""
 
-    symbol: Symbol
+    symbol: Symbol | None = None
+    cl_ord_id: Text | None = None
     amount: Amount | None = None
     key: IdempotencyKey | None = None
 
     def __post_init__(self) -> None:
+        check_target(self)
         check_positive(self, "amount")
 
 

@@ -127,3 +127,20 @@ def test_stop_loss_on_the_wrong_side_is_400(api):
     assert response.status_code == 400, response.text
     assert response.json()["field"] == "stop_loss_trigger"
     assert api.get("/trading/current-position").json() == []
+
+
+def test_positions_can_be_named_by_the_order_that_opened_them(api):
+    cl_ord_id = opened(api)
+    reduced = api.post("/trading/reduce-position", {"cl_ord_id": cl_ord_id, "amount": "40"})
+    assert reduced.status_code == 200, reduced.text
+    mismatch = api.post(
+        "/trading/close-position", {"cl_ord_id": cl_ord_id, "symbol": "ETH-USDT-SWAP"}
+    )
+    assert mismatch.status_code == 400 and mismatch.json()["field"] == "cl_ord_id"
+    unknown = api.post("/trading/close-position", {"cl_ord_id": "qt-never-sent"})
+    assert unknown.status_code == 404
+    neither = api.post("/trading/close-position", {})
+    assert neither.status_code == 400 and neither.json()["field"] == "symbol"
+    closed = api.post("/trading/close-position", {"cl_ord_id": cl_ord_id})
+    assert closed.status_code == 200, closed.text
+    assert api.get("/trading/current-position").json() == []

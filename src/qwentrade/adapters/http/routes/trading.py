@@ -19,6 +19,7 @@ from qwentrade.adapters.http.dto import (
     SetPlansRequest,
 )
 from qwentrade.adapters.http.routes.common import ServicesDep, SymbolQuery, known_symbol
+from qwentrade.domain.errors import InvalidInput
 
 BTC = "BTC-USDT-SWAP"
 OPEN_EXAMPLE = {
@@ -34,6 +35,22 @@ OPEN_EXAMPLE = {
 def _trading(services: Any) -> Any:
     assert services.trading is not None
     return services.trading
+
+
+def _target(services: Any, data: Any) -> str:
+    """The symbol of the position a request names, by ``symbol`` or by ``cl_ord_id``."""
+    if data.cl_ord_id is None:
+        return known_symbol(services, data.symbol)
+    relation = _trading(services).relations.get(data.cl_ord_id)
+    if relation is None:
+        raise NotFoundException(detail=f"no position was opened by {data.cl_ord_id[:64]!r}")
+    if data.symbol is not None and data.symbol != relation.symbol:
+        raise InvalidInput(
+            "cl_ord_id",
+            f"{data.cl_ord_id} opened a {relation.symbol} position, not {data.symbol}: "
+            "send one of the two",
+        )
+    return relation.symbol
 
 
 @post(
@@ -88,11 +105,11 @@ def add_position(
         Body(examples=[Example(summary="add 50 USDT", value={"symbol": BTC, "amount": "50"})]),
     ],
 ) -> OrderIdResponse:
-    """Add ``amount`` USDT margin to the open position at market (404 when none is open);
+    """Add ``amount`` USDT margin to the open position at market (named by ``symbol`` or by
+    ``cl_ord_id``, the order that opened it; 404 when none is open);
     new SL/TP triggers, if given, replace the plans, which are resized either way."""
-    known_symbol(services, data.symbol)
     cl_ord_id = _trading(services).add_position(
-        data.symbol,
+        _target(services, data),
         data.amount,
         stop_loss_trigger=data.stop_loss_trigger,
         take_profit_trigger=data.take_profit_trigger,
@@ -119,8 +136,8 @@ def reduce_position(
 ) -> OrderIdResponse:
     """Release ``amount`` USDT of margin (valued at the average entry) by a reduce-only
     market order; all the margin held closes the position."""
-    known_symbol(services, data.symbol)
-    cl_ord_id = _trading(services).reduce_position(data.symbol, data.amount, key=data.key)
+    symbol = _target(services, data)
+    cl_ord_id = _trading(services).reduce_position(symbol, data.amount, key=data.key)
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
 
@@ -140,11 +157,11 @@ def close_position(
         Body(examples=[Example(summary="close all", value={"symbol": BTC})]),
     ],
 ) -> OrderIdResponse:
-    """Close the position (all of it; or ``amount`` USDT of margin). Its SL/TP orders are
+    """Close the position of ``symbol`` (or of ``cl_ord_id``): all of it, or ``amount``
+    USDT of margin. Its SL/TP orders are
     canceled first; the PnL and the reason (manual) are recorded."""
-    known_symbol(services, data.symbol)
     cl_ord_id = _trading(services).close_position(
-        data.symbol, data.amount, reason="manual", key=data.key
+        _target(services, data), data.amount, reason="manual", key=data.key
     )
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
