@@ -87,6 +87,9 @@ class Services:
     relations: RelationRepository | None = None
     status: StatusRepository | None = None
     detection: DetectionService | None = None
+    # app.trading.TradingService, app.pending.PendingOrderService, app.sync.engine.SyncEngine:
+    # typed Any because Litestar resolves this class's annotations at run time and the
+    # bundle must not import those modules (and everything they import) to be built.
     trading: Any = None
     pending: Any = None
     sync: Any = None
