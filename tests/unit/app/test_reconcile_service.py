@@ -18,9 +18,16 @@ from qwentrade.adapters.okx.gate import PermitGate
 from qwentrade.adapters.okx.retry import RetryPolicy
 from qwentrade.adapters.okx.signing import OkxCredentials
 from qwentrade.adapters.okx.stream import OkxPrivateStream
-from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
+from qwentrade.adapters.sim import (
+    GeneratedPath,
+    SimEngine,
+    SimExchange,
+    SimPrivateStream,
+    SteppedClock,
+)
 from qwentrade.app import reconcile as module
 from qwentrade.app.reconcile import ReconciliationService
+from qwentrade.app.sync.history import HistorySync
 from qwentrade.app.trading import TradingService
 from qwentrade.domain.errors import OrderNotFound
 from qwentrade.domain.orders import IntentAction, OrderIntent
@@ -265,6 +272,30 @@ def test_a_close_right_after_our_own_intent_waits_for_the_grace(world):
     world.service.handle_event(position_event(world))
     assert world.trading.calls == []
     assert "position_closed" in world.service.pending_requests()
+
+
+def test_stream_orders_reach_the_order_history_through_history_sync(world):
+    history = HistorySync(
+        world.exchange, world.repos.history, world.repos.config, world.engine.clock
+    )
+    stream = SimPrivateStream(world.engine)
+    service = ReconciliationService(
+        world.exchange,
+        world.repos,
+        world.trading,
+        history,
+        world.repos.config,
+        world.engine.clock,
+        stream,
+    )
+    service.start()
+    try:
+        order = world.exchange.place_order(market(BTC, "buy", "1", "streamed1"))
+        wait_for(lambda: world.repos.history.order(order.order_id), what="the stored order")
+    finally:
+        assert service.stop(5)
+    stored = world.repos.history.order(order.order_id)
+    assert (stored.cl_ord_id, stored.status, stored.filled_amount) == ("streamed1", "filled", 1)
 
 
 def test_a_full_queue_drops_nothing_silently(world, monkeypatch):
