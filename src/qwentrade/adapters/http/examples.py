@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from qwentrade.adapters.http import dto
+from qwentrade.adapters.http import dto, dto_trading
 
 T = datetime(2025, 1, 2, 3, 45, tzinfo=UTC)
 D = Decimal
@@ -55,7 +55,7 @@ _PLAN = {
     "size": "0.5",
     "state": "live",
 }
-_PLAN_REQUEST = dto.PlanRequest(kind="stop_loss", trigger_price=D("90000"), fraction=D(1))
+_PLAN_REQUEST = dto_trading.PlanRequest(kind="stop_loss", trigger_price=D("90000"), fraction=D(1))
 SCHEMA_EXAMPLES: dict[str, Any] = {
     "ComponentHealth": _COMPONENT,
     "HealthResponse": dto.HealthResponse(
@@ -160,8 +160,8 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         "whole number 0..600",
     ),
     "ConfigValueRequest": dto.ConfigValueRequest(value=18),
-    "OrderIdResponse": dto.OrderIdResponse(cl_ord_id="qt0a1b2c3d4e5f"),
-    "OpenPositionRequest": dto.OpenPositionRequest(
+    "OrderIdResponse": dto_trading.OrderIdResponse(cl_ord_id="qt0a1b2c3d4e5f"),
+    "OpenPositionRequest": dto_trading.OpenPositionRequest(
         symbol=BTC,
         side="LONG",
         amount=D("100"),
@@ -169,12 +169,14 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         take_profit_trigger=D("110000"),
         leverage=5,
     ),
-    "AddPositionRequest": dto.AddPositionRequest(symbol=BTC, amount=D("50")),
-    "ReducePositionRequest": dto.ReducePositionRequest(symbol=BTC, amount=D("25")),
-    "ClosePositionRequest": dto.ClosePositionRequest(symbol=BTC),
+    "AddPositionRequest": dto_trading.AddPositionRequest(symbol=BTC, amount=D("50")),
+    "ReducePositionRequest": dto_trading.ReducePositionRequest(symbol=BTC, amount=D("25")),
+    "ClosePositionRequest": dto_trading.ClosePositionRequest(symbol=BTC),
     "PlanRequest": _PLAN_REQUEST,
-    "SetPlansRequest": dto.SetPlansRequest(cl_ord_id="qt0a1b2c3d4e5f", plans=[_PLAN_REQUEST]),
-    "CreatePendingRequest": dto.CreatePendingRequest(
+    "SetPlansRequest": dto_trading.SetPlansRequest(
+        cl_ord_id="qt0a1b2c3d4e5f", plans=[_PLAN_REQUEST]
+    ),
+    "CreatePendingRequest": dto_trading.CreatePendingRequest(
         symbol=BTC,
         side="LONG",
         amount=D("100"),
@@ -183,7 +185,7 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         leverage=5,
         expire_hours=4,
     ),
-    "PendingOrderResponse": dto.PendingOrderResponse(
+    "PendingOrderResponse": dto_trading.PendingOrderResponse(
         id="9f2c4e",
         symbol=BTC,
         side="LONG",

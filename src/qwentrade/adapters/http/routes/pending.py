@@ -9,7 +9,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, Parameter
 
 from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
-from qwentrade.adapters.http.dto import (
+from qwentrade.adapters.http.dto_trading import (
     CreatePendingRequest,
     PendingOrderResponse,
     pending_to_dto,

@@ -10,7 +10,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
 from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
-from qwentrade.adapters.http.dto import (
+from qwentrade.adapters.http.dto_trading import (
     AddPositionRequest,
     ClosePositionRequest,
     OpenPositionRequest,
