@@ -46,7 +46,6 @@ from qwentrade.app.backtest.data import MS_15M, Market
 from qwentrade.app.backtest.params import BacktestParams
 from qwentrade.app.backtest.report import TRADE_SCHEMA, BacktestResult, equity_frame
 from qwentrade.domain.instruments import Instrument
-from qwentrade.domain.market import from_ms
 
 QUANTUM = Decimal("1e-12")
 ZERO = Decimal(0)
@@ -55,6 +54,7 @@ BPS = Decimal(10_000)
 MAINTENANCE_RATE = Decimal("0.004")  # the sim's default flat maintenance margin rate
 THIRD_MS = (0, 300_000, 600_000, 900_000)  # round(j * 15 min / 3)
 SL, TP, LIQ, END = 1, 2, 3, 4
+TIMES = ("signal_time", "entry_time", "exit_time")
 REASONS = {SL: "stop_loss", TP: "take_profit", LIQ: "liquidation", END: "end"}
 
 
@@ -166,11 +166,10 @@ def run_fast(
     atr_values = candles["atr_14"].fill_null(np.nan).to_numpy()
     multipliers = verdicts["position_multiplier"].to_numpy()
     scores = verdicts["score"].to_numpy()
-    signal_kind = verdicts["signal_type"].cast(pl.String).to_list()
-    signal_times = verdicts["time"].to_list()
     expiry_ms = int(params.detector.signal_expiry.total_seconds() * 1000)
 
     percent = params.get("POLICY_STOP_MODE") != "atr"
+    distances = _distances(params)
     margin_each = Decimal(repr(float(params.get("POLICY_MARGIN_PER_TRADE"))))
     leverage = min(int(params.get("POLICY_LEVERAGE")), instrument.max_lever)
     isolated = params.get("TRADING_MARGIN_MODE") == "isolated"
@@ -192,7 +191,7 @@ def run_fast(
         )
         if r < 0:
             break
-        side = 1 if signal_kind[j] == "LONG" else -1
+        side = 1 if kinds[j] == 0 else -1  # the enum's codes: LONG 0, SHORT 1
         entry = Decimal(f"{at_close[r]:.{digits}f}")
         margin = margin_each * int(multipliers[j])
         contracts = instrument.round_size(margin * leverage / (entry * ct_val))
@@ -200,7 +199,7 @@ def run_fast(
         if contracts < instrument.min_sz or notional / leverage + notional * taker > cash:
             consumed, start = j, r + 1  # refused for good: the policy cancels the signal
             continue
-        stop_loss, take_profit = _protection(instrument, side, entry, atr_values[r], params)
+        stop_loss, take_profit = _protection(instrument, side, entry, atr_values[r], distances)
         filled = entry * (1 + side * cost)  # a market buy pays up, a sell gets less
         fee_in = _money(-(contracts * ct_val * filled * taker))
         average = _money(filled)
@@ -239,14 +238,14 @@ def run_fast(
         trades.append(
             (
                 "LONG" if side > 0 else "SHORT",
-                signal_times[j],
+                int(ts[j]),
                 int(scores[j]),
-                from_ms(int(close_ms[r])),
+                int(close_ms[r]),
                 float(average),
                 float(contracts),
                 float(stop_loss),
                 None if take_profit is None else float(take_profit),
-                from_ms(exit_ms),
+                exit_ms,
                 float(exit_price),
                 REASONS[kind],
                 float(pnl),
@@ -260,7 +259,11 @@ def run_fast(
         cash_events.append((r, float(fee_in)))
         cash_events.append((step, float(pnl + fee_out + penalty)))
         consumed, start = j, step
-    frame = pl.DataFrame(trades, schema=TRADE_SCHEMA, orient="row")
+    schema = {k: (pl.Int64 if k in TIMES else v) for k, v in TRADE_SCHEMA.items()}
+    frame = pl.DataFrame(trades, schema=schema, orient="row").with_columns(
+        pl.from_epoch(name, "ms").dt.replace_time_zone("UTC").cast(TRADE_SCHEMA[name])
+        for name in TIMES
+    )
     return BacktestResult(
         trades=frame,
         equity=equity_frame(market, _equity(market, params, at_close, holds, cash_events)),
@@ -270,17 +273,31 @@ def run_fast(
     )
 
 
+def _distances(params: BacktestParams) -> tuple[bool, Decimal, Decimal]:
+    """(ATR mode?, stop multiple or percent, target multiple or percent) as the policy
+    reads them (``Decimal(repr(float(value)))``)."""
+    if params.get("POLICY_STOP_MODE") == "atr":
+        keys = ("POLICY_SL_ATR_MULTIPLE", "POLICY_TP_ATR_MULTIPLE")
+    else:
+        keys = ("POLICY_SL_PERCENT", "POLICY_TP_PERCENT")
+    stop, target = (Decimal(repr(float(params.get(k)))) for k in keys)
+    return params.get("POLICY_STOP_MODE") == "atr", stop, target
+
+
 def _protection(
-    instrument: Instrument, side: int, entry: Decimal, atr: float, params: BacktestParams
+    instrument: Instrument,
+    side: int,
+    entry: Decimal,
+    atr: float,
+    distances: tuple[bool, Decimal, Decimal],
 ) -> tuple[Decimal, Decimal | None]:
     """SignalPolicy's rule 4 (stop and target distances, on the right sides)."""
-    if params.get("POLICY_STOP_MODE") == "atr":
+    atr_mode, stop_by, target_by = distances
+    if atr_mode:
         value = Decimal(repr(float(atr)))
-        stop = Decimal(repr(float(params.get("POLICY_SL_ATR_MULTIPLE")))) * value
-        target = Decimal(repr(float(params.get("POLICY_TP_ATR_MULTIPLE")))) * value
+        stop, target = stop_by * value, target_by * value
     else:
-        stop = entry * Decimal(repr(float(params.get("POLICY_SL_PERCENT")))) / HUNDRED
-        target = entry * Decimal(repr(float(params.get("POLICY_TP_PERCENT")))) / HUNDRED
+        stop, target = entry * stop_by / HUNDRED, entry * target_by / HUNDRED
     long = side > 0
     stop_loss = _beyond(instrument, entry - stop if long else entry + stop, entry, long)
     take_profit = None
