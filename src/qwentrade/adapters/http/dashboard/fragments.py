@@ -99,7 +99,8 @@ def positions(held: Sequence[Mapping[str, Any]]) -> str:
             f'<span class="sr-only"> {s}</span></button> '
             f'<button type="button" data-action="edit-plans" data-symbol="{s}"'
             f' data-cl-ord-id="{escape(str(p.get("cl_ord_id") or ""))}"'
-            f' data-sl="{escape(str(first_sl or ""))}" data-tp="{escape(str(first_tp or ""))}">'
+            f' data-sl="{escape(_text(first_sl) if first_sl else "")}"'
+            f' data-tp="{escape(_text(first_tp) if first_tp else "")}">'
             f'Change plans<span class="sr-only"> of {s}</span></button>'
         )
         rows.append(
@@ -229,7 +230,7 @@ def explanation(details: Mapping[str, Any]) -> list[tuple[str, str]]:
         out.append(
             (
                 "trigger",
-                f"{trig.get('direction')}: MACD {trig.get('macd_move')} "
+                f"{trig.get('direction')}: MACD {trig.get('macd_move') or 'no move'} "
                 f"+{trig.get('macd_points')}, RSI {_text(trig.get('rsi'))} vs limit "
                 f"{_text(trig.get('rsi_limit'))} +{trig.get('rsi_points')}",
             )

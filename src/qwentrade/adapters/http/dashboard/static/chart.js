@@ -15,6 +15,7 @@
   var tip = document.getElementById("chart-tip");
   var marksList = document.getElementById("chart-marks");
   var REFRESH_MS = 10000;
+  var VISIBLE_BARS = 160;
   var STEP = { "15m": 900, "4h": 14400, "1d": 86400 };
   var COLORS = {
     up: "#1a7f4b", down: "#c0392b", ema9: "#d97706", ema21: "#2563eb", ema55: "#7c3aed",
@@ -76,7 +77,7 @@
     var out = [];
     var env = d && d.environment, trig = d && d.trigger, conf = d && d.confirmation;
     if (env) { out.push("environment: mode " + env.mode + ", active " + env.active + ", trend 15m " + env.trend_15m + ", 4h " + env.trend_4h); }
-    if (trig) { out.push("trigger: MACD " + trig.macd_move + " +" + trig.macd_points + ", RSI " + Number(trig.rsi).toFixed(1) + " +" + trig.rsi_points); }
+    if (trig) { out.push("trigger: MACD " + (trig.macd_move || "no move") + " +" + trig.macd_points + ", RSI " + Number(trig.rsi).toFixed(1) + " +" + trig.rsi_points); }
     if (conf) { out.push("confirmation: volume +" + conf.volume_points + ", Bollinger +" + conf.bollinger_points + ", 4h +" + conf.multi_timeframe_points); }
     if (!out.length && d && d.reason) { out.push(String(d.reason)); }
     return out;
@@ -184,7 +185,12 @@
       }
     }
     var key = symbol + frame;
-    if (key !== lastKey) { chart.timeScale().fitContent(); lastKey = key; }
+    if (key !== lastKey) {  /* a new series: show its newest bars (scroll or zoom for more) */
+      if (rows.length > VISIBLE_BARS) {
+        chart.timeScale().setVisibleLogicalRange({ from: rows.length - VISIBLE_BARS, to: rows.length + 2 });
+      } else { chart.timeScale().fitContent(); }
+      lastKey = key;
+    }
     box.dataset.bars = String(rows.length);
     box.dataset.markers = String(marks.length);
     box.dataset.priceLines = String(priceLines.length);
