@@ -332,6 +332,12 @@ def test_a_config_key_is_changed_from_the_page(tab, server):
     assert toast(tab).startswith("DETECTOR_SIGNAL_EXPIRE_HOURS refused: ")
     entry = httpx.get(f"{server.url}/config/DETECTOR_SIGNAL_EXPIRE_HOURS", headers=HEADERS).json()
     assert entry["value"] == 7
+    # A boolean key is a true/false choice.
+    name = "DETECTOR_MACD_RISING_REQUIRES_SIGN"
+    page.get_by_label(f"New value of {name}", exact=True).select_option("true")
+    page.get_by_role("button", name=f"Set {name}", exact=True).click()
+    assert toast(tab) == f"{name} = true"
+    assert httpx.get(f"{server.url}/config/{name}", headers=HEADERS).json()["value"] is True
     # The browser logs the refused PUT (400) as a failed resource load, nothing else.
     assert all("400" in e for e in tab.errors), tab.errors
 

@@ -353,15 +353,22 @@ def config(entries: Sequence[Any]) -> str:
         key = escape(e.key)
         value = e.value if not isinstance(e.value, bool) else str(e.value).lower()
         default = e.default if not isinstance(e.default, bool) else str(e.default).lower()
+        if e.type == "bool":
+            options = "".join(
+                f'<option value="{v}"{" selected" if v == value else ""}>{v}</option>'
+                for v in ("true", "false")
+            )
+            control = f'<select id="cfg-{key}" name="value">{options}</select>'
+        else:
+            control = f'<input id="cfg-{key}" name="value" value="{escape(_text(value))}">'
         field = (
             f'<form class="config-form" data-key="{key}">'
-            f'<label class="sr-only" for="cfg-{key}">New value of {key}</label>'
-            f'<input id="cfg-{key}" name="value" value="{escape(_text(value))}">'
+            f'<label class="sr-only" for="cfg-{key}">New value of {key}</label>{control}'
             f'<button type="submit">Set<span class="sr-only"> {key}</span></button></form>'
         )
         rows.append(
             f'<tr data-key="{key}">'
-            + _cell(e.key, "mono")
+            + _cell(e.key, "mono key")
             + _cell(value)
             + _cell(e.type)
             + _cell(default)

@@ -155,7 +155,7 @@
     if (!target.classList || !target.classList.contains("config-form")) { return; }
     event.preventDefault();
     var name = target.dataset.key;
-    var value = target.querySelector("input").value;
+    var value = target.querySelector("input, select").value;
     api("PUT", "/config/" + encodeURIComponent(name), { value: value })
       .then(function (entry) { toast(name + " = " + entry.value); })
       .catch(function (e) { toast(name + " refused: " + e.message, true); })
