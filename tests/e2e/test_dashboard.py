@@ -257,6 +257,11 @@ def test_a_stored_signal_is_a_marker_with_its_score_on_hover(tab, server):
 
 
 def test_a_position_opened_through_the_api_is_shown_and_closed_from_the_page(tab, server):
+    # The page is open before the position exists: it appears without a reload (polling).
+    page = tab.open("/dashboard/positions")
+    page.locator("#positions-region .empty").wait_for()
+    tab.wait("() => Number(document.getElementById('chart').dataset.bars) > 0")
+    assert page.locator("#chart").get_attribute("data-price-lines") == "0"
     price = Decimal(str(candles(server.url, 1)[-1]["close"]))
     stop, target = ((price * Decimal(f)).quantize(Decimal("0.1")) for f in ("0.9", "1.1"))
     opened = httpx.post(
@@ -275,13 +280,12 @@ def test_a_position_opened_through_the_api_is_shown_and_closed_from_the_page(tab
     assert opened.status_code == 200, opened.text
     cl_ord_id = opened.json()["cl_ord_id"]
 
-    page = tab.open("/dashboard/positions")
     row = page.locator(f"#positions-region tr[data-symbol='{BTC}']")
-    row.wait_for()
+    row.wait_for(timeout=15_000)  # the table polls every 5 s
     text = row.inner_text()
     assert cl_ord_id in text and "LONG" in text
     assert f"{stop.normalize():f}" in text and f"{target.normalize():f}" in text
-    # The chart draws the entry, the stop-loss and the take-profit as price lines.
+    # The chart (polling every 10 s) draws the entry, the stop-loss and the take-profit.
     tab.wait("() => Number(document.getElementById('chart').dataset.priceLines) >= 3")
 
     # Change the plans from the page: the form is filled from the row, a new stop is sent.
