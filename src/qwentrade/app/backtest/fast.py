@@ -10,16 +10,21 @@ candles): every rule below mirrors one of the simulated exchange (``adapters/sim
    one traded and not expired (``created + DETECTOR_SIGNAL_EXPIRE_HOURS > T``) opens a
    position (the policy's pass over the active signals; older ones are superseded).
 2. Entry at market at the price at ``T``: the next candle's open when it starts at ``T``
-   (the walk's gap to it comes first), else the last close; taker fee. Contracts =
+   (the walk's gap to it comes first), else the last close, plus the taker costs (the
+   sim's ``model.py`` rule 3: x (1 +/- (spread_bps/2 + slippage_bps)/10000)); taker fee.
+   Contracts (from the price before costs, as TradingService sizes them) =
    margin x multiplier x leverage / (price x ct_val), rounded down to the lot; refused
    (signal dropped) below the minimum size or without the margin and fee available.
 3. Stops: ``POLICY_STOP_MODE`` atr (ATR(14) of the candle closing at ``T``) or percent,
    rounded to the tick, at least one tick beyond the entry (the policy's ``_beyond``).
 4. The walk: each candle goes open -> low -> high -> close when green (close >= open),
    open -> high -> low -> close when red; between candles the price jumps to the next
-   open (a gap). On each piece the first level reached fires: stop-loss before
-   liquidation at the same distance; a level fired inside a piece fills at the level, a
-   level crossed by a gap fills at the gap's end price; taker fee. The fill time is the
+   open (a gap, belonging to the candle it opens). On each piece the first level reached
+   fires: stop-loss before liquidation at the same distance; with ``intrabar``
+   ``stop_first`` (the default, ``model.py`` rule 2) the target waits while the stop lies
+   within the rest of the candle. A level fired inside a piece triggers at the level, one
+   crossed by a gap at the gap's end price; stop and target legs then fill at that price
+   with the taker costs (a liquidation without them); taker fee. The fill time is the
    piece's start plus the share of the piece travelled (milliseconds, rounded).
 5. Funding at every 00/08/16 UTC settlement strictly between the entry and the exit time
    (an exit at the settlement instant comes first), at the mark price then: the open of
@@ -30,15 +35,16 @@ candles): every rule below mirrors one of the simulated exchange (``adapters/sim
    differ from the replay).
 7. A position open after the last candle closes at market at the last close (``end``).
 
-Money is exact: prices, sizes, fees, PnL and funding are ``Decimal`` quantised as the
-sim's ledger does (1e-12); only the search for the exit runs on floats (tick prices).
+Exactness: levels and sizes are rounded as the policy and TradingService round them
+(integer ticks and lots; a value within 1e-6 of a rounding boundary is recomputed with
+``Decimal``); the walk compares tick prices exactly; money is float64 in the compiled loop
+(:mod:`.loop`), within 1e-9 USDT of the simulator's exact books per trade.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-import numba
 import numpy as np
 import polars as pl
 
@@ -47,111 +53,30 @@ from qwentrade.app.backtest.params import BacktestParams
 from qwentrade.app.backtest.report import TRADE_SCHEMA, BacktestResult, equity_frame
 from qwentrade.domain.instruments import Instrument
 
-QUANTUM = Decimal("1e-12")
-ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 BPS = Decimal(10_000)
 MAINTENANCE_RATE = Decimal("0.004")  # the sim's default flat maintenance margin rate
-THIRD_MS = (0, 300_000, 600_000, 900_000)  # round(j * 15 min / 3)
-SL, TP, LIQ, END = 1, 2, 3, 4
 TIMES = ("signal_time", "entry_time", "exit_time")
-REASONS = {SL: "stop_loss", TP: "take_profit", LIQ: "liquidation", END: "end"}
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(QUANTUM)
-
-
-@numba.njit(cache=True)
-def _next_entry(start, stop, newest, consumed, created, close_ms, expiry_ms, atr, percent):
-    """The first close r in [start, stop) with an active signal (and an ATR when needed)."""
-    for r in range(start, stop):
-        j = newest[r]
-        fresh = j > consumed and created[j] + expiry_ms > close_ms[r]
-        if fresh and (percent or (np.isfinite(atr[r]) and atr[r] > 0.0)):
-            return r, j
-    return -1, -1
-
-
-@numba.njit(cache=True)
-def _piece(a, b, low, high, direction, sl, tp, liq, stop_first):
-    """The first level met going from a to b: (kind, level, distance) or (0, 0.0, inf).
-
-    ``low``/``high`` bound what is left of the candle after b: with ``stop_first`` the
-    target waits while the stop-loss lies within the rest of the candle."""
-    best_kind, best_level, best_far = 0, 0.0, np.inf
-    if stop_first:
-        lo, hi = min(a, b, low), max(a, b, high)
-        if (lo <= sl) if direction > 0 else (hi >= sl):
-            tp = np.nan
-    # stop-loss and liquidation are below a long (above a short), the target above
-    for kind, level, below in (
-        (SL, sl, direction > 0),
-        (TP, tp, direction < 0),
-        (LIQ, liq, direction > 0),
-    ):
-        if not np.isfinite(level):
-            continue
-        if below:
-            if a <= level:
-                far = 0.0
-            elif b <= level:
-                far = a - level
-            else:
-                continue
-        else:
-            if a >= level:
-                far = 0.0
-            elif b >= level:
-                far = level - a
-            else:
-                continue
-        if far < best_far:  # ties: stop-loss, target, liquidation (the sim's priorities)
-            best_kind, best_level, best_far = kind, level, far
-    return best_kind, best_level, best_far
-
-
-@numba.njit(cache=True)
-def _find_exit(r, last, direction, sl, tp, liq, o, h, lo, c, contiguous, stop_first):
-    """Walk from the close of row r: (row, piece 0 gap / 1-3 inside, kind, a, b, level, far)."""
-    price = o[r + 1] if contiguous[r] else c[r]
-    for k in range(r + 1, last + 1):
-        if c[k] >= o[k]:
-            w1, w2 = lo[k], h[k]
-        else:
-            w1, w2 = h[k], lo[k]
-        if k > r + 1 or not contiguous[r]:  # the gap belongs to the candle it opens
-            low, high = min(w1, w2, c[k]), max(w1, w2, c[k])
-            kind, level, far = _piece(price, o[k], low, high, direction, sl, tp, liq, stop_first)
-            if kind:
-                return k, 0, kind, price, o[k], level, far
-        points = (o[k], w1, w2, c[k])
-        for j in range(1, 4):
-            low = min(points[min(j + 1, 3)], points[3])
-            high = max(points[min(j + 1, 3)], points[3])
-            kind, level, far = _piece(
-                points[j - 1], points[j], low, high, direction, sl, tp, liq, stop_first
-            )
-            if kind:
-                return k, j, kind, points[j - 1], points[j], level, far
-        price = c[k]
-    return last, 4, END, c[last], c[last], c[last], 0.0
+REASONS = {1: "stop_loss", 2: "take_profit", 3: "liquidation", 4: "end"}
 
 
 def run_fast(
     market: Market, params: BacktestParams, *, verdicts: pl.DataFrame | None = None
 ) -> BacktestResult:
     """Backtest ``market`` with the research path (same trades as ``run_replay``)."""
+    from qwentrade.app.backtest import loop
     from qwentrade.app.backtest.replay import signals
 
     verdicts = signals(market, params) if verdicts is None else verdicts
     first, last = market.first, market.last
     instrument = market.instrument
-    digits = max(0, -instrument.tick_sz.as_tuple().exponent)
+    scale = 10 ** max(0, -instrument.tick_sz.as_tuple().exponent)
+    lot_scale = 10 ** max(0, -instrument.lot_sz.as_tuple().exponent)
     candles = market.candles
     ts = candles["ts_ms"].to_numpy()
+    # prices as the sim's tape has them: the nearest tick, then the float of that decimal
     o, h, lo, c = (
-        np.round(candles[n].to_numpy(), digits) for n in ("open", "high", "low", "close")
+        np.rint(candles[n].to_numpy() * scale) / scale for n in ("open", "high", "low", "close")
     )
     n = ts.size
     close_ms = ts + MS_15M
@@ -159,110 +84,97 @@ def run_fast(
     contiguous[:-1] = ts[1:] == close_ms[:-1]
     contiguous[last] = False  # the replay ends at the last traded close
     at_close = np.where(contiguous, np.append(o[1:], 0.0), c)
-    kinds = verdicts["signal_type"].to_physical().fill_null(-1).to_numpy()
+    kinds = verdicts["signal_type"].to_physical().fill_null(-1).to_numpy().astype(np.int64)
     fired = (kinds >= 0) & (np.arange(n) >= first) & (np.arange(n) < last)
-    newest = np.where(fired, np.arange(n), -1)
-    newest = np.maximum.accumulate(newest)
+    newest = np.maximum.accumulate(np.where(fired, np.arange(n), -1))
     atr_values = candles["atr_14"].fill_null(np.nan).to_numpy()
-    multipliers = verdicts["position_multiplier"].to_numpy()
+    multipliers = verdicts["position_multiplier"].to_numpy().astype(np.int64)
     scores = verdicts["score"].to_numpy()
     expiry_ms = int(params.detector.signal_expiry.total_seconds() * 1000)
 
-    percent = params.get("POLICY_STOP_MODE") != "atr"
     distances = _distances(params)
     margin_each = Decimal(repr(float(params.get("POLICY_MARGIN_PER_TRADE"))))
     leverage = min(int(params.get("POLICY_LEVERAGE")), instrument.max_lever)
-    isolated = params.get("TRADING_MARGIN_MODE") == "isolated"
-    taker = params.taker_fee
-    cost = (params.spread_bps / 2 + params.slippage_bps) / BPS
-    stop_first = params.intrabar == "stop_first"
-    ct_val = instrument.ct_val
-    funding_times = np.array(sorted(market.funding), dtype=np.int64)
-    funding_rates = [market.funding[t] for t in funding_times.tolist()]
+    entry_units = np.rint(at_close * scale)
 
-    cash = params.balance
-    trades: list[tuple] = []
-    cash_events: list[tuple[int, float]] = []  # (row whose close it counts at, cash after)
-    holds: list[tuple[int, int, int, float, float]] = []
-    consumed, start = -1, first
-    while start < last:
-        r, j = _next_entry(
-            start, last, newest, consumed, close_ms, close_ms, expiry_ms, atr_values, percent
-        )
-        if r < 0:
-            break
-        side = 1 if kinds[j] == 0 else -1  # the enum's codes: LONG 0, SHORT 1
-        entry = Decimal(f"{at_close[r]:.{digits}f}")
-        margin = margin_each * int(multipliers[j])
-        contracts = instrument.round_size(margin * leverage / (entry * ct_val))
-        notional = contracts * ct_val * entry
-        if contracts < instrument.min_sz or notional / leverage + notional * taker > cash:
-            consumed, start = j, r + 1  # refused for good: the policy cancels the signal
-            continue
-        stop_loss, take_profit = _protection(instrument, side, entry, atr_values[r], distances)
-        filled = entry * (1 + side * cost)  # a market buy pays up, a sell gets less
-        fee_in = _money(-(contracts * ct_val * filled * taker))
-        average = _money(filled)
-        cash += fee_in
-        held_margin = _money(contracts * ct_val * average / leverage) if isolated else ZERO
-        liquidation = _liquidation(
-            instrument, side, contracts, average, held_margin if isolated else cash
-        )
-        k, piece, kind, a, b, level, _ = _find_exit(
-            r, last, side, float(stop_loss), float(take_profit) if take_profit else np.nan,
-            float(liquidation) if liquidation else np.nan, o, h, lo, c, contiguous, stop_first,
-        )  # fmt: skip
-        exit_ms, exit_price, step = _exit_point(k, piece, kind, a, b, level, ts, contiguous, digits)
-        if kind != LIQ:  # the triggered leg (or the closing order) is a market order
-            exit_price = exit_price * (1 - side * cost)
-        qty = side * contracts * ct_val
-        funding = ZERO
-        settled_from = np.searchsorted(funding_times, close_ms[r], "right")
-        settled_to = np.searchsorted(funding_times, exit_ms, "right" if kind == END else "left")
-        for m in range(settled_from, settled_to):
-            mark = _mark(int(funding_times[m]), ts, o, c, digits)
-            payment = _money(-qty * mark * funding_rates[m])
-            funding += payment
-            # counted at the first close at or after the settlement, as the replay sees it
-            paid_at = int(np.searchsorted(close_ms, funding_times[m], "left"))
-            cash_events.append((paid_at, float(payment)))
-        pnl = _money(side * contracts * ct_val * (exit_price - average))
-        fee_out = _money(-(contracts * ct_val * exit_price * taker))
-        penalty = ZERO
-        if kind == LIQ:
-            notional = contracts * ct_val * exit_price
-            free = cash + funding + pnl + fee_out
-            penalty = _penalty(isolated, held_margin, pnl + fee_out, free, notional)
-        cash += funding + pnl + fee_out + penalty
-        realized = pnl + fee_in + fee_out + funding + penalty
-        trades.append(
-            (
-                "LONG" if side > 0 else "SHORT",
-                int(ts[j]),
-                int(scores[j]),
-                int(close_ms[r]),
-                float(average),
-                float(contracts),
-                float(stop_loss),
-                None if take_profit is None else float(take_profit),
-                exit_ms,
-                float(exit_price),
-                REASONS[kind],
-                float(pnl),
-                float(fee_in + fee_out),
-                float(funding),
-                float(penalty),
-                float(realized),
-            )
-        )
-        holds.append((r, step, side, float(average), float(contracts * ct_val)))
-        cash_events.append((r, float(fee_in)))
-        cash_events.append((step, float(pnl + fee_out + penalty)))
-        consumed, start = j, step
-    schema = {k: (pl.Int64 if k in TIMES else v) for k, v in TRADE_SCHEMA.items()}
-    frame = pl.DataFrame(trades, schema=schema, orient="row").with_columns(
-        pl.from_epoch(name, "ms").dt.replace_time_zone("UTC").cast(TRADE_SCHEMA[name])
-        for name in TIMES
+    def fixup(row: int, side: int) -> tuple[int, int]:
+        entry = Decimal(int(entry_units[row])) / scale
+        stop, target = _protection(instrument, side, entry, atr_values[row], distances)
+        units = int(stop * scale) if stop > 0 else 0
+        return units, -1 if target is None else int(target * scale)
+
+    stops, targets = loop.entry_plans(
+        entry_units, atr_values, scale, distances[0], float(distances[1]),
+        float(distances[2]), fixup,
+    )  # fmt: skip
+    sizes = np.zeros((n, 2))
+    for column, multiple in ((0, 1), (1, 2)):
+        margin = float(margin_each * multiple)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wanted = margin * leverage / (at_close * float(instrument.ct_val)) * lot_scale
+        units, unclear = loop.round_units(wanted, "down")
+        sizes[:, column] = np.where(np.isfinite(units), units, 0.0) / lot_scale
+        for row in np.flatnonzero(unclear & (at_close > 0)):
+            entry = Decimal(int(entry_units[row])) / scale
+            exact = margin_each * multiple * leverage / (entry * instrument.ct_val)
+            sizes[row, column] = float(instrument.round_size(exact))
+
+    funding_times = np.array(sorted(market.funding), dtype=np.int64)
+    funding_rates = np.array([float(market.funding[t]) for t in funding_times.tolist()])
+    rows = np.searchsorted(ts, funding_times, "right") - 1
+    rows = np.clip(rows, 0, n - 1)
+    funding_marks = np.where(ts[rows] == funding_times, o[rows], c[rows])
+    out_int = np.zeros((n // 2 + 1, 7), dtype=np.int64)
+    out_float = np.zeros((n // 2 + 1, 10))
+    paid_rows = np.zeros(funding_times.size + 1, dtype=np.int64)
+    paid_amounts = np.zeros(funding_times.size + 1)
+    count, paid = loop.simulate(
+        first, last, ts, close_ms, o, h, lo, c, contiguous, at_close, newest, kinds,
+        multipliers, expiry_ms, stops, targets, sizes, scale, float(params.balance),
+        float((params.spread_bps / 2 + params.slippage_bps) / BPS), float(params.taker_fee),
+        float(instrument.ct_val), float(leverage),
+        params.get("TRADING_MARGIN_MODE") == "isolated", float(MAINTENANCE_RATE),
+        float(instrument.min_sz), params.intrabar == "stop_first", funding_times,
+        funding_rates, funding_marks, out_int, out_float, paid_rows, paid_amounts,
+    )  # fmt: skip
+    ints, floats = out_int[:count], out_float[:count]
+    signal_rows, entry_rows, steps = ints[:, 0], ints[:, 1], ints[:, 5]
+    contracts, stop, target, average, price = (floats[:, i] for i in range(5))
+    pnl, fee_in, fee_out, funding, penalty = (floats[:, i] for i in range(5, 10))
+    side = np.where(kinds[signal_rows] == 0, 1, -1)
+    frame = pl.DataFrame(
+        {
+            "side": np.where(side > 0, "LONG", "SHORT"),
+            "signal_time": ts[signal_rows],
+            "score": scores[signal_rows].astype(np.int64),
+            "entry_time": close_ms[entry_rows],
+            "entry_price": average,
+            "size": contracts,
+            "stop_loss": stop,
+            "take_profit": target,
+            "exit_time": ints[:, 6],
+            "exit_price": price,
+            "exit_reason": [REASONS[k] for k in ints[:, 4].tolist()],
+            "pnl": pnl,
+            "fees": fee_in + fee_out,
+            "funding": funding,
+            "penalty": penalty,
+            "realized": pnl + fee_in + fee_out + funding + penalty,
+        }
+    ).with_columns(
+        *(
+            pl.from_epoch(name, "ms").dt.replace_time_zone("UTC").cast(TRADE_SCHEMA[name])
+            for name in TIMES
+        ),
+        pl.col("take_profit").fill_nan(None),
+    )
+    cash_events = [
+        *zip(entry_rows.tolist(), fee_in.tolist(), strict=True),
+        *zip(steps.tolist(), (pnl + fee_out + penalty).tolist(), strict=True),
+        *zip(paid_rows[:paid].tolist(), paid_amounts[:paid].tolist(), strict=True),
+    ]
+    holds = list(
+        zip(entry_rows, steps, side, average, contracts * float(instrument.ct_val), strict=True)
     )
     return BacktestResult(
         trades=frame,
@@ -316,58 +228,6 @@ def _beyond(instrument: Instrument, level: Decimal, reference: Decimal, below: b
     if not below and rounded <= reference:
         rounded = instrument.round_price(reference + tick, "up")
     return rounded
-
-
-def _liquidation(
-    instrument: Instrument, side: int, contracts: Decimal, entry: Decimal, backing: Decimal
-) -> Decimal | None:
-    """The sim's liquidation level of a lone position backed by ``backing``."""
-    q = contracts * instrument.ct_val
-    rate = MAINTENANCE_RATE
-    if side > 0:
-        level = instrument.round_price((entry * q - backing) / (q * (1 - rate)), "down")
-    else:
-        level = instrument.round_price((entry * q + backing) / (q * (1 + rate)), "up")
-    return level if level > 0 else None
-
-
-def _penalty(
-    isolated: bool, margin: Decimal, result: Decimal, free: Decimal, notional: Decimal
-) -> Decimal:
-    """The sim's liquidation penalty (isolated: the rest of the margin; cross: the
-    maintenance margin, at most what is left, a deficit covered)."""
-    if isolated:
-        return -(margin + result)
-    maintenance = notional * MAINTENANCE_RATE
-    return -free if free < 0 else -min(maintenance, free)
-
-
-def _exit_point(k, piece, kind, a, b, level, ts, contiguous, digits):
-    """(time ms, exact price, row at whose close it is known) of an exit found by the walk."""
-    if kind == END:
-        return int(ts[k]) + MS_15M, Decimal(f"{b:.{digits}f}"), k
-    start = Decimal(f"{a:.{digits}f}")
-    end = Decimal(f"{b:.{digits}f}")
-    exact_level = Decimal(f"{level:.{digits}f}")
-    if piece == 0:  # a gap: filled at its end price, at the candle's open time
-        reached = start if (exact_level - start) * (end - start) <= 0 else end
-        at = int(ts[k])
-        step = k - 1 if contiguous[k - 1] else k
-        return at, reached, step
-    price = start if (exact_level - start) * (end - start) <= 0 else exact_level
-    begin, finish = int(ts[k]) + THIRD_MS[piece - 1], int(ts[k]) + THIRD_MS[piece]
-    span = abs(end - start)
-    at = finish
-    if span:
-        moved = abs(price - start) / span
-        at = begin + round(float(moved) * (finish - begin))
-    return at, price, k
-
-
-def _mark(at: int, ts: np.ndarray, o: np.ndarray, c: np.ndarray, digits: int) -> Decimal:
-    i = int(np.searchsorted(ts, at, "right")) - 1
-    value = o[i] if ts[i] == at else c[i]
-    return Decimal(f"{value:.{digits}f}")
 
 
 def _equity(market, params, at_close, holds, cash_events) -> np.ndarray:
