@@ -292,7 +292,7 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
         _detector("DETECTOR_SIGNAL_THRESHOLD", "int",
                   "minimum score for a LONG/SHORT signal", minimum=0, maximum=600),
         _key(SIGNAL_EXPIRE_HOURS, "float", 4.0,
-             "hours a stored signal stays active after it is created",
+             "hours a stored signal stays active after its candle closed",
              minimum=0.25, maximum=168),
         # OKX REST: the permit gate and the retry policy (original: APIManager)
         _key("API_RATE_LIMIT", "int", 10, "OKX requests allowed per window, all endpoints",
@@ -388,13 +388,13 @@ CONFIG_KEYS: dict[str, ConfigKey] = {
              "(below it for LONG, above for SHORT)", minimum=0.01, maximum=20),
         # candle history (original: 15m 30 days, 4h 180, 1d 600)
         _key(START_DAYS["15m"], "int", 30,
-             "days of 15m candles `qwentrade backfill` fills when --days is not given",
+             "days of 15m candles the sync engine keeps filled (and `backfill` without --days)",
              minimum=1, maximum=3650),
         _key(START_DAYS["4h"], "int", 180,
-             "days of 4h candles `qwentrade backfill` fills when --days is not given",
+             "days of 4h candles the sync engine keeps filled (and `backfill` without --days)",
              minimum=1, maximum=3650),
         _key(START_DAYS["1d"], "int", 600,
-             "days of 1d candles `qwentrade backfill` fills when --days is not given",
+             "days of 1d candles the sync engine keeps filled (and `backfill` without --days)",
              minimum=1, maximum=3650),
         # market-data and account-history windows (original: funding 30 days; the other
         # kinds "history at start"); read at each run of their sync job
