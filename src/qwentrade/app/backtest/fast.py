@@ -56,6 +56,7 @@ from qwentrade.domain.instruments import Instrument
 HUNDRED = Decimal(100)
 BPS = Decimal(10_000)
 MAINTENANCE_RATE = Decimal("0.004")  # the sim's default flat maintenance margin rate
+THIRD_MS = (0, 300_000, 600_000, 900_000)  # round(j * 15 min / 3)
 TIMES = ("signal_time", "entry_time", "exit_time")
 REASONS = {1: "stop_loss", 2: "take_profit", 3: "liquidation", 4: "end"}
 
@@ -124,7 +125,8 @@ def run_fast(
     rows = np.searchsorted(ts, funding_times, "right") - 1
     rows = np.clip(rows, 0, n - 1)
     funding_marks = np.where(ts[rows] == funding_times, o[rows], c[rows])
-    out_int = np.zeros((n // 2 + 1, 7), dtype=np.int64)
+    out_int = np.zeros((n // 2 + 1, 8), dtype=np.int64)
+    out_piece = np.zeros((n // 2 + 1, 3))
     out_float = np.zeros((n // 2 + 1, 10))
     paid_rows = np.zeros(funding_times.size + 1, dtype=np.int64)
     paid_amounts = np.zeros(funding_times.size + 1)
@@ -135,9 +137,11 @@ def run_fast(
         float(instrument.ct_val), float(leverage),
         params.get("TRADING_MARGIN_MODE") == "isolated", float(MAINTENANCE_RATE),
         float(instrument.min_sz), params.intrabar == "stop_first", funding_times,
-        funding_rates, funding_marks, out_int, out_float, paid_rows, paid_amounts,
+        funding_rates, funding_marks, out_int, out_float, out_piece, paid_rows, paid_amounts,
     )  # fmt: skip
     ints, floats = out_int[:count], out_float[:count]
+    for row in np.flatnonzero(ints[:, 7]):
+        ints[row, 6] = _exit_ms(ints[row], out_piece[row], ts, scale)
     signal_rows, entry_rows, steps = ints[:, 0], ints[:, 1], ints[:, 5]
     contracts, stop, target, average, price = (floats[:, i] for i in range(5))
     pnl, fee_in, fee_out, funding, penalty = (floats[:, i] for i in range(5, 10))
@@ -183,6 +187,17 @@ def run_fast(
         params=params,
         engine="fast",
     )
+
+
+def _exit_ms(ints: np.ndarray, piece: np.ndarray, ts: np.ndarray, scale: int) -> int:
+    """The fill time of a level met inside a piece, computed as the sim does (``matching``:
+    the share travelled in Decimal, then float, then rounded)."""
+    start, end, level = (Decimal(int(np.rint(x * scale))) / scale for x in piece)
+    k, j = int(ints[2]), int(ints[3])
+    begin = int(ts[k]) + THIRD_MS[j - 1]
+    finish = int(ts[k]) + THIRD_MS[j]
+    moved = abs(level - start) / abs(end - start)
+    return begin + round(float(moved) * (finish - begin))
 
 
 def _distances(params: BacktestParams) -> tuple[bool, Decimal, Decimal]:

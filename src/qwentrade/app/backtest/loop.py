@@ -151,10 +151,11 @@ def simulate(
     first, last, ts, close_ms, o, h, lo, c, contiguous, at_close, newest, kinds, multipliers,
     expiry_ms, stops, targets, sizes, scale, balance, cost, taker, ct_val, leverage,
     isolated, maintenance, min_size, stop_first, funding_times, funding_rates, funding_marks,
-    out_int, out_float, paid_rows, paid_amounts,
+    out_int, out_float, out_piece, paid_rows, paid_amounts,
 ):  # fmt: skip
     """All trades, one after the other; returns (trades, funding payments). ``out_int``
-    rows: signal row, entry row, exit row, piece, kind, step, exit ms; ``out_float``:
+    rows: signal row, entry row, exit row, piece, kind, step, exit ms, exit time unsure
+    (within 1e-6 ms of a rounding tie: recomputed by the caller); ``out_float``:
     contracts, stop, target, average entry, exit price, pnl, entry fee, exit fee, funding,
     penalty."""
     cash = balance
@@ -196,6 +197,7 @@ def simulate(
         k, piece, kind, a, b, level = _find_exit(
             r, last, side, sl, tp, liq, o, h, lo, c, contiguous, stop_first
         )
+        unsure = 0
         if kind == END:
             exit_ms, price, step = ts[k] + 900_000, b, k
         elif piece == 0:  # a gap fills at its end price, at the candle's open time
@@ -208,8 +210,12 @@ def simulate(
             exit_ms = finish
             if b != a:
                 moved = abs(price - a) / abs(b - a)
-                exit_ms = begin + int(np.rint(moved * (finish - begin)))  # half-even, as round()
+                share = moved * (finish - begin)
+                exit_ms = begin + int(np.rint(share))  # half-even, as round()
+                if abs(share - np.floor(share) - 0.5) < NEAR:
+                    unsure = 1  # the caller recomputes it as the sim does, in Decimal
             step = k
+        price_level = price
         if kind != LIQ:  # the triggered leg (or the closing order) is a market order
             price = price * (1.0 - side * cost)
         funding = 0.0
@@ -235,10 +241,11 @@ def simulate(
         cash += funding + pnl + fee_out + penalty
         out_int[count, 0], out_int[count, 1], out_int[count, 2] = j, r, k
         out_int[count, 3], out_int[count, 4], out_int[count, 5] = piece, kind, step
-        out_int[count, 6] = exit_ms
+        out_int[count, 6], out_int[count, 7] = exit_ms, unsure
         values = (contracts, sl, tp, average, price, pnl, fee_in, fee_out, funding, penalty)
         for n in range(10):
             out_float[count, n] = values[n]
+        out_piece[count, 0], out_piece[count, 1], out_piece[count, 2] = a, b, price_level
         count += 1
         consumed, start = j, step
     return count, paid

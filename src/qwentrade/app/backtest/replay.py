@@ -27,7 +27,6 @@ does): a backtest is its own small composition, never the running service's.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -96,16 +95,25 @@ def run_replay(
         intrabar=params.intrabar,
     )
     exchange = SimExchange(engine)
-    repos = MemoryRepositories()
-    config = repos.config
-    for key in POLICY_KEYS:
-        config.set(key, params.get(key))
-    config.set("POLICY_ENABLED", "true")
-    config.set("POLICY_USE_PENDING", False)
-    trading = TradingService(exchange, repos, config, clock)
-    pending = PendingOrderService(repos.pending, trading, exchange, config, clock)
     klines = _ReplayKlines(market.candles)
-    policy = SignalPolicy(trading, pending, repos.signals, klines, config, clock, "sim")
+
+    def desk():
+        """Fresh repositories and services over the same exchange. A replay swaps them in
+        while nothing is open or active (no position, no unexpired signal), so the memory
+        repositories stay small (their lookups scan every row) and the run linear."""
+        repos = MemoryRepositories()
+        config = repos.config
+        for key in POLICY_KEYS:
+            config.set(key, params.get(key))
+        config.set("POLICY_ENABLED", "true")
+        config.set("POLICY_USE_PENDING", False)
+        trading = TradingService(exchange, repos, config, clock)
+        pending = PendingOrderService(repos.pending, trading, exchange, config, clock)
+        policy = SignalPolicy(trading, pending, repos.signals, klines, config, clock, "sim")
+        return repos, trading, policy
+
+    repos, trading, policy = desk()
+    stored = 0
 
     events: list[object] = []
     engine.subscribe(events.append)
@@ -140,7 +148,11 @@ def run_replay(
                 trades.append(_trade(exchange, symbol, opened, leg or "liquidation"))
                 opened = None
         klines.cursor = i
+        if stored > ROTATE_AFTER and opened is None and close_ms - newest_signal >= expiry_ms:
+            repos, trading, policy = desk()
+            stored = 0
         if i < last and kinds[i] is not None:
+            stored += 1
             repos.signals.add(
                 SignalRecord(
                     symbol=symbol,
@@ -225,4 +237,4 @@ def _reason(reason: str) -> str:
     return reason
 
 
-HOUR = timedelta(hours=1)
+ROTATE_AFTER = 200  # signals stored before the repositories are renewed (see desk())
