@@ -253,6 +253,23 @@ def test_a_stored_signal_is_a_marker_with_its_score_on_hover(tab, server):
     text = tip.inner_text()
     assert "LONG signal, score 27" in text
     assert "trigger: MACD cross_up +10" in text and "confirmation: volume +5" in text
+
+    # The signals page explains it layer by layer; an open explanation is not closed by
+    # the table's timed refresh (that refresh is skipped while it is open).
+    page = tab.open("/dashboard/signals")
+    summary = page.get_by_text(f"Explanation of signal {stored.id}", exact=True)
+    summary.click()
+    explained = page.locator("#signals-region details[open]")
+    assert "cross_up +10" in explained.inner_text()
+    page.evaluate(
+        """() => { window.polls = [];
+        document.addEventListener('htmx:configRequest', e => {
+            if (e.detail.elt.id === 'signals-region') window.polls.push(e.defaultPrevented);
+        }); }"""
+    )
+    tab.wait("() => window.polls.length > 0", timeout=15_000)  # the next timed refresh
+    assert page.evaluate("() => window.polls") == [True]
+    assert explained.count() == 1
     assert tab.errors == []
 
 

@@ -70,6 +70,14 @@
       }
       return;
     }
+    var elt = event.detail.elt;
+    if (elt && elt.classList.contains("fragment") && !event.detail.triggeringEvent &&
+        (elt.querySelector("details[open]") || elt.contains(document.activeElement))) {
+      /* A timed refresh would close the explanation being read or drop the keyboard focus:
+         skip this one (the next runs once the reader has moved on). */
+      event.preventDefault();
+      return;
+    }
     if (key()) { event.detail.headers["X-API-Key"] = key(); }
   });
   document.addEventListener("htmx:responseError", function (event) {
