@@ -22,16 +22,17 @@ import pytest
 from qwentrade.adapters.sim import AcceleratedClock, SimExchange
 from qwentrade.app.container import Container, _once, build, prepare_database
 from qwentrade.app.settings import Settings
-from qwentrade.domain.venue import AlgoState
+from qwentrade.domain.venue import AlgoLeg, AlgoState
 
 # 15 simulated minutes per real second: a candle closes every second.
 SPEED = 900.0
 START = datetime(2025, 1, 20, 6, tzinfo=UTC)
 SECONDS = float(os.environ.get("SIM_TRADING_SECONDS", "40"))
 # Nothing in this run closes a position itself (the policy only opens): every close is
-# the exchange's stop-loss or take-profit. The reconciler names it so when it sees the
-# algo order trigger first, else "external" (the position vanished), both by the exchange.
-CLOSED_BY_EXCHANGE = {"stop_loss", "take_profit", "external"}
+# the exchange's stop-loss or take-profit, and the relation names the leg that fired
+# whichever path saw it first (the stream's algo event, its position event, or a
+# reconciliation finding the position gone: the closing order's source tells).
+LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
 
 
 class FastContainer(Container):
@@ -108,10 +109,13 @@ def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path,
         assert signal is not None and signal.status == "EXECUTED"
     closed = [r for r in by_signal if r.status == "CLOSED"]
     assert closed, [(r.symbol, r.status, r.close_reason) for r in by_signal]
-    triggered = {a.symbol for a in engine.algo_history(state=AlgoState.EFFECTIVE)}
+    fired = {a.order_id: a for a in engine.algo_history(state=AlgoState.EFFECTIVE)}
     for relation in closed:
-        assert relation.close_reason in CLOSED_BY_EXCHANGE
-        assert relation.symbol in triggered  # the exchange's stop-loss/take-profit fired
+        # the exchange's stop-loss/take-profit fired and sent the closing order
+        algo = fired.get(relation.close_order_id)
+        assert algo is not None, (relation.symbol, relation.close_order_id, fired)
+        assert algo.symbol == relation.symbol
+        assert relation.close_reason == LEG_REASONS[algo.triggered_leg]
         assert relation.pnl is not None and relation.close_time is not None
     # a stop-loss was in place whenever a position was seen open (a just-filled entry's
     # attached stop is placed with the fill, so this holds at every look)

@@ -101,6 +101,11 @@ REFUSALS = (ExchangeRejected, InsufficientFunds, AuthFailed, InvalidInput)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 MAX_REASON = 200
+EXTERNAL = "external"
+# OKX order ``source`` of the order a triggered TP/SL algo order sent (the simulator's too)
+ALGO_SOURCE = "7"
+# OKX position-history close types that say who closed it (3 liquidation, 5 ADL)
+CLOSE_TYPE_REASONS = {3: "liquidation", 5: "adl"}
 
 
 class TradingRepositories(Protocol):
@@ -383,7 +388,10 @@ class TradingService:
         """Record that the position of ``symbol`` went to zero outside the system: cancel
         leftover algo orders, close the relation with its PnL and ``reason``. Returns the
         closed relation, or None when there was nothing to close (no OPEN relation, or the
-        venue still holds the position: then it is not closed)."""
+        venue still holds the position: then it is not closed). A ``reason`` of
+        ``external`` is replaced by what the venue says closed it, when it says so: the
+        position's own ``stop_loss``/``take_profit`` order, ``liquidation`` or ``adl``
+        (whichever path noticed the close first, the reason is the same)."""
         reason = _reason(reason)
         instrument = self._instrument(symbol)
         with self._locks(instrument.inst_id):
@@ -1079,7 +1087,9 @@ class TradingService:
         if relation.status != "OPEN":
             return relation
         instrument = self._instrument(relation.symbol)
-        pnl, percent, closed_at, close_id = self._realized(instrument, relation)
+        pnl, percent, closed_at, close_id, cause = self._realized(instrument, relation)
+        if reason == EXTERNAL and cause is not None:
+            reason = cause  # the venue's own stop-loss/take-profit or a liquidation
         if order is not None:
             close_id = order.order_id
         when = at or closed_at or (order.updated_at if order is not None else None)
@@ -1100,8 +1110,12 @@ class TradingService:
 
     def _realized(
         self, instrument: Instrument, relation: RelationRecord
-    ) -> tuple[Decimal, Decimal, datetime | None, str | None]:
-        """(pnl, pnl %, close time, closing order id) of the relation's closed position."""
+    ) -> tuple[Decimal, Decimal, datetime | None, str | None, str | None]:
+        """(pnl, pnl %, close time, closing order id, cause) of the relation's closed
+        position. ``cause`` is what closed it when the venue says so: ``liquidation`` or
+        ``adl`` (the position history's close type), ``stop_loss``/``take_profit`` (the
+        last closing order was sent by a triggered TP/SL algo order, OKX ``source`` 7;
+        the leg by its price, see :func:`_triggered_leg`); else None."""
         since = relation.open_time or relation.created_at
         span = TimeRange(since - timedelta(seconds=1), self.clock.now() + timedelta(days=1))
         rows: list[PositionRecord] = [
@@ -1118,13 +1132,18 @@ class TradingService:
             if o.filled_amount > 0 and o.created_at >= relation.created_at
         ]
         closing = [o for o in orders if o.reduce_only or o.pnl != 0]
-        close_id = max(closing, key=lambda o: o.updated_at).order_id if closing else None
+        last = max(closing, key=lambda o: (o.updated_at, o.order_id)) if closing else None
+        close_id = last.order_id if last is not None else None
+        cause = None
+        if last is not None and last.source == ALGO_SOURCE:
+            cause = _triggered_leg(relation, last)
         if rows:
             row = max(rows, key=lambda r: r.updated_at)
             margin = row.avg_price * row.open_max_size * instrument.ct_val / max(1, row.leverage)
             pnl = row.realized_pnl
             percent = pnl * HUNDRED / margin if margin else ZERO
-            return pnl, _round(percent), row.updated_at, close_id
+            cause = CLOSE_TYPE_REASONS.get(row.close_type, cause)
+            return pnl, _round(percent), row.updated_at, close_id, cause
         pnl = sum((o.pnl + o.fee for o in orders), ZERO)
         entry = [o for o in orders if not o.reduce_only and o.pnl == 0 and o.avg_price]
         margin = sum(
@@ -1132,7 +1151,24 @@ class TradingService:
             ZERO,
         )  # type: ignore[operator]
         percent = pnl * HUNDRED / margin if margin else ZERO
-        return pnl, _round(percent), None, close_id
+        return pnl, _round(percent), None, close_id, cause
+
+
+def _triggered_leg(relation: RelationRecord, order: OrderRecord) -> str:
+    """Which leg of the relation's plans sent ``order`` (a TP/SL-triggered close): with
+    both prices known, the side of their midpoint its fill price is on (a stop fills at
+    or beyond the stop, a target at or beyond the target, whatever the slippage); with
+    one known, that one; with neither, take_profit for a gain and stop_loss otherwise."""
+    stop, target = relation.stop_loss_price, relation.take_profit_price
+    price = order.avg_price
+    if stop is not None and target is not None and price is not None:
+        ahead = Side[relation.side].sign * (price - (stop + target) / 2)
+        return "take_profit" if ahead > 0 else "stop_loss"
+    if stop is None and target is not None:
+        return "take_profit"
+    if stop is not None and target is None:
+        return "stop_loss"
+    return "take_profit" if order.pnl > 0 else "stop_loss"
 
 
 # ---- helpers -----------------------------------------------------------------------------

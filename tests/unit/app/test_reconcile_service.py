@@ -233,6 +233,31 @@ def test_a_relation_whose_position_is_gone_is_closed_as_an_external_close(world)
     assert world.service.reconcile("periodic").actions == ()
 
 
+def test_a_position_the_stop_loss_closed_unseen_is_closed_as_stop_loss(world):
+    """No stream event seen (the periodic round finds the position gone first): the
+    relation still says the exchange's stop-loss closed it, not "external"."""
+    price = world.engine.last_price(BTC)
+    stop = (price * Decimal("0.996")).quantize(Decimal("0.1"))
+    world.repos.relations.save(
+        RelationRecord("sl1", BTC, "LONG", START, START, stop_loss_price=stop)
+    )
+    world.exchange.place_order(market(BTC, "buy", "1", "e1"))
+    world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", close_fraction=1, sl_trigger_price=stop)
+    )
+    for _ in range(3000):
+        world.advance(timedelta(minutes=1))
+        if not world.exchange.positions(BTC):
+            break
+    [fired] = world.engine.algo_history(BTC, state="effective")
+    assert fired.triggered_leg is AlgoLeg.STOP_LOSS
+    report = world.service.reconcile("periodic")
+    assert world.trading.calls == [(BTC, "external")] and report.closed
+    closed = world.repos.relations.get("sl1")
+    assert (closed.status, closed.close_reason) == ("CLOSED", "stop_loss")
+    assert closed.close_order_id == fired.order_id
+
+
 # -- the stream consumer ----------------------------------------------------------------
 
 

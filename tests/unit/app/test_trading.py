@@ -14,9 +14,10 @@ from qwentrade.domain.errors import InvalidInput, NoPosition, PositionExists
 from qwentrade.domain.orders import IntentAction, IntentState, OrderIntent
 from qwentrade.domain.plans import Side
 from qwentrade.domain.records import IntentRecord
-from qwentrade.domain.venue import OrderRequest
+from qwentrade.domain.venue import AlgoLeg, AlgoState, OrderRequest
 
 D = Decimal
+LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
 
 
 @pytest.fixture
@@ -252,6 +253,35 @@ def test_an_external_close_is_recorded_with_its_pnl(desk):
     assert desk.exchange.open_algos() == []  # the venue swept it; nothing left over
     assert desk.repos.relations.get(cl) == closed
     assert desk.service.handle_external_close(BTC) is None  # idempotent
+
+
+@pytest.mark.parametrize("side", ["LONG", "SHORT"])
+def test_a_close_by_the_exchanges_own_stop_or_target_is_recorded_as_that_leg(desk, side):
+    """Whoever notices the position gone (reconciliation calls handle_external_close
+    with "external"), the relation says which of the venue's orders closed it."""
+    sign = 1 if side == "LONG" else -1
+    legs = set()
+    for width in ("0.004", "0.006", "0.008"):
+        last = desk.last()
+        cl = desk.service.open_position(
+            BTC,
+            side,
+            100,
+            last * (1 - sign * D(width)),
+            last * (1 + sign * D(width)),
+            leverage=5,
+        )
+        for _ in range(3000):
+            desk.advance(timedelta(minutes=1))
+            if not desk.exchange.positions(BTC):
+                break
+        [fired] = desk.engine.algo_history(BTC, state=AlgoState.EFFECTIVE, limit=1)
+        closed = desk.service.handle_external_close(BTC)
+        assert closed.client_order_id == cl and closed.status == "CLOSED"
+        assert closed.close_reason == LEG_REASONS[fired.triggered_leg]
+        assert closed.close_order_id == fired.order_id
+        legs.add(closed.close_reason)
+    assert legs == {"stop_loss", "take_profit"}  # both legs seen
 
 
 def test_current_positions_are_plain_values(desk):
