@@ -107,10 +107,19 @@ class SqlConfigStore:
         """Run ``statement`` once the keys ``spec`` constrains, read in the same
         transaction, accept ``value`` beside them (cross-key rules)."""
         try:
-            with self._engine.begin() as connection:
-                stored = dict(connection.execute(sa.select(config.c.key, config.c.value)).all())
-                check_combination(effective_values(stored) | {spec.name: value}, spec.name)
-                connection.execute(statement)
+            with self._engine.connect() as connection:
+                if connection.dialect.name == "sqlite":
+                    # Take the write lock before the read: a writer committing between the
+                    # read and the write would otherwise fail this one at once (BUSY).
+                    connection.execution_options(sqlite_begin="IMMEDIATE")
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        # One config writer at a time: the cross-key check holds.
+                        connection.execute(sa.text("LOCK TABLE config IN EXCLUSIVE MODE"))
+                    rows = connection.execute(sa.select(config.c.key, config.c.value)).all()
+                    stored = dict(rows)
+                    check_combination(effective_values(stored) | {spec.name: value}, spec.name)
+                    connection.execute(statement)
         except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as e:
             raise ConfigUnavailable(
                 f"{spec.name}: the config table could not be written "

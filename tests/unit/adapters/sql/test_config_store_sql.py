@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
 
 from qwentrade.adapters.sql import SqlConfigStore, make_engine
@@ -88,3 +90,34 @@ def test_bad_stored_text_and_foreign_secret_rows_never_come_out(sql):
     entries = store.all()
     assert "okx.secret" not in {e.key for e in entries}
     assert "hunter2" not in {str(e.value) for e in entries}
+
+
+def test_a_write_waits_for_another_writer_instead_of_failing(sql):
+    """The config write reads the other keys, checks the combination and writes, in one
+    transaction that holds the write lock from its start: another writer committing in
+    between (the sync engine storing candles) makes it wait, never fail."""
+    store = SqlConfigStore(sql)
+    store.get("DETECTOR_SIGNAL_THRESHOLD")  # warm the pool
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with sql.connect() as connection:
+            if sql.dialect.name == "sqlite":
+                connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO system_status (key, value, updated_at) VALUES (:k, 'OK', :t)"
+                    ),
+                    {"k": "other-writer", "t": "2025-01-01 00:00:00"},
+                )
+                holding.set()
+                release.wait(10)
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    store.set("DETECTOR_SIGNAL_THRESHOLD", "20")  # waits for the other commit
+    thread.join(10)
+    assert store.get("DETECTOR_SIGNAL_THRESHOLD") == 20
