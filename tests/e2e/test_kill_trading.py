@@ -444,10 +444,18 @@ def run_child(ctx, url: str, rest_url: str, plan: Plan) -> tuple[str, int, str]:
     return messages[-1]
 
 
-def restart(svc: Services, reconciler: ReconciliationService, plan: Plan, context) -> None:
-    """What the restarted service does: reconcile at start, resume the monitor or the
-    policy when the run used them, maybe repeat the interrupted call (same key), and
-    reconcile again after anything it did."""
+def reconciler_of(svc: Services) -> ReconciliationService:
+    return ReconciliationService(
+        svc.exchange, svc.repos, svc.trading, None, svc.repos.config, RealClock()
+    )
+
+
+def restart(svc: Services, plan: Plan, context) -> None:
+    """What the restarted service does: reconcile at start (a reconciler built now, as a
+    new process builds its own: the killed child's intents are an earlier process's),
+    resume the monitor or the policy when the run used them, maybe repeat the
+    interrupted call (same key), and reconcile again after anything it did."""
+    reconciler = reconciler_of(svc)
     report = reconciler.reconcile("start")
     assert report.ok, report.failures
     acted = plan.operation in ("pending_trigger", "policy_open")
@@ -470,10 +478,7 @@ def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_prote
     seed = int(os.environ.get("SOAK_SEED") or int.from_bytes(os.urandom(4), "little"))
     rng = random.Random(seed)
     svc = services(url, server.rest_url)
-    reconciler = ReconciliationService(
-        svc.exchange, svc.repos, svc.trading, None, svc.repos.config, RealClock()
-    )
-    reconciler.reconcile("start")  # warm: every module a run needs is imported now
+    reconciler_of(svc).reconcile("start")  # warm: every module a run needs is imported now
     ctx = forkserver()
     steps: dict[str, int] = {}
     outcomes: Counter[tuple[str, str]] = Counter()
@@ -494,7 +499,7 @@ def test_a_kill_anywhere_in_a_trade_leaves_no_duplicate_and_every_position_prote
                 found = svc.repos.signals.find(symbol=plan.symbol, limit=1)
                 signal_context = {"signal": found[0]} if found else {}
             begun = time.monotonic()
-            restart(svc, reconciler, plan, signal_context)
+            restart(svc, plan, signal_context)
             spent["restart"] += time.monotonic() - begun
             begun = time.monotonic()
             wrong = problems(server, svc)

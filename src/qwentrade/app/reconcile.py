@@ -6,8 +6,11 @@ its client order id), asks :func:`~qwentrade.domain.reconcile.diff` what to do, 
 and returns a :class:`ReconcileReport` (also logged, and written to ``system_status``
 under ``reconciliation``). It runs:
 
-- at start (``reason="start"``: no in-flight grace, since nothing of this process is in
-  flight yet; one instance trades a symbol at a time, see TradingService's lease);
+- at start (``reason="start"``: no in-flight grace for the intents created before this
+  service was built, ``started_at``: their process is gone (one instance trades a symbol
+  at a time, see TradingService's lease); those this process created since, e.g. by the
+  pending monitor or the signal policy already trading while the start round runs on
+  the worker, keep the grace like in any other round);
 - after every private-stream (re)connect (``StreamStatus`` connected);
 - every ``RECONCILE_INTERVAL`` seconds (read live);
 - soon after a stop-loss disappears (an algo canceled or failed), once the symbol's
@@ -103,6 +106,8 @@ class Trading(Protocol):
 
     def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None: ...
 
+    def working_symbols(self) -> frozenset[str]: ...
+
 
 class HistoryRecorder(Protocol):
     """The part of HistorySync the stream consumer uses."""
@@ -195,6 +200,8 @@ class ReconciliationService:
         self._ticks: dict[str, Decimal] = {}
         self._close_reasons: dict[str, str] = {}
         self._guard_count = 0
+        # intents created before this are an earlier process's (no grace at start)
+        self.started_at = clock.now()
         self.dropped = 0
         self.last_report: ReconcileReport | None = None
 
@@ -211,15 +218,22 @@ class ReconciliationService:
     def reconcile(self, reason: str = "manual") -> ReconcileReport:
         """Compare and repair now; returns the report (see the module docstring).
 
-        ``reason="start"`` settles every unresolved intent regardless of its age.
+        ``reason="start"`` (also among the reasons of a combined round, ``"reconnect,
+        start"``) settles every unresolved intent created before :attr:`started_at`
+        regardless of its age; this process's own keep the grace. The symbols the trading
+        service is working on right now (``working_symbols()``) are left alone.
         """
         with self._lock:
+            # what this process is working on first: an operation starting after this
+            # read writes intents younger than the round's ``now``, in flight anyway
+            working = self._trading.working_symbols()
             now = self._clock.now()
-            grace = timedelta(0) if reason == "start" else self._grace()
             rules = ReconcileRules(
                 now=now,
-                grace=grace,
+                grace=self._grace(),
+                working=working,
                 default_stop_loss=Decimal(str(self._seconds(DEFAULT_STOP_KEY))) / 100,
+                started_at=self.started_at if "start" in reason.split(", ") else None,
             )
             try:
                 database, exchange = self._views(rules)
@@ -252,7 +266,7 @@ class ReconciliationService:
         open_algos = self._exchange.open_algos()
         lookups: dict[str, Order | None] = {}
         for intent in unresolved:
-            if IntentAction[intent.action].is_algo or rules.now - intent.updated_at < rules.grace:
+            if IntentAction[intent.action].is_algo or rules.in_flight(intent):
                 continue
             try:
                 lookups[intent.client_order_id] = self._exchange.get_order(

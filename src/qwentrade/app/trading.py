@@ -38,9 +38,12 @@ in percent of the position's largest initial margin.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -136,6 +139,32 @@ class _Entry:
     take_profit: Decimal | None
 
 
+class _WorkingLocks:
+    """The per-symbol locks, telling which symbols an operation holds right now."""
+
+    def __init__(self) -> None:
+        self._locks = SymbolLocks()
+        self._held: Counter[str] = Counter()
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def __call__(self, symbol: str) -> Iterator[None]:
+        with self._locks(symbol):
+            with self._guard:
+                self._held[symbol] += 1
+            try:
+                yield
+            finally:
+                with self._guard:
+                    self._held[symbol] -= 1
+                    if self._held[symbol] <= 0:
+                        del self._held[symbol]
+
+    def working(self) -> frozenset[str]:
+        with self._guard:
+            return frozenset(self._held)
+
+
 class TradingService:
     """Opens, adds to, reduces and closes positions; see the module docstring."""
 
@@ -155,7 +184,7 @@ class TradingService:
         self.config = config
         self.clock = clock
         self.leases = leases
-        self._locks = SymbolLocks()
+        self._locks = _WorkingLocks()
         self._instruments: dict[str, Instrument] | None = None
         self._position_mode: PositionMode | None = None
 
@@ -471,6 +500,12 @@ class TradingService:
             if order is not None:
                 self._record(stored, order, self.relations.get(stored.client_order_id))
             return self.intents.get(stored.intent_id)
+
+    def working_symbols(self) -> frozenset[str]:
+        """The symbols an operation of this service is working on right now (it holds
+        the symbol's lock): their unresolved intents are in flight here, whatever their
+        age, and reconciliation leaves them alone this round."""
+        return self._locks.working()
 
     def order_status(self, cl_ord_id: str) -> dict[str, Any]:
         """The intent, the venue's order and the relation of ``cl_ord_id`` as plain values."""

@@ -10,6 +10,9 @@ Rules, in the order they are applied:
 1. An unresolved intent (NEW, SENT, OUTCOME_UNKNOWN) last touched less than ``grace``
    ago may still be in flight in a live process: it is left alone and its symbol is
    *busy* (rules 3-6 skip a busy symbol this round; the next round sees it settled).
+   At start (``ReconcileRules.started_at``) one created before this process started
+   has no grace: the process that wrote it is gone. One of a symbol this process is
+   working on right now (``ReconcileRules.working``) is in flight whatever its age.
 2. An older one is settled by the lookup of its order, never by re-sending:
 
    - the order exists -> ACKNOWLEDGED with its order id (NEW goes through ``send``);
@@ -113,12 +116,27 @@ class ExchangeView:
 
 @attrs.frozen
 class ReconcileRules:
-    """The knobs of :func:`diff`: ``now``, the in-flight ``grace`` of an intent, and the
-    default stop-loss distance as a fraction of the price (0.05 = 5 %)."""
+    """The knobs of :func:`diff`: ``now``, the in-flight ``grace`` of an intent, the
+    default stop-loss distance as a fraction of the price (0.05 = 5 %), and
+    ``started_at``: when given (a reconciliation at start), intents CREATED before it are
+    an earlier process's and get no grace (that process is gone), while those this
+    process created since may be in flight in it and keep the grace. ``working``: the
+    symbols this process's trading service is working on right now: their intents are
+    in flight whatever their age."""
 
     now: datetime
     grace: timedelta = timedelta(0)
     default_stop_loss: Decimal = Decimal("0.05")
+    started_at: datetime | None = None
+    working: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+    def in_flight(self, intent: IntentRecord) -> bool:
+        """True when ``intent`` may still be in flight in a live process (rule 1)."""
+        if intent.symbol in self.working:
+            return True
+        if self.started_at is not None and intent.created_at < self.started_at:
+            return False
+        return self.now - intent.updated_at < self.grace
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -401,7 +419,7 @@ def diff(
     for intent in sorted(database.intents, key=lambda i: (i.created_at, i.intent_id)):
         if intent.state not in ("NEW", "SENT", "OUTCOME_UNKNOWN"):
             continue
-        if now - intent.updated_at < rules.grace:
+        if rules.in_flight(intent):
             busy.add(intent.symbol)
             continue
         found: Order | AlgoOrder | None

@@ -4,6 +4,7 @@ OkxPrivateStream over its WebSocket)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,9 @@ class Recorded:
 
     def resolve_intent(self, cl_ord_id: str):
         return self.trading.resolve_intent(cl_ord_id)
+
+    def working_symbols(self):
+        return self.trading.working_symbols()
 
 
 def recorded(exchange, repos, clock) -> Recorded:
@@ -145,6 +149,59 @@ def test_an_intent_in_flight_is_left_until_the_grace_has_passed(world):
     assert world.repos.intents.get("young").state == "SENT"
     world.advance(timedelta(seconds=60))
     assert world.service.reconcile("periodic").resolved == ("young NOT_FOUND",)
+
+
+@pytest.mark.parametrize("reason", ["start", "periodic"])
+def test_a_round_leaves_an_order_this_process_is_sending_alone(world, reason):
+    """The start reconciliation runs on its worker while the policy/pending monitor
+    already trade: an open this process has in flight (intent SENT, order not yet at the
+    venue) is not settled as lost under it, even once older than the grace (a slow
+    venue, a loaded machine); a dead process's intent of the same age is."""
+    intent_record(world, "dead", state="SENT", symbol=ETH, age=1)  # before the start
+    world.advance(timedelta(seconds=1))
+    inside, release = threading.Event(), threading.Event()
+    place = world.exchange.place_order
+
+    def slow_place(request):
+        inside.set()
+        assert release.wait(10)
+        return place(request)
+
+    world.exchange.place_order = slow_place
+    errors: list[BaseException] = []
+    results: list[str] = []
+
+    def open_it():
+        try:
+            results.append(world.trading.trading.open_position(BTC, "LONG", 100))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    opener = threading.Thread(target=open_it)
+    opener.start()
+    try:
+        assert inside.wait(10)
+        if reason == "periodic":
+            world.advance(timedelta(minutes=5))  # the open's intent is past the grace
+        report = world.service.reconcile(reason)
+    finally:
+        release.set()
+        opener.join(10)
+    assert errors == [] and len(results) == 1
+    assert report.ok and report.resolved == ("dead NOT_FOUND",)
+    assert world.repos.intents.by_client_order_id(results[0]).state == "ACKNOWLEDGED"
+    assert world.repos.relations.get(results[0]).status == "OPEN"
+    assert world.service.reconcile(reason).resolved == ()
+
+
+def test_the_start_round_gives_this_process_intents_the_grace(world):
+    intent_record(world, "dead", state="SENT", symbol=ETH, age=1)  # an earlier process's
+    world.advance(timedelta(seconds=10))
+    intent_record(world, "ours", state="SENT", age=1)  # written since this one started
+    assert world.service.reconcile("start").resolved == ("dead NOT_FOUND",)
+    assert world.repos.intents.get("ours").state == "SENT"
+    world.advance(timedelta(minutes=2))
+    assert world.service.reconcile("start").resolved == ("ours NOT_FOUND",)
 
 
 # -- positions --------------------------------------------------------------------------

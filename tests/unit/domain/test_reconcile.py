@@ -193,6 +193,21 @@ def test_an_intent_younger_than_the_grace_is_in_flight_and_left_alone():
     assert action.after.state == "NOT_FOUND"
 
 
+def test_at_start_only_an_earlier_process_intent_loses_its_grace():
+    """A young intent created before this process started is a dead process's: settled;
+    one this process created since may be in flight in it: left alone."""
+    dead = make_intent("dead", at=NOW - timedelta(seconds=5))
+    ours = make_intent("ours", symbol=ETH, at=NOW - timedelta(seconds=2))
+    lookups = {dead.client_order_id: None, ours.client_order_id: None}
+    at_start = attrs.evolve(RULES, started_at=NOW - timedelta(seconds=3))
+    assert at_start.in_flight(ours) and not at_start.in_flight(dead)
+    actions = run([dead, ours], lookups=lookups, rules=at_start)
+    assert [a.before.intent_id for a in actions if isinstance(a, ResolveIntent)] == ["dead"]
+    # ours keeps the grace only while it is young
+    later = attrs.evolve(at_start, now=NOW + timedelta(seconds=30))
+    assert not later.in_flight(ours)
+
+
 def test_a_filled_entry_without_relation_gets_its_relation_and_is_not_adopted():
     intent = make_intent()
     cid = intent.client_order_id
