@@ -366,7 +366,8 @@ class ReconciliationService:
         """Store the intent's settlement; an order found for a sent intent is handed to
         TradingService first, which also finishes that call's bookkeeping (relation,
         order history) the way an uninterrupted call would have. Algo intents are settled
-        here (TradingService looks orders up, not algo orders)."""
+        here, from the live algo orders this round read (no relation or history to
+        finish; TradingService.resolve_intent would look them up the same way)."""
         before, after = action.before, action.after
         found = after.state == "ACKNOWLEDGED" and before.state in ("SENT", "OUTCOME_UNKNOWN")
         if found and not IntentAction[before.action].is_algo:

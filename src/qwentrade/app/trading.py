@@ -488,7 +488,11 @@ class TradingService:
     def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None:
         """Settle an unresolved intent by looking its order up by ``clOrdId`` (never
         re-sending): found -> ACKNOWLEDGED and recorded; a SENT one not found -> left
-        OUTCOME_UNKNOWN for reconciliation; NEW ones are left alone. Returns the intent."""
+        OUTCOME_UNKNOWN for reconciliation; NEW ones are left alone. A stop-loss or
+        take-profit intent is looked up among the symbol's live algo orders by its algo
+        client order id: found -> ACKNOWLEDGED with the algo id; not live -> left as it
+        is (it may have triggered or been canceled since: reconciliation settles it and
+        its stop-loss guard covers the position). Returns the intent."""
         stored = self.intents.by_client_order_id(_text(cl_ord_id, "cl_ord_id"))
         if stored is None:
             return None
@@ -496,6 +500,11 @@ class TradingService:
             stored = self.intents.get(stored.intent_id) or stored
             if stored.state not in (IntentState.SENT.name, IntentState.OUTCOME_UNKNOWN.name):
                 return stored
+            if IntentAction[stored.action].is_algo:
+                live = self._live_algo(stored)
+                if live is not None:
+                    self._move(stored, "acknowledge", order_id=live.algo_id)
+                return self.intents.get(stored.intent_id)
             order = self._lookup(stored)
             if order is not None:
                 self._record(stored, order, self.relations.get(stored.client_order_id))
@@ -881,6 +890,16 @@ class TradingService:
                 if algo.tp_trigger_price is not None:
                     changes["take_profit_algo_id"] = algo.algo_id
         self.relations.save(attrs.evolve(relation, **changes))
+
+    def _live_algo(self, stored: IntentRecord) -> AlgoOrder | None:
+        """The live algo order placed for the algo intent ``stored`` (None when none is
+        live, or the venue did not answer)."""
+        try:
+            live = self.exchange.open_algos(stored.symbol)
+        except DomainError as e:
+            log.warning("looking up %s failed: %s", stored.client_order_id, _error(e))
+            return None
+        return next((a for a in live if a.algo_client_order_id == stored.client_order_id), None)
 
     def _attached_algo(self, stored: IntentRecord, order: Order) -> AlgoOrder | None:
         wanted = _algo_client_id(stored, "p")

@@ -114,3 +114,30 @@ def test_a_lost_plan_answer_keeps_the_old_orders(desk):
     assert [a.algo_id for a in desk.exchange.open_algos(BTC)] == [old.algo_id]
     unknown = desk.repos.intents.find(state="OUTCOME_UNKNOWN")
     assert [i.action for i in unknown] == ["STOP_LOSS"]
+
+
+def test_a_plan_order_whose_answer_was_lost_is_resolved_among_the_algo_orders(desk):
+    """resolve_intent looks a stop-loss/take-profit intent up among the live algo orders
+    (not among ordinary orders): found -> ACKNOWLEDGED with the algo id; one that never
+    arrived is left OUTCOME_UNKNOWN for reconciliation."""
+    last = desk.last()
+    cl = desk.service.open_position(BTC, "LONG", 100, last * D("0.9"))
+    plans = [{"kind": "stop_loss", "trigger_price": last * D("0.95"), "fraction": 1}]
+    lose_answers(desk, "place_algo", after_sending=True)  # arrived; the answer lost
+    with pytest.raises(OutcomeUnknown):
+        desk.service.set_stop_loss_take_profit(cl, plans)
+    [arrived] = desk.repos.intents.find(state="OUTCOME_UNKNOWN")
+    placed = [
+        a
+        for a in desk.exchange.open_algos(BTC)
+        if a.algo_client_order_id == arrived.client_order_id
+    ]
+    assert len(placed) == 1
+    got = desk.service.resolve_intent(arrived.client_order_id)
+    assert (got.state, got.order_id) == ("ACKNOWLEDGED", placed[0].algo_id)
+    lose_answers(desk, "place_algo", after_sending=False)  # never arrived
+    with pytest.raises(OutcomeUnknown):
+        desk.service.set_stop_loss_take_profit(cl, plans)
+    [lost] = desk.repos.intents.find(state="OUTCOME_UNKNOWN")
+    assert desk.service.resolve_intent(lost.client_order_id).state == "OUTCOME_UNKNOWN"
+    assert desk.service.resolve_intent(arrived.client_order_id).state == "ACKNOWLEDGED"
