@@ -3,6 +3,7 @@ hand-placed signals, both engines at once, trade frames compared within 1e-9."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,3 +72,9 @@ def assert_same_trades(a: pl.DataFrame, b: pl.DataFrame, tolerance: float = 1e-9
                 assert abs(value - other) <= tolerance, f"trade {n} {key}: {value} != {other}"
             else:
                 assert value == other, f"trade {n} {key}: {value} != {other}"
+
+
+@functools.cache
+def real_market():
+    """The real ETH candles of tests/data as a Market (computed once per process)."""
+    return data.market(data.read_file(ETH_FILE), ETH)

@@ -9,11 +9,16 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from backtest_helpers import ETH, ETH_FILE
+from backtest_helpers import ETH, ETH_FILE, real_market
 
 import qwentrade
 from qwentrade.app.backtest import data
 from qwentrade.domain.errors import InvalidInput
+
+
+@pytest.fixture(scope="module")
+def eth_market():
+    return real_market()
 
 
 def test_csv_and_parquet_give_the_same_backtest(tmp_path):

@@ -5,7 +5,8 @@ end, which happens at the cut's last close."""
 
 from __future__ import annotations
 
-from backtest_helpers import ETH, ETH_FILE, assert_same_trades
+import pytest
+from backtest_helpers import ETH, ETH_FILE, assert_same_trades, real_market
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,11 @@ from qwentrade.app.backtest.params import BacktestParams
 
 FULL = data.read_file(ETH_FILE)
 PARAMS = BacktestParams()
+
+
+@pytest.fixture(scope="module")
+def eth_market():
+    return real_market()
 
 
 def _closed_before(result, cut_ms: int):

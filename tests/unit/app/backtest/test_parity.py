@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from backtest_helpers import ETH, ETH_FILE, assert_same_trades
+from backtest_helpers import ETH, ETH_FILE, assert_same_trades, real_market
 
 from qwentrade.app.backtest import data, run
 from qwentrade.app.backtest.params import BacktestParams
@@ -31,6 +31,11 @@ CASES = {
         "POLICY_MARGIN_PER_TRADE": 300,
     },
 }
+
+
+@pytest.fixture(scope="module")
+def eth_market():
+    return real_market()
 
 
 @pytest.mark.parametrize("name", list(CASES))
