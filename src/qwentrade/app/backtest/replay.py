@@ -128,6 +128,7 @@ def run_replay(
     equity = np.zeros(last - first + 1)
     opened: dict | None = None
     newest_signal = -(10**18)
+    last_equity = float(params.balance)
     steps = range(first, last + 1)
     if progress:
         from tqdm import tqdm
@@ -138,6 +139,7 @@ def run_replay(
         now = from_ms(close_ms)
         clock.set(now)
         engine.sync()
+        moved = bool(events) or opened is not None
         if events:
             leg = _legs(events)
             closed = [e for e in events if isinstance(e, ExchangePosition) and not e.size]
@@ -178,7 +180,10 @@ def run_replay(
                 "take_profit": relation.take_profit_price,
             }
             events.clear()
-        equity[i - first] = float(engine.balance().equity)
+        if moved or opened is not None or i == first:
+            last_equity = float(engine.balance().equity)
+        # flat and nothing happened: the balance is what it was (no funding, no fill)
+        equity[i - first] = last_equity
     if opened is not None:
         trading.close_position(symbol, reason="end")
         trades.append(_trade(exchange, symbol, opened, "end"))
