@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Protocol
 
 import attrs
@@ -230,7 +230,7 @@ class PendingOrderService:
             instrument,
             side_,
             trigger_price,
-            instrument.min_sz,  # the domain checks contracts; the margin is checked below
+            margin,  # USDT of margin: the domain checks it buys the minimum size
             lever,
             now,
             current_price=self.last_price(instrument.inst_id),
@@ -239,8 +239,6 @@ class PendingOrderService:
             take_profit_trigger=take_profit_trigger,
             signal_id=signal_id,
         )
-        _check_buys_minimum(instrument, margin, lever, order.trigger_price)
-        order = attrs.evolve(order, amount=margin)
         record = PendingOrderRecord.from_pending(order, updated_at=now)
         self._pending.save(record)
         self._supersede(record, now)
@@ -544,17 +542,3 @@ def _expire_hours(expire_hours: object, config: ConfigStore) -> float:
             "expire_hours", f"must be more than 0 and at most {MAX_EXPIRE_HOURS:g}, got {hours}"
         )
     return float(hours)
-
-
-def _check_buys_minimum(
-    instrument: Instrument, margin: Decimal, leverage: int, price: Decimal
-) -> None:
-    contracts = instrument.round_size(margin * leverage / (price * instrument.ct_val))
-    if contracts < instrument.min_sz:
-        needed = instrument.min_sz * price * instrument.ct_val / leverage
-        raise InvalidInput(
-            "amount",
-            f"{margin} USDT at x{leverage} buys {contracts} contracts of {instrument.inst_id} "
-            f"at {price}, below the minimum {instrument.min_sz}: give at least "
-            f"{needed.quantize(Decimal('0.01'), rounding=ROUND_UP)} USDT",
-        )

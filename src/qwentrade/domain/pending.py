@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 import attrs
 
@@ -33,7 +33,7 @@ from qwentrade.domain.events import (
 from qwentrade.domain.instruments import Instrument
 from qwentrade.domain.market import require_utc
 from qwentrade.domain.numbers import to_decimal
-from qwentrade.domain.position import Side, normalize_price, normalize_size
+from qwentrade.domain.position import Side, normalize_price
 
 DEFAULT_PENDING_TTL = timedelta(hours=1)
 
@@ -63,12 +63,36 @@ TERMINAL_STATES = frozenset({TRIGGERED, CANCELLED, EXPIRED})
 ACTIONS = ("trigger", "cancel", "expire")
 
 
+def margin_buying_minimum(
+    instrument: Instrument, amount: object, leverage: int, price: Decimal
+) -> Decimal:
+    """``amount`` as a margin in USDT that buys at least ``instrument``'s minimum size at
+    ``price`` and ``leverage`` (``InvalidInput("amount")`` naming the least that does)."""
+    margin = to_decimal(amount, "amount")
+    if margin <= 0:
+        raise InvalidInput("amount", f"must be a positive margin in USDT, got {margin}")
+    contracts = instrument.round_size(margin * leverage / (price * instrument.ct_val))
+    if contracts < instrument.min_sz:
+        needed = instrument.min_sz * price * instrument.ct_val / leverage
+        raise InvalidInput(
+            "amount",
+            f"{margin} USDT at x{leverage} buys {contracts} contracts of {instrument.inst_id} "
+            f"at {price}, below the minimum {instrument.min_sz}: give at least "
+            f"{needed.quantize(Decimal('0.01'), rounding=ROUND_UP)} USDT",
+        )
+    return margin
+
+
 @attrs.frozen
 class PendingOrder:
     """A trigger order waiting for price to cross ``trigger_price``; build it with :meth:`create`.
 
     The field names are those of the stored record and the ``pending_order`` table.
-    ``amount`` is in contracts; ``stop_loss_trigger``/``take_profit_trigger`` (optional) are
+    ``amount`` is the MARGIN in USDT (the unit ``TradingService.open_position`` takes, the
+    original's ``create_pending_order(amount)``): the position opened holds ``amount x
+    leverage / (price x ct_val)`` contracts, rounded down to the lot when it triggers;
+    :meth:`create` refuses a margin that buys less than the instrument's minimum size at
+    the trigger price. ``stop_loss_trigger``/``take_profit_trigger`` (optional) are
     the protection prices to attach when it triggers. ``signal_id`` is the stored signal
     that caused it (None when placed by hand). ``status`` is its :class:`PendingState`;
     ``closed_at`` is when it left PENDING, ``fill_price`` the price that triggered it and
@@ -116,7 +140,8 @@ class PendingOrder:
         ``current_price`` triggers on the way UP, one below on the way DOWN.
         ``stop_loss_trigger`` must be on the losing side of the trigger price for ``side``
         (below for a LONG), ``take_profit_trigger`` on the winning side. Prices round to the
-        tick, the amount down to the lot.
+        tick. ``amount`` (USDT of margin) must buy at least the minimum size at the
+        trigger price and ``leverage``.
         """
         if not isinstance(id, str) or not id.strip():
             raise InvalidInput("id", f"must be a non-empty string, got {id!r}")
@@ -130,8 +155,8 @@ class PendingOrder:
         if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
             raise InvalidInput("ttl", f"must be a positive timedelta, got {ttl!r}")
         level = normalize_price(instrument, trigger_price, "trigger_price")
-        amount_ = instrument.check_size(normalize_size(instrument, amount, "amount"), "amount")
         lever = instrument.check_leverage(leverage)
+        amount_ = margin_buying_minimum(instrument, amount, lever, level)
         crossing = _crossing(level, current_price, crossing)
         stop = _protection(
             instrument, side, level, stop_loss_trigger, "stop_loss_trigger", below=True

@@ -256,7 +256,8 @@ class PendingOrderRecord:
     """A pending trigger order as stored (table ``pending_order``, key ``id``).
 
     Enum fields hold the domain enums' NAMES (``LONG``, ``UP``, ``PENDING``): ``status`` is
-    PENDING, TRIGGERED, CANCELLED or EXPIRED. ``amount`` is in contracts;
+    PENDING, TRIGGERED, CANCELLED or EXPIRED. ``amount`` is the margin in USDT (the
+    position opened holds ``amount x leverage / (price x ct_val)`` contracts);
     ``stop_loss_trigger``/``take_profit_trigger`` are the protection prices attached when it
     triggers; ``signal_id`` the ``market_signal`` row that caused it (None if placed by
     hand). :meth:`from_pending` and :meth:`to_pending` convert from and to

@@ -50,6 +50,19 @@ def test_create_names_the_amount_when_it_is_not_a_valid_size():
         assert caught.value.field == "amount"
 
 
+def test_the_amount_is_a_margin_in_usdt_that_must_buy_the_minimum_size():
+    """The stored amount is USDT of margin (what open_position takes), not contracts:
+    kept as given, and refused when at the trigger price and leverage it buys less than
+    the minimum size (0.003 x 3 / (105 x 0.01) = 0.0086 < 0.01 contracts)."""
+    order, _ = PendingOrder.create("a", INST, Side.LONG, "105", "1.234", 3, T0, current_price=100)
+    assert order.amount == D("1.234")  # not rounded to the 0.01 lot
+    with pytest.raises(InvalidInput) as caught:
+        PendingOrder.create("a", INST, Side.LONG, "105", "0.003", 3, T0, current_price=100)
+    assert caught.value.field == "amount"
+    assert "0.003 USDT at x3 buys 0.00 contracts" in str(caught.value)
+    assert "give at least 0.01 USDT" in str(caught.value)
+
+
 def test_protection_prices_are_kept_rounded_to_the_tick():
     order, _ = PendingOrder.create(
         "a",
