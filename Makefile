@@ -31,6 +31,8 @@ soak: $(STAMP)
 	SOAK_KILL_TRIALS=$${SOAK_KILL_TRIALS:-40} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_writes.py
 	SOAK_SYNC_KILLS=$${SOAK_SYNC_KILLS:-200} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_sync.py
 	SOAK_TRADING_RUNS=$${SOAK_TRADING_RUNS:-1000} $(BIN)/python -m pytest -q -s tests/e2e/test_kill_trading.py
+	SOAK_TRADING_EXAMPLES=$${SOAK_TRADING_EXAMPLES:-2000} $(BIN)/python -m pytest -q -s tests/unit/machines/test_trading_machine.py
+	SOAK_PENDING_EXAMPLES=$${SOAK_PENDING_EXAMPLES:-3000} $(BIN)/python -m pytest -q -s tests/unit/app/test_pending_property.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -132,7 +132,7 @@ class PendingServiceMachine(RuleBasedStateMachine):
             assert order.reason or order.expire_at <= now, order
 
 
-# SOAK_PENDING_EXAMPLES=2000 for a long run (make test: 40 examples, about 2 s)
+# SOAK_PENDING_EXAMPLES for a long run (make soak: 3000; make test: 40 examples, about 2 s)
 PendingServiceMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("SOAK_PENDING_EXAMPLES", "40")),
     stateful_step_count=30,
