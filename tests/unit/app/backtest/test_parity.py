@@ -24,6 +24,8 @@ CASES = {
         "slippage_bps": 0,
         "intrabar": "path",
     },
+    # stops and targets so close that candles often reach both: the stop-first rule decides
+    "tight stops and targets": {"POLICY_SL_ATR_MULTIPLE": 0.5, "POLICY_TP_ATR_MULTIPLE": 0.6},
     "isolated x100 with liquidations": {
         "TRADING_MARGIN_MODE": "isolated",
         "POLICY_LEVERAGE": 100,
