@@ -14,7 +14,8 @@ candles): every rule below mirrors one of the simulated exchange (``adapters/sim
    sim's ``model.py`` rule 3: x (1 +/- (spread_bps/2 + slippage_bps)/10000)); taker fee.
    Contracts (from the price before costs, as TradingService sizes them) =
    margin x multiplier x leverage / (price x ct_val), rounded down to the lot; refused
-   (signal dropped) below the minimum size or without the margin and fee available.
+   below the minimum size or without the margin and fee available: that signal is
+   cancelled, older active ones may be traded at the next close.
 3. Stops: ``POLICY_STOP_MODE`` atr (ATR(14) of the candle closing at ``T``) or percent,
    rounded to the tick, at least one tick beyond the entry (the policy's ``_beyond``).
 4. The walk: each candle goes open -> low -> high -> close when green (close >= open),

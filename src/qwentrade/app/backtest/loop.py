@@ -159,12 +159,15 @@ def simulate(
     contracts, stop, target, average entry, exit price, pnl, entry fee, exit fee, funding,
     penalty."""
     cash = balance
+    cancelled = np.zeros(newest.size, dtype=np.bool_)
     consumed, start, count, paid = -1, first, 0, 0
     third = (0, 300_000, 600_000, 900_000)
     while start < last:
         r, j = -1, -1
         for row in range(start, last):
             candidate = newest[row]
+            while candidate > consumed and cancelled[candidate]:  # the newest ACTIVE one
+                candidate = newest[candidate - 1] if candidate > 0 else -1
             if candidate > consumed and close_ms[candidate] + expiry_ms > close_ms[row]:
                 column = 0 if kinds[candidate] == 0 else 1
                 if stops[row, column] > 0:
@@ -178,7 +181,9 @@ def simulate(
         contracts = sizes[r, 0 if multipliers[j] == 1 else 1]
         notional = contracts * ct_val * entry
         if contracts < min_size or notional / leverage + notional * taker > cash:
-            consumed, start = j, r + 1  # refused for good: the policy cancels the signal
+            # refused for good: the policy cancels this signal (older ones stay active)
+            cancelled[j] = True
+            start = r + 1
             continue
         sl = stops[r, column] / scale
         tp = targets[r, column] / scale if targets[r, column] >= 0 else np.nan

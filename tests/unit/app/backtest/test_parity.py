@@ -26,6 +26,8 @@ CASES = {
     },
     # stops and targets so close that candles often reach both: the stop-first rule decides
     "tight stops and targets": {"POLICY_SL_ATR_MULTIPLE": 0.5, "POLICY_TP_ATR_MULTIPLE": 0.6},
+    # a small account: signals refused for want of margin are cancelled, older ones wait
+    "a small account": {"balance": 260, "POLICY_MARGIN_PER_TRADE": 120},
     "isolated x100 with liquidations": {
         "TRADING_MARGIN_MODE": "isolated",
         "POLICY_LEVERAGE": 100,
