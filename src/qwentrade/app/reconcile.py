@@ -22,8 +22,9 @@ worker thread takes events off and:
 
 - ``Order`` / ``ExchangePosition`` / ``StreamStatus`` -> ``history_sync.record``
   (order_history / position_history, idempotent upserts; a reconnect fills the gap);
-- an entry ``Order`` that filled -> its relation's ``open_time`` (when the relation already
-  names that order and has no open time yet);
+- an entry ``Order`` that filled -> ``trading.record_order`` (the order row, then the
+  relation's ``open_time``, ``pos_id`` and algo ids) when the relation already names that
+  order and has no open time yet;
 - ``ExchangePosition`` of size 0 -> ``trading.handle_external_close(symbol, reason)`` when
   the symbol has OPEN relations and no intent touched it within the grace (our own close
   in flight records its own reason); otherwise a reconcile once the grace has passed;
@@ -107,6 +108,8 @@ class Trading(Protocol):
     def resolve_intent(self, cl_ord_id: str) -> IntentRecord | None: ...
 
     def working_symbols(self) -> frozenset[str]: ...
+
+    def record_order(self, order: Order) -> None: ...
 
 
 class HistoryRecorder(Protocol):
@@ -642,12 +645,12 @@ class ReconciliationService:
             return
         relation = self._relations.get(order.client_order_id)
         # only once TradingService has recorded the relation with this order (never race
-        # its first write) and only the first fill
+        # its first write) and only the first fill; TradingService records it as it would
+        # its own answer: the order row (the "opened" notice tells its fill) before the
+        # relation's open time, position id and algo ids
         if relation is None or relation.open_order_id != order.order_id or relation.open_time:
             return
-        self._relations.save(
-            attrs.evolve(relation, open_time=order.updated_at, updated_at=self._clock.now())
-        )
+        self._trading.record_order(order)
 
     def _recently_touched(self, symbol: str) -> bool:
         now, grace = self._clock.now(), self._grace()

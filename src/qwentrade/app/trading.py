@@ -869,9 +869,12 @@ class TradingService:
             return None
 
     def _record(self, stored: IntentRecord, order: Order, relation: RelationRecord | None) -> None:
+        # the order row first: what follows (the acknowledged intent, the opened relation)
+        # is told with its fill (the notifying repositories read it); a crash in between
+        # leaves the intent SENT, settled by its lookup, and the upsert is idempotent
+        self.history.upsert_orders([order.to_record()])
         if stored.state != IntentState.ACKNOWLEDGED.name:
             self._move(stored, "acknowledge", order_id=order.order_id)
-        self.history.upsert_orders([order.to_record()])
         if relation is None or stored.action != IntentAction.OPEN.name:
             return
         relation = self.relations.get(relation.client_order_id) or relation

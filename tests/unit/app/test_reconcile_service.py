@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from qwentrade.adapters.memory import MemoryConfigStore, MemoryRepositories
+from qwentrade.adapters.notify import MemoryNotifier, NotifyingRepositories
 from qwentrade.adapters.okx.exchange import OkxExchange
 from qwentrade.adapters.okx.gate import PermitGate
 from qwentrade.adapters.okx.retry import RetryPolicy
@@ -74,6 +75,9 @@ class Recorded:
 
     def working_symbols(self):
         return self.trading.working_symbols()
+
+    def record_order(self, order):
+        return self.trading.record_order(order)
 
 
 def recorded(exchange, repos, clock) -> Recorded:
@@ -316,6 +320,39 @@ def test_a_position_the_stop_loss_closed_unseen_is_closed_as_stop_loss(world):
 
 
 # -- the stream consumer ----------------------------------------------------------------
+
+
+def test_an_entry_filled_on_the_stream_is_told_opened_with_its_fill(repos):
+    """A resting limit entry fills later and the stream tells it (no history sync): the
+    relation opens through TradingService.record_order, order row first, so the notice
+    says the size and the price."""
+    clock = SteppedClock(START + timedelta(days=3, minutes=7))
+    engine = SimEngine(
+        balance=Decimal(10000), clock=clock, price_path=GeneratedPath(seed=5, start=START)
+    )
+    exchange = SimExchange(engine)
+    notifier = MemoryNotifier()
+    told = NotifyingRepositories(repos, notifier)
+    trading = TradingService(exchange, told, repos.config, clock)
+    service = ReconciliationService(exchange, told, trading, None, repos.config, clock)
+    price = (engine.last_price(BTC) * Decimal("0.999")).quantize(Decimal("0.1"))
+    cl = trading.open_position(BTC, "LONG", 100, order_type="limit", price=price)
+    assert repos.relations.get(cl).open_time is None
+    for _ in range(3000):
+        clock.advance(timedelta(minutes=1))
+        engine.sync()
+        if exchange.positions(BTC):
+            break
+    filled = exchange.get_order(BTC, client_order_id=cl)
+    assert filled.filled_size > 0
+    service.handle_event(filled)
+    service.handle_event(filled)  # events repeat
+    relation = repos.relations.get(cl)
+    assert relation.open_time is not None and relation.pos_id
+    [opened] = [n for n in notifier.sent if n.title.startswith("Opened")]
+    assert f"{filled.filled_size.normalize():f} contracts at {filled.avg_price.normalize():f}" in (
+        opened.body
+    ), opened.body
 
 
 def position_event(world, symbol=BTC, size=0) -> ExchangePosition:

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from test_trading_helpers import BTC, CASH, ETH, make_desk
 
+from qwentrade.adapters.notify import MemoryNotifier, NotifyingRepositories
+from qwentrade.app.trading import TradingService
 from qwentrade.domain.errors import InvalidInput, NoPosition, PositionExists
 from qwentrade.domain.orders import IntentAction, IntentState, OrderIntent
 from qwentrade.domain.plans import Side
@@ -282,6 +284,28 @@ def test_a_close_by_the_exchanges_own_stop_or_target_is_recorded_as_that_leg(des
         assert closed.close_order_id == fired.order_id
         legs.add(closed.close_reason)
     assert legs == {"stop_loss", "take_profit"}  # both legs seen
+
+
+def test_add_and_reduce_notices_say_the_fill_price(repos):
+    """The order row is written before the intent is acknowledged, so the notice the
+    acknowledgement causes has the fill's average price."""
+    notifier = MemoryNotifier()
+    told = NotifyingRepositories(repos, notifier)
+    desk = make_desk(
+        repos, make=lambda ex, _r, config, clock: TradingService(ex, told, config, clock)
+    )
+    desk.service.open_position(BTC, "LONG", 100, desk.last() * D("0.9"))
+    desk.advance(timedelta(minutes=5))
+    added = desk.service.add_position(BTC, 50)
+    desk.advance(timedelta(minutes=5))
+    reduced = desk.service.reduce_position(BTC, 30)
+    prices = {
+        cl: f" at {desk.repos.history.order_by_client_id(cl).avg_price.normalize():f}"
+        for cl in (added, reduced)
+    }
+    [add] = [n for n in notifier.sent if n.title.startswith("Added")]
+    [cut] = [n for n in notifier.sent if n.title.startswith("Reduced")]
+    assert prices[added] in add.body and prices[reduced] in cut.body, (add.body, cut.body)
 
 
 def test_current_positions_are_plain_values(desk):
