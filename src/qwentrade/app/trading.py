@@ -280,13 +280,17 @@ class TradingService:
         """Add ``amount`` USDT margin to the open position at market; returns the order's
         ``clOrdId``. New stop-loss/take-profit triggers (optional) replace the plans; the
         plans are resized to the new size either way (new algo orders before old ones go).
-        """
+        A repeated call with the same ``key`` finishes an interrupted first call: when its
+        order filled and the plans are not yet one stop-loss (and take-profits) sized to
+        the position and named by its relation, they are replaced as the first call would
+        have (with this call's triggers, else the relation's)."""
         key = _check_key(key)
         instrument = self._instrument(symbol)
         with self._locks(instrument.inst_id):
             if key is not None:
                 done = self._repeat(key, IntentAction.ADD)
                 if done is not None:
+                    self._finish_add(instrument, done, stop_loss_trigger, take_profit_trigger)
                     return done
             relation, held = self._open_position(instrument.inst_id)
             side = Side[relation.side]
@@ -948,6 +952,51 @@ class TradingService:
         return stored.client_order_id
 
     # ---- protection ----------------------------------------------------------------------
+
+    def _finish_add(
+        self, instrument: Instrument, cl_ord_id: str, stop_loss: object, take_profit: object
+    ) -> None:
+        """The plan replacement of an add whose first call was cut short (see add_position)."""
+        order = self.history.order_by_client_id(cl_ord_id)
+        if order is None or order.filled_amount <= 0:
+            return
+        relation = self._open_relation(instrument.inst_id)
+        held = self._held(instrument.inst_id)
+        if relation is None or held is None or self._plans_current(relation, held):
+            return
+        stop = _trigger(instrument, stop_loss, "stop_loss_trigger")
+        target = _trigger(instrument, take_profit, "take_profit_trigger")
+        relation = self.relations.save(
+            attrs.evolve(
+                relation,
+                stop_loss_price=stop or relation.stop_loss_price,
+                take_profit_price=target or relation.take_profit_price,
+                updated_at=self.clock.now(),
+            )
+        )
+        self._claim(instrument.inst_id)
+        self._reprotect(relation)
+
+    def _plans_current(self, relation: RelationRecord, held: ExchangePosition) -> bool:
+        """True when the live algo orders are what a finished plan replacement leaves:
+        one stop-loss, named by the relation, at its price, covering the whole position,
+        and every take-profit named by it and at most the position's size."""
+        size = held.contracts
+        algos = self.exchange.open_algos(relation.symbol)
+        stops = [a for a in algos if a.sl_trigger_price is not None]
+        takes = [a for a in algos if a.tp_trigger_price is not None]
+        if relation.stop_loss_price is not None:
+            if len(stops) != 1:
+                return False
+            [stop] = stops
+            if (
+                stop.algo_id != relation.stop_loss_algo_id
+                or stop.sl_trigger_price != relation.stop_loss_price
+                or (stop.size is not None and stop.size != size)
+            ):
+                return False
+        named = {relation.stop_loss_algo_id, relation.take_profit_algo_id}
+        return all(a.algo_id in named and (a.size is None or a.size <= size) for a in takes)
 
     def _cancel_algos(self, symbol: str, keep: Iterable[str] = ()) -> list[AlgoOrder]:
         """Cancel the live algo orders of ``symbol`` but ``keep``; the canceled ones."""

@@ -141,3 +141,40 @@ def test_a_plan_order_whose_answer_was_lost_is_resolved_among_the_algo_orders(de
     [lost] = desk.repos.intents.find(state="OUTCOME_UNKNOWN")
     assert desk.service.resolve_intent(lost.client_order_id).state == "OUTCOME_UNKNOWN"
     assert desk.service.resolve_intent(arrived.client_order_id).state == "ACKNOWLEDGED"
+
+
+@pytest.mark.parametrize("crash_in", ["place_algo", "cancel_algos"])
+def test_a_repeated_add_finishes_the_plan_replacement_its_first_call_left(desk, crash_in):
+    """The process dies inside the add's plan replacement (before the new orders are
+    placed, or after, before the old ones go): the repeat with the same key sends no
+    new order and leaves one stop-loss covering the grown position, named by its
+    relation, at the add's trigger."""
+    last = desk.last()
+    cl = desk.service.open_position(BTC, "LONG", 100, last * D("0.9"), last * D("1.2"))
+    real = getattr(desk.exchange, crash_in)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies here
+
+    setattr(desk.exchange, crash_in, crash)
+    stop = (last * D("0.92")).quantize(D("0.1"))
+    with pytest.raises(KeyboardInterrupt):
+        desk.service.add_position(BTC, 50, stop_loss_trigger=stop, key="add:1")
+    setattr(desk.exchange, crash_in, real)
+    orders = len(desk.exchange.order_history(BTC, limit=100))
+    again = desk.service.add_position(BTC, 50, stop_loss_trigger=stop, key="add:1")
+    assert again == desk.repos.intents.get("add:1").client_order_id
+    assert len(desk.exchange.order_history(BTC, limit=100)) == orders  # nothing re-sent
+    [held] = desk.exchange.positions(BTC)
+    stops = [a for a in desk.exchange.open_algos(BTC) if a.sl_trigger_price is not None]
+    assert len(stops) == 1, stops
+    [only] = stops
+    assert only.size in (None, held.contracts) and only.sl_trigger_price == stop
+    relation = desk.repos.relations.get(cl)
+    assert relation.stop_loss_algo_id == only.algo_id and relation.stop_loss_price == stop
+    targets = [a for a in desk.exchange.open_algos(BTC) if a.tp_trigger_price is not None]
+    assert [a.size for a in targets] == [held.contracts]  # the take-profit resized too
+    # a third call finds the plans current and changes nothing
+    before = desk.exchange.open_algos(BTC)
+    assert desk.service.add_position(BTC, 50, stop_loss_trigger=stop, key="add:1") == again
+    assert desk.exchange.open_algos(BTC) == before
