@@ -27,7 +27,7 @@ from qwentrade.adapters.sim import (
     SimPrivateStream,
     SteppedClock,
 )
-from qwentrade.app import reconcile as module
+from qwentrade.app import reconcile_stream as module
 from qwentrade.app.reconcile import ReconciliationService
 from qwentrade.app.sync.history import HistorySync
 from qwentrade.app.trading import TradingService
