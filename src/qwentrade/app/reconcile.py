@@ -16,28 +16,8 @@ under ``reconciliation``). It runs:
 - soon after a stop-loss disappears (an algo canceled or failed), once the symbol's
   recent intents are older than ``RECONCILE_INTENT_GRACE``.
 
-The stream consumer. ``on_event`` (called on the stream's thread) puts each event on a
-BOUNDED queue (:data:`EVENT_QUEUE_SIZE`, the original's position queue) and returns; one
-worker thread takes events off and:
-
-- ``Order`` / ``ExchangePosition`` / ``StreamStatus`` -> ``history_sync.record``
-  (order_history / position_history, idempotent upserts; a reconnect fills the gap);
-- an entry ``Order`` that filled -> ``trading.record_order`` (the order row, then the
-  relation's ``open_time``, ``pos_id`` and algo ids) when the relation already names that
-  order and has no open time yet;
-- ``ExchangePosition`` of size 0 -> ``trading.handle_external_close(symbol, reason)`` when
-  the symbol has OPEN relations and no intent touched it within the grace (our own close
-  in flight records its own reason); otherwise a reconcile once the grace has passed;
-- ``AlgoOrder`` effective / order_failed -> the relation forgets that algo id (it is no
-  longer live) and the next close of the symbol is reported as ``stop_loss`` or
-  ``take_profit``; a stop-loss canceled or failed -> a reconcile (the stop-loss guard);
-- ``StreamStatus`` connected -> reconcile.
-
-Events may repeat: every step above is idempotent. When the queue is full, ``on_event``
-blocks up to :data:`QUEUE_PUT_TIMEOUT` seconds; if it is still full the event is dropped,
-COUNTED (``dropped``, and the ``system_status`` note), logged, and a reconcile is
-requested: reconciliation re-reads positions, orders and algo orders from REST and
-HistorySync's periodic run refills the history, so a dropped event is never lost silently.
+The private-stream consumer is :class:`~qwentrade.app.reconcile_stream.StreamConsumer`
+(app/reconcile_stream.py), a base of the service.
 """
 
 from __future__ import annotations
@@ -53,6 +33,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from qwentrade.app.reconcile_stream import EVENT_QUEUE_SIZE, StreamConsumer
 from qwentrade.domain.errors import DomainError, ExchangeRejected, OrderNotFound, OutcomeUnknown
 from qwentrade.domain.orders import IntentAction, OrderIntent
 from qwentrade.domain.position import Side as PositionSide
@@ -71,18 +52,13 @@ from qwentrade.domain.reconcile import (
     ResolveIntent,
     diff,
 )
-from qwentrade.domain.records import IntentRecord, RelationRecord
+from qwentrade.domain.records import IntentRecord
 from qwentrade.domain.venue import (
-    AlgoLeg,
     AlgoOrder,
     AlgoRequest,
-    AlgoState,
     AlgoType,
-    ExchangePosition,
     Order,
     StreamEvent,
-    StreamStatus,
-    StreamStatusKind,
 )
 from qwentrade.ports.clock import Clock
 from qwentrade.ports.config import ConfigStore
@@ -91,13 +67,10 @@ from qwentrade.ports.exchange import Exchange, PrivateStream
 log = logging.getLogger(__name__)
 
 COMPONENT = "reconciliation"
-EVENT_QUEUE_SIZE = 200  # the original's position-data queue (its close-event queue: 100)
-QUEUE_PUT_TIMEOUT = 1.0  # seconds on_event waits for room before dropping (and reconciling)
 RECENT_INTENTS = 200  # newest intents read to find the symbols touched within the grace
 INTERVAL_KEY = "RECONCILE_INTERVAL"
 GRACE_KEY = "RECONCILE_INTENT_GRACE"
 DEFAULT_STOP_KEY = "STOP_LOSS_GUARD_DEFAULT_PERCENT"
-_LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
 
 
 class Trading(Protocol):
@@ -167,7 +140,7 @@ class ReconcileReport:
         return f"{self.reason}: " + ("; ".join(parts) if parts else "in line")
 
 
-class ReconciliationService:
+class ReconciliationService(StreamConsumer):
     """Keeps the database in line with the exchange; consumes the private stream.
 
     ``trading`` settles found orders (``resolve_intent``) and handles external closes
@@ -600,92 +573,6 @@ class ReconciliationService:
             work(argument)
         except Exception:  # the worker must outlive any one failure
             log.exception("reconciliation worker failed on %s", type(argument).__name__)
-
-    # -- the stream consumer ----------------------------------------------------------------
-
-    def on_event(self, event: StreamEvent) -> None:
-        """Hand ``event`` to the worker (called on the stream's thread); see the module
-        docstring for what happens when the queue stays full."""
-        try:
-            self._queue.put(event, timeout=QUEUE_PUT_TIMEOUT)
-        except queue.Full:
-            self.dropped += 1
-            log.warning(
-                "reconciliation queue full (%d): dropped a %s event (%d so far); reconciling",
-                EVENT_QUEUE_SIZE,
-                type(event).__name__,
-                self.dropped,
-            )
-            self.request_reconcile("queue_overflow")
-
-    def handle_event(self, event: StreamEvent) -> None:
-        """Apply one stream event (idempotent; normally called by the worker thread)."""
-        if isinstance(event, StreamStatus):
-            self._record(event)  # HistorySync fills the outage's gap over REST
-            if event.kind is StreamStatusKind.CONNECTED:
-                self.request_reconcile("reconnect")
-            else:
-                log.warning("private stream disconnected: %s", event.reason or "no reason given")
-        elif isinstance(event, Order):
-            self._record(event)
-            self._entry_filled(event)
-        elif isinstance(event, ExchangePosition):
-            self._record(event)
-            if not event.is_open:
-                self._position_closed(event)
-        elif isinstance(event, AlgoOrder):
-            self._algo_changed(event)
-
-    def _record(self, event: Order | ExchangePosition | StreamStatus) -> None:
-        if self._history is not None:
-            self._history.record(event)
-
-    def _entry_filled(self, order: Order) -> None:
-        if order.filled_size <= 0:
-            return
-        relation = self._relations.get(order.client_order_id)
-        # only once TradingService has recorded the relation with this order (never race
-        # its first write) and only the first fill; TradingService records it as it would
-        # its own answer: the order row (the "opened" notice tells its fill) before the
-        # relation's open time, position id and algo ids
-        if relation is None or relation.open_order_id != order.order_id or relation.open_time:
-            return
-        self._trading.record_order(order)
-
-    def _recently_touched(self, symbol: str) -> bool:
-        now, grace = self._clock.now(), self._grace()
-        if self._intents.unresolved(symbol):
-            return True
-        newest = self._intents.find(symbol=symbol, limit=1)
-        return bool(newest) and now - newest[0].updated_at < grace
-
-    def _position_closed(self, position: ExchangePosition) -> None:
-        if not self._relations.find(symbol=position.symbol, status="OPEN", limit=1):
-            return
-        if self._recently_touched(position.symbol):
-            self.request_reconcile("position_closed", delay=self._seconds(GRACE_KEY))
-            return
-        reason = self._close_reasons.pop(position.symbol, "external")
-        self._trading.handle_external_close(position.symbol, reason=reason)
-
-    def _algo_changed(self, algo: AlgoOrder) -> None:
-        if algo.state in (AlgoState.EFFECTIVE, AlgoState.ORDER_FAILED):
-            if algo.state is AlgoState.EFFECTIVE and algo.triggered_leg is not None:
-                self._close_reasons[algo.symbol] = _LEG_REASONS[algo.triggered_leg]
-            relation = self._relations.by_algo_id(algo.algo_id)
-            if relation is not None and relation.status == "OPEN":
-                self._relations.save(_forget_algo(relation, algo.algo_id, self._clock.now()))
-        stop_gone = algo.state in (AlgoState.CANCELED, AlgoState.ORDER_FAILED)
-        if stop_gone and algo.sl_trigger_price is not None:
-            self.request_reconcile("stop_loss_gone", delay=self._seconds(GRACE_KEY))
-
-
-def _forget_algo(relation: RelationRecord, algo_id: str, now: datetime) -> RelationRecord:
-    if relation.stop_loss_algo_id == algo_id:
-        relation = attrs.evolve(relation, stop_loss_algo_id=None)
-    if relation.take_profit_algo_id == algo_id:
-        relation = attrs.evolve(relation, take_profit_algo_id=None)
-    return attrs.evolve(relation, updated_at=now)
 
 
 def _subject(action: ReconcileAction) -> str:
