@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from db_helpers import empty_tables
 from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.adapters.sql import SqlRepositories, make_engine, upgrade
-from qwentrade.adapters.sql.schema import metadata
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -120,12 +120,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path
-
-
-def empty_tables(engine: sa.Engine) -> None:
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
 
 
 @pytest.fixture(params=BACKENDS)

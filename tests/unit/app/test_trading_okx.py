@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import empty_tables
+from db_helpers import empty_tables
 from qwentrade.adapters.memory import MemoryConfigStore
 from qwentrade.adapters.okx.exchange import OkxExchange
 from qwentrade.adapters.okx.gate import PermitGate

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from test_trading import BTC, last_price
+from test_http_trading import BTC, last_price
 
 
 def create(api, **extra):
