@@ -174,7 +174,7 @@ class ReconciliationService(StreamConsumer):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._ticks: dict[str, Decimal] = {}
-        self._close_reasons: dict[str, str] = {}
+        self._close_reasons: dict[str, tuple[str, datetime]] = {}
         self._guard_count = 0
         # intents created before this are an earlier process's (no grace at start)
         self.started_at = clock.now()
@@ -317,7 +317,7 @@ class ReconciliationService(StreamConsumer):
                             )
                         )
                 elif isinstance(action, CloseExternally):
-                    close_reason = self._close_reasons.pop(action.symbol, "external")
+                    close_reason = self._close_reason(action.symbol)
                     self._trading.handle_external_close(action.symbol, reason=close_reason)
                     closed.append(f"{action.symbol} {action.direction}")
                 elif isinstance(action, CancelAlgos):

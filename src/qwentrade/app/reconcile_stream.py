@@ -66,7 +66,7 @@ class StreamConsumer:
     _relations: Any
     _trading: Any
     _clock: Clock
-    _close_reasons: dict[str, str]
+    _close_reasons: dict[str, tuple[str, datetime]]  # symbol -> (leg's reason, triggered)
     dropped: int
 
     # the service's own: RECONCILE_INTENT_GRACE read live; a reconcile request
@@ -135,13 +135,28 @@ class StreamConsumer:
         if self._recently_touched(position.symbol):
             self.request_reconcile("position_closed", delay=self._grace().total_seconds())
             return
-        reason = self._close_reasons.pop(position.symbol, "external")
+        reason = self._close_reason(position.symbol)
         self._trading.handle_external_close(position.symbol, reason=reason)
+
+    def _close_reason(self, symbol: str) -> str:
+        """The reason of the next close of ``symbol``: the leg of the algo order seen
+        triggering, unless it triggered before every OPEN relation of the symbol was
+        created (a partial take-profit of an earlier position: stale), else external
+        (TradingService then asks the venue what closed it)."""
+        found = self._close_reasons.pop(symbol, None)
+        if found is None:
+            return "external"
+        reason, at = found
+        relations = self._relations.find(symbol=symbol, status="OPEN", limit=None)
+        if relations and all(at < r.created_at for r in relations):
+            return "external"
+        return reason
 
     def _algo_changed(self, algo: AlgoOrder) -> None:
         if algo.state in (AlgoState.EFFECTIVE, AlgoState.ORDER_FAILED):
             if algo.state is AlgoState.EFFECTIVE and algo.triggered_leg is not None:
-                self._close_reasons[algo.symbol] = _LEG_REASONS[algo.triggered_leg]
+                at = algo.triggered_at or algo.updated_at
+                self._close_reasons[algo.symbol] = (_LEG_REASONS[algo.triggered_leg], at)
             relation = self._relations.by_algo_id(algo.algo_id)
             if relation is not None and relation.status == "OPEN":
                 self._relations.save(_forget_algo(relation, algo.algo_id, self._clock.now()))

@@ -385,6 +385,30 @@ def test_a_position_gone_to_zero_is_closed_once_with_the_reason_of_the_trigger(w
     assert (closed.status, closed.close_reason) == ("CLOSED", "stop_loss")
 
 
+def test_a_take_profit_of_an_earlier_position_does_not_name_a_later_close(world):
+    """A partial take-profit fired on an earlier position (its reason kept for the
+    symbol's next close), that position closed by hand; a later position closed outside
+    is not reported as a take-profit."""
+    price = world.engine.last_price(BTC)
+    world.exchange.place_order(market(BTC, "buy", "2", "e0"))
+    algo = world.exchange.place_algo(
+        AlgoRequest(BTC, "sell", "conditional", size=1, tp_trigger_price=price * 2)
+    )
+    fired = attrs.evolve(algo, state="effective", triggered_leg=AlgoLeg.TAKE_PROFIT)
+    world.service.handle_event(fired)
+    world.exchange.place_order(market(BTC, "sell", "2", "x0", reduce_only=True))
+    world.advance(timedelta(hours=1))
+    now = world.engine.now
+    world.repos.relations.save(RelationRecord("later", BTC, "LONG", now, now))
+    intent_record(world, "old-open", state="ACKNOWLEDGED", age=3600)
+    world.exchange.place_order(market(BTC, "buy", "1", "e1"))
+    world.advance(timedelta(minutes=5))
+    world.exchange.place_order(market(BTC, "sell", "1", "x1", reduce_only=True))
+    world.service.handle_event(position_event(world))
+    assert world.trading.calls == [(BTC, "external")]
+    assert world.repos.relations.get("later").close_reason == "external"
+
+
 def test_a_close_right_after_our_own_intent_waits_for_the_grace(world):
     world.repos.relations.save(RelationRecord("r1", BTC, "LONG", START, START))
     intent_record(world, "closing", action=IntentAction.CLOSE, state="ACKNOWLEDGED", age=1)
