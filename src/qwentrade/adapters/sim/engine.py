@@ -460,6 +460,8 @@ class SimEngine:
             self._state.instrument(symbol)
         out = []
         for record in reversed(self._state.history):
+            if span is not None and record.updated_at < span.start:
+                break  # rows are appended as the clock moves on: the rest are older still
             if symbol is not None and record.symbol != symbol:
                 continue
             if span is not None and record.updated_at not in span:

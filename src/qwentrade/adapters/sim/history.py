@@ -12,6 +12,7 @@ maximum of 100 and pages through the engine when it filters further.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -61,15 +62,28 @@ def order_page(
     after_order_id: str | None,
     before_order_id: str | None,
 ) -> list[OrderRecord]:
-    """Completed orders of ``symbol`` (or all) created in ``span``, newest first."""
+    """Completed orders of ``symbol`` (or all) created in ``span``, newest first.
+
+    The cursors and the span are bisected in the state's order index (ids rise and
+    creation times never fall along it), so a page costs its own length plus the open
+    orders inside the window, not the whole history."""
     after = cursor(after_order_id, "after_order_id")
     before = cursor(before_order_id, "before_order_id")
-    newest_first = ((int(i), state.orders[i]) for i in reversed(state.order_sequence))
+    index = state.order_index.get(symbol)
+    if index is None:
+        return []
+    low, high = 0, len(index.ids)
+    if after is not None:
+        high = bisect_left(index.ids, after)
+    if before is not None:
+        low = bisect_right(index.ids, before)
+    if span is not None:
+        high = min(high, bisect_left(index.times, span.end))
+        low = max(low, bisect_left(index.times, span.start))
     out = []
-    for order in _between(newest_first, after, before):
-        if order.is_open or (symbol is not None and order.symbol != symbol):
-            continue
-        if span is not None and order.created_at not in span:
+    for k in range(high - 1, low - 1, -1):
+        order = state.orders[index.keys[k]]
+        if order.is_open:
             continue
         out.append(order.to_record())
         if len(out) == limit:

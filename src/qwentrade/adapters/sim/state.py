@@ -42,6 +42,21 @@ class FeeRates:
     taker: Decimal = Decimal("0.0005")
 
 
+@attrs.define
+class OrderIndex:
+    """Order ids (as numbers) and creation times, oldest first: both sorted, as ids are
+    handed out in creation order and the engine's clock never goes back."""
+
+    ids: list[int] = attrs.Factory(list)
+    keys: list[str] = attrs.Factory(list)
+    times: list[datetime] = attrs.Factory(list)
+
+    def add(self, order: Order) -> None:
+        self.ids.append(int(order.order_id))
+        self.keys.append(order.order_id)
+        self.times.append(order.created_at)
+
+
 class SimState:
     """Everything the simulated account holds."""
 
@@ -73,7 +88,9 @@ class SimState:
         self.leverage: dict[tuple[str, TdMode, PosSide], int] = {}
         self.positions: dict[PositionKey, SimPosition] = {}
         self.orders: dict[str, Order] = {}
-        self.order_sequence: list[str] = []
+        # every order's id and creation time in creation order, overall (key None) and per
+        # symbol: ids rise and times never fall along each list, so the history is bisected
+        self.order_index: dict[str | None, OrderIndex] = {None: OrderIndex()}
         self.open_orders: dict[str, dict[str, None]] = {s: {} for s in instruments}
         self.live_client_ids: dict[str, str] = {}
         self.latest_client_ids: dict[str, str] = {}
@@ -106,6 +123,11 @@ class SimState:
 
     def next_trade_id(self) -> str:
         return str(next(self._trade_ids))
+
+    def index_order(self, order: Order) -> None:
+        """Add a new order to the history index (called once, at creation)."""
+        self.order_index[None].add(order)
+        self.order_index.setdefault(order.symbol, OrderIndex()).add(order)
 
     # -- lookups -------------------------------------------------------------------------
 

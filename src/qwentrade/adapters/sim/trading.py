@@ -197,7 +197,7 @@ def submit(
         tag=tag,
     )
     state.orders[order.order_id] = order
-    state.order_sequence.append(order.order_id)
+    state.index_order(order)
     state.open_orders[symbol][order.order_id] = None
     if client_order_id:
         state.live_client_ids[client_order_id] = order.order_id

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sim_helpers import BTC, at, engine, flat
+from sim_helpers import BTC, ETH, at, engine, flat
 
 from qwentrade.domain.errors import InvalidInput
+from qwentrade.domain.market import TimeRange
 from qwentrade.domain.venue import (
     AlgoRequest,
     AlgoState,
@@ -65,6 +66,44 @@ def test_order_history_has_no_cap_beyond_the_limit_asked_for():
     ids = round_trips(sim, 130)
     assert [r.order_id for r in sim.order_history(limit=500)] == ids[::-1]
     assert len(sim.position_history(limit=500)) == 65
+
+
+def test_history_windows_equal_a_full_filter_over_every_order():
+    """Span, symbol and cursors together: each page is what filtering every order gives
+    (the engine bisects its index instead of scanning; resting orders are skipped)."""
+    sim, clock = engine(flat(100000, 12), balance=10**7, more={ETH: flat(3000, 12)})
+    placed = []
+    for minute in range(0, 150, 15):
+        clock.set(at(minute))
+        for k, symbol in enumerate((BTC, ETH, BTC)):
+            side = "buy" if (minute // 15 + k) % 2 == 0 else "sell"
+            placed.append(sim.place_order(OrderRequest(symbol, side, "1", f"h{minute}x{k}")))
+        # a resting order in the window: open, so never in the history
+        sim.place_order(OrderRequest(ETH, "buy", "1", f"r{minute}", "limit", "1000"))
+    ids = [o.order_id for o in placed]
+    for symbol in (None, BTC, ETH):
+        for span in (
+            None,
+            TimeRange(at(30), at(90)),
+            TimeRange(at(44), at(46)),
+            TimeRange(at(200), at(300)),
+        ):
+            for after, before in ((None, None), (ids[20], None), (None, ids[4]), (ids[25], ids[7])):
+                want = [
+                    o.order_id
+                    for o in reversed(placed)
+                    if (symbol is None or o.symbol == symbol)
+                    and (span is None or o.created_at in span)
+                    and (after is None or int(o.order_id) < int(after))
+                    and (before is None or int(o.order_id) > int(before))
+                ]
+                for limit in (100, 3):
+                    page = sim.order_history(symbol, span, limit, after, before)
+                    assert [r.order_id for r in page] == want[:limit], (symbol, span, after)
+    closes = sim.position_history(BTC, TimeRange(at(30), at(90)))
+    assert closes and all(at(30) <= r.updated_at < at(90) for r in closes)
+    every = [r for r in sim.position_history(BTC, limit=500) if at(30) <= r.updated_at < at(90)]
+    assert closes == every
 
 
 @pytest.mark.parametrize(
