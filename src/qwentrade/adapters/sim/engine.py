@@ -277,7 +277,12 @@ class SimEngine:
             )
             pieces = []
             for rank, symbol in enumerate(active):
-                for n, segment in enumerate(self._tapes[symbol].segments(cursor, boundary)):
+                segments = list(self._tapes[symbol].segments(cursor, boundary))
+                if len(active) == 1 and segments and matching.quiet(state, symbol, segments):
+                    # nothing can fire: walking the segments would only move the price
+                    self._set_price(symbol, segments[-1].end)
+                    continue
+                for n, segment in enumerate(segments):
                     pieces.append((segment.end_ms, rank, n, symbol, segment))
             pieces.sort(key=lambda piece: piece[:3])
             for _, _, _, symbol, segment in pieces:

@@ -133,6 +133,26 @@ def next_event(
     return best
 
 
+def quiet(state: SimState, symbol: str, segments: list[Segment]) -> bool:
+    """True when walking ``segments`` of ``symbol`` can execute nothing: the symbol has
+    no resting order, every position is in it, and the prices the segments span reach
+    no live algo trigger (either leg, whatever the stop-first rule would hold back) and
+    no liquidation level. Then no event changes the state along the way, so the levels
+    stay where they are, and :func:`next_event` finds nothing on any segment: the walk
+    only moves the price (``run_segment`` would set it to the last segment's end)."""
+    if state.open_orders[symbol] or any(key[0] != symbol for key in state.positions):
+        return False
+    low = min(min(s.start, s.end) for s in segments)
+    high = max(max(s.start, s.end) for s in segments)
+    levels = [
+        (level, direction)
+        for algo in state.iter_live_algos(symbol)
+        for _, level, direction in algos.legs(algo)
+    ]
+    levels += [(level, direction) for level, direction, _ in _liquidation_levels(state, symbol)]
+    return all(low > level if direction < 0 else high < level for level, direction in levels)
+
+
 def _liquidation_levels(state: SimState, symbol: str) -> list[tuple[Decimal, int, tuple]]:
     out = []
     positions = state.positions_of(symbol)
