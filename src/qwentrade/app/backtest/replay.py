@@ -129,12 +129,16 @@ def run_replay(
     opened: dict | None = None
     newest_signal = -(10**18)
     last_equity = float(params.balance)
-    steps = range(first, last + 1)
+    # the closes a signal is stored at: while flat with nothing live and no signal still
+    # active, the candles up to the next of them can only move the clock (see below)
+    signal_rows = np.flatnonzero(verdicts["signal_type"].is_not_null().to_numpy()[:last])
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc="replay", unit="candle", leave=False)
-    for i in steps:
+        bar = tqdm(total=last - first + 1, desc="replay", unit="candle", leave=False)
+    i = first
+    while i <= last:
         close_ms = int(market.ts[i]) + MS_15M
         now = from_ms(close_ms)
         clock.set(now)
@@ -184,6 +188,22 @@ def run_replay(
             last_equity = float(engine.balance().equity)
         # flat and nothing happened: the balance is what it was (no funding, no fill)
         equity[i - first] = last_equity
+        step = 1
+        if opened is None and close_ms + MS_15M - newest_signal >= expiry_ms and i < last:
+            # No signal is active at the next close, and until the next one is stored the
+            # policy has nothing to act on: if the account holds nothing (no position, no
+            # resting order, no live algo), those closes can change nothing but the clock
+            # and the equity stays as it is. Jump to the next signal's close (or the last).
+            k = int(np.searchsorted(signal_rows, i, side="right"))
+            target = int(signal_rows[k]) if k < signal_rows.size else last
+            if target > i + 1 and _flat(engine, symbol):
+                equity[i + 1 - first : target - first] = last_equity
+                step = target - i
+        if bar is not None:
+            bar.update(step)
+        i += step
+    if bar is not None:
+        bar.close()
     if opened is not None:
         trading.close_position(symbol, reason="end")
         trades.append(_trade(exchange, symbol, opened, "end"))
@@ -200,6 +220,11 @@ def run_replay(
         params=params,
         engine="replay",
     )
+
+
+def _flat(engine, symbol: str) -> bool:
+    """The account holds nothing on ``symbol``: no position, resting order or live algo."""
+    return not (engine.positions(symbol) or engine.open_orders(symbol) or engine.open_algos(symbol))
 
 
 def _legs(events: list[object]) -> str | None:
