@@ -111,6 +111,26 @@ def test_latest_and_latest_time(repos):
     assert last_two["time"].to_list() == [T0 + 3 * STEP, T0 + 4 * STEP]
 
 
+def test_first_time_is_the_oldest_stored_open_of_the_series(repos):
+    assert repos.klines.first_time(BTC, M15) is None
+    repos.klines.upsert(M15, klines(count=5).slice(2))
+    repos.klines.upsert(M15, klines("ETH-USDT-SWAP", count=5))  # another series
+    assert repos.klines.first_time(BTC, M15) == T0 + 2 * STEP
+
+
+def test_a_run_repairs_holes_before_its_window_too(repos):
+    """The old end of a window stored (a run killed after its first pages), then a run
+    over a shorter window: the hole between the two is fetched as well."""
+    from qwentrade.app.gaps import missing_to_repair
+
+    stored = klines(count=12).filter(~pl.int_range(pl.len()).is_in([4, 5, 6, 7, 8, 9, 10, 11]))
+    repos.klines.upsert(M15, stored)
+    now = T0 + 12 * STEP
+    window_days = 3 * STEP / timedelta(days=1)  # the last 3 closes
+    missing = missing_to_repair(repos.klines, BTC, M15, now, window_days)
+    assert missing == [T0 + i * STEP for i in range(4, 12)]
+
+
 def test_missing_closes_lists_the_gaps_between_two_times(repos):
     frame = klines(count=12).filter(~pl.int_range(pl.len()).is_in([0, 4, 5, 11]))
     repos.klines.upsert(M15, frame)

@@ -43,10 +43,25 @@ class KlineGaps:
         self, symbol: str, timeframe: Timeframe, days: float | None = None
     ) -> list[datetime]:
         """Open times (ascending) of the candles of ``symbol`` that closed in the last
-        ``days`` days (default :meth:`start_days`) and are not stored."""
+        ``days`` days (default :meth:`start_days`) and are not stored, and the holes of the
+        stored series before them (:func:`missing_to_repair`)."""
         timeframe = require_stored_timeframe(timeframe)
         if days is None:
             days = self.start_days(timeframe)
-        now = self._clock.now()
-        span = closed_span(timeframe, now - timedelta(days=days), now)
-        return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+        return missing_to_repair(self._klines, symbol, timeframe, self._clock.now(), days)
+
+
+def missing_to_repair(
+    klines: KlineIndex, symbol: str, timeframe: Timeframe, now: datetime, days: float
+) -> list[datetime]:
+    """Open times (ascending) of the closed candles a run over the last ``days`` days
+    before ``now`` must fetch: those missing in that window, and every hole of the stored
+    series before it. A stored series never keeps a hole after a run, whatever its
+    window: a run killed after storing the old end of its window, followed by a shorter
+    run, would otherwise leave one between the two."""
+    span = closed_span(timeframe, now - timedelta(days=days), now)
+    start = span.start
+    first = klines.first_time(symbol, timeframe)
+    if first is not None and first < start:
+        start = first
+    return klines.missing_closes(symbol, timeframe, start, span.end)

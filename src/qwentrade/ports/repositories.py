@@ -84,6 +84,10 @@ class KlineIndex(Protocol):
         """As ``KlineRepository.stats``."""
         ...
 
+    def first_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        """As ``KlineRepository.first_time``."""
+        ...
+
 
 class KlineRepository(Protocol):
     """Candles with their indicators (tables ``klines_15m``, ``klines_4h``, ``klines_1d``).
@@ -135,6 +139,10 @@ class KlineRepository(Protocol):
 
     def latest_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
         """Open time of the newest stored candle of ``symbol``, or None."""
+        ...
+
+    def first_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        """Open time of the oldest stored candle of ``symbol``, or None."""
         ...
 
     def missing_closes(

@@ -157,6 +157,10 @@ class MemoryKlineRepository:
         frame = self._series(symbol, timeframe, None, None)
         return None if frame.is_empty() else frame["time"].max()  # type: ignore[return-value]
 
+    def first_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        frame = self._series(symbol, timeframe, None, None)
+        return None if frame.is_empty() else frame["time"].min()  # type: ignore[return-value]
+
     def missing_closes(
         self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
     ) -> list[datetime]:

@@ -44,12 +44,13 @@ from datetime import datetime, timedelta
 
 from qwentrade.app.backfill import PAGE_SIZE, BackfillReport, KlineBackfill
 from qwentrade.app.detection import DetectionService
+from qwentrade.app.gaps import missing_to_repair
 from qwentrade.app.scheduler import RetrySoon
 from qwentrade.domain.config_keys import CONFIG_KEYS, START_DAYS
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.market import Candle, Timeframe, require_utc
 from qwentrade.domain.records import SignalRecord
-from qwentrade.domain.series import closed_span, missing_ranges, plan_pages
+from qwentrade.domain.series import missing_ranges, plan_pages
 from qwentrade.ports.config import ConfigStore
 from qwentrade.ports.exchange import Exchange
 from qwentrade.ports.repositories import KlineRepository, SignalRepository, StatusRepository
@@ -166,11 +167,11 @@ class KlineSync:
         self, symbol: str, timeframe: Timeframe, now: datetime, days: float | None = None
     ) -> list[datetime]:
         """Open times of the candles closed in the last ``days`` days (default: the
-        configured window) before ``now`` that are not stored, ascending."""
+        configured window) before ``now`` that are not stored, and the holes of the stored
+        series before them, ascending (:func:`~qwentrade.app.gaps.missing_to_repair`)."""
         if days is None:
             days = self.start_days(timeframe)
-        span = closed_span(timeframe, now - timedelta(days=days), now)
-        return self._klines.missing_closes(symbol, timeframe, span.start, span.end)
+        return missing_to_repair(self._klines, symbol, timeframe, now, days)
 
     def run(
         self,

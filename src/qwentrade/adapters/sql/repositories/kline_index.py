@@ -110,6 +110,14 @@ class SqlKlineIndex:
         )
         return [(before, after) for before, after in connection.execute(statement)]
 
+    def first_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        table = kline_table(require_stored_timeframe(timeframe))
+        statement = sa.select(sa.func.min(table.c.time)).where(
+            table.c.symbol == check_text(symbol, "symbol")
+        )
+        with self._engine.connect() as connection:
+            return connection.execute(statement).scalar()
+
     def stats(self, timeframe: Timeframe) -> list[SeriesStats]:
         table = kline_table(require_stored_timeframe(timeframe))
         statement = (

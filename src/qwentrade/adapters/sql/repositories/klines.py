@@ -72,6 +72,9 @@ class SqlKlineRepository:
             value = connection.execute(statement).scalar()
         return value
 
+    def first_time(self, symbol: str, timeframe: Timeframe) -> datetime | None:
+        return SqlKlineIndex(self._engine).first_time(symbol, timeframe)
+
     def missing_closes(
         self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
     ) -> list[datetime]:
