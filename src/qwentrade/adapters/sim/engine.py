@@ -29,6 +29,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
+from itertools import pairwise
+
+import numpy as np
 
 from qwentrade.adapters.sim import account, algos, history, market, matching, trading
 from qwentrade.adapters.sim.candles import candles_at
@@ -293,6 +296,78 @@ class SimEngine:
             cursor = boundary
         if to > state.now:
             state.now = to
+
+    @_locked
+    def coast(self, times: Sequence[datetime]) -> list[Balance]:
+        """Move the market to each of ``times`` in turn while the walk there can execute
+        nothing; the balance at each time reached, stopping before the first time whose
+        walk might fill an order, fire an algo or liquidate (move there with ``advance``).
+
+        For a backtest stepping whole base candles: ``times`` rising base-candle
+        boundaries after now (itself a boundary). It coasts only while one symbol holds
+        everything live (its positions and live algos, no resting order): the candles of
+        each stretch between funding settlements are checked at once (their low/high and
+        the next open, one tick of margin for the rounding to the tick) against the live
+        triggers and the liquidation levels, which nothing moves in between; funding
+        settles at 00/08/16 UTC as ``advance`` settles it, then the levels are read again.
+        A candle found close to a level is left to the exact walk. Events (funding) go to
+        subscribers as usual.
+        """
+        state, step = self._state, self._base_ms
+        now_ms = to_ms(state.now)
+        wanted = [to_ms(require_utc(t, "times")) for t in times]
+        if any(b <= a or b % step for a, b in pairwise([now_ms, *wanted])):
+            raise InvalidInput("times", "must be rising base-candle boundaries after now")
+        active = state.active_symbols()
+        if len(active) != 1 or now_ms % step or not wanted:
+            return []
+        symbol = active[0]
+        if state.open_orders[symbol] or any(key[0] != symbol for key in state.positions):
+            return []
+        tape = self._tapes[symbol]
+        series = tape.series(wanted[-1] + step)
+        tick = float(state.instruments[symbol].tick_sz)
+        out: list[Balance] = []
+        k = 0
+        while k < len(wanted):
+            down, up = -np.inf, np.inf  # fires at or below ``down`` / at or above ``up``
+            for algo in state.iter_live_algos(symbol):
+                for _, level, direction in algos.legs(algo):
+                    if direction < 0:
+                        down = max(down, float(level))
+                    else:
+                        up = min(up, float(level))
+            for level, direction, _ in matching.liquidation_levels(state, symbol):
+                if direction < 0:
+                    down = max(down, float(level))
+                else:
+                    up = min(up, float(level))
+            # this stretch: up to and including the next funding settlement
+            last = k
+            while last + 1 < len(wanted) and wanted[last] % FUNDING_MS:
+                last += 1
+            ends = np.asarray(wanted[k : last + 1], dtype=np.int64)
+            starts = np.concatenate(([to_ms(state.now)], ends[:-1]))
+            first = np.searchsorted(series.ts, starts)
+            # every window must be one whole candle followed by the next one's open
+            fits = (first + 1 < len(series.ts)) & (ends - starts == step)
+            rows = np.minimum(first, len(series.ts) - 2)
+            fits &= (series.ts[rows] == starts) & (series.ts[rows + 1] == ends)
+            low = np.minimum(series.low[rows], series.open[rows + 1])
+            high = np.maximum(series.high[rows], series.open[rows + 1])
+            for prices in (series.open[rows], series.close[rows]):  # data outside the range
+                low, high = np.minimum(low, prices), np.maximum(high, prices)
+            calm = fits & (low > down + tick) & (high < up - tick)
+            count = int(np.argmin(calm)) if not calm.all() else calm.size
+            for end_ms in wanted[k : k + count]:
+                state.now = from_ms(end_ms)
+                if end_ms % FUNDING_MS == 0:
+                    self._settle_funding(end_ms)
+                out.append(state.balance())
+            if count < calm.size:
+                break
+            k = last + 1
+        return out
 
     def _settle_funding(self, at_ms: int) -> None:
         when = from_ms(at_ms)

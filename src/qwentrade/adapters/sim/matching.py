@@ -126,7 +126,7 @@ def next_event(
             far = _reach(current, end, level, direction)
             if far is not None:
                 consider(Event(far, ALGO, n, level, ALGO, algo.algo_id, leg))
-    for n, (level, direction, key) in enumerate(_liquidation_levels(state, symbol)):
+    for n, (level, direction, key) in enumerate(liquidation_levels(state, symbol)):
         far = _reach(current, end, level, direction)
         if far is not None:
             consider(Event(far, LIQUIDATION, n, level, LIQUIDATION, key))
@@ -149,11 +149,11 @@ def quiet(state: SimState, symbol: str, segments: list[Segment]) -> bool:
         for algo in state.iter_live_algos(symbol)
         for _, level, direction in algos.legs(algo)
     ]
-    levels += [(level, direction) for level, direction, _ in _liquidation_levels(state, symbol)]
+    levels += [(level, direction) for level, direction, _ in liquidation_levels(state, symbol)]
     return all(low > level if direction < 0 else high < level for level, direction in levels)
 
 
-def _liquidation_levels(state: SimState, symbol: str) -> list[tuple[Decimal, int, tuple]]:
+def liquidation_levels(state: SimState, symbol: str) -> list[tuple[Decimal, int, tuple]]:
     out = []
     positions = state.positions_of(symbol)
     rate = state.rate(symbol)

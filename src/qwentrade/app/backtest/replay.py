@@ -115,6 +115,21 @@ def run_replay(
     repos, trading, policy = desk()
     stored = 0
 
+    def store(repos, i: int, now) -> None:
+        """Store the detector's signal of close ``i`` as DetectionService stores it."""
+        repos.signals.add(
+            SignalRecord(
+                symbol=symbol,
+                time=times[i],
+                signal_type=kinds[i],
+                score=int(scores[i]),
+                price=Decimal(repr(float(closes[i]))),
+                created_at=now,
+                expire_at=now + expiry,
+                details={"position_multiplier": int(multipliers[i]), "score": int(scores[i])},
+            )
+        )
+
     events: list[object] = []
     engine.subscribe(events.append)
     kinds = verdicts["signal_type"].cast(pl.String).to_list()
@@ -123,6 +138,8 @@ def run_replay(
     times = verdicts["time"].to_list()
     expiry = params.detector.signal_expiry
     expiry_ms = int(expiry.total_seconds() * 1000)
+    closes = market.candles["close"].to_list()
+    close_times = [from_ms(int(t) + MS_15M) for t in market.ts]
 
     trades: list[dict] = []
     equity = np.zeros(last - first + 1)
@@ -159,18 +176,7 @@ def run_replay(
             stored = 0
         if i < last and kinds[i] is not None:
             stored += 1
-            repos.signals.add(
-                SignalRecord(
-                    symbol=symbol,
-                    time=times[i],
-                    signal_type=kinds[i],
-                    score=int(scores[i]),
-                    price=Decimal(repr(float(market.candles["close"][i]))),
-                    created_at=now,
-                    expire_at=now + expiry,
-                    details={"position_multiplier": int(multipliers[i]), "score": int(scores[i])},
-                )
-            )
+            store(repos, i, now)
             newest_signal = close_ms
         waiting = opened is None and i < last and close_ms - newest_signal < expiry_ms
         if waiting and policy.run(now):
@@ -189,7 +195,27 @@ def run_replay(
         # flat and nothing happened: the balance is what it was (no funding, no fill)
         equity[i - first] = last_equity
         step = 1
-        if opened is None and close_ms + MS_15M - newest_signal >= expiry_ms and i < last:
+        if opened is not None and i + 1 < last:
+            # A position is open: the policy does nothing until it closes, so the closes
+            # up to the first candle that may reach a trigger or the liquidation level
+            # only store their signals and mark the equity. The engine coasts over them
+            # (funding still settled) and the walk resumes close by close before that one.
+            ahead = range(i + 1, min(last, i + 1 + COAST_CANDLES))
+            reached = engine.coast(close_times[ahead.start : ahead.stop])
+            events.clear()  # funding settlements only: nothing the loop acts on
+            for k, balance in zip(ahead, reached, strict=False):
+                if kinds[k] is not None:
+                    stored += 1
+                    close_ms = int(market.ts[k]) + MS_15M
+                    store(repos, k, from_ms(close_ms))
+                    newest_signal = close_ms
+                last_equity = float(balance.equity)
+                equity[k - first] = last_equity
+            if reached:
+                klines.cursor = i + len(reached)
+                clock.set(reached[-1].updated_at)
+            step = 1 + len(reached)
+        elif opened is None and close_ms + MS_15M - newest_signal >= expiry_ms and i < last:
             # No signal is active at the next close, and until the next one is stored the
             # policy has nothing to act on: if the account holds nothing (no position, no
             # resting order, no live algo), those closes can change nothing but the clock
@@ -267,4 +293,5 @@ def _reason(reason: str) -> str:
     return reason
 
 
+COAST_CANDLES = 64  # closes offered to SimEngine.coast at once while a position is open
 ROTATE_AFTER = 200  # signals stored before the repositories are renewed (see desk())

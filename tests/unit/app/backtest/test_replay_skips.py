@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from backtest_helpers import assert_same_trades, real_market
 
+from qwentrade.adapters.sim import SimEngine
 from qwentrade.app.backtest import replay, run
 from qwentrade.app.backtest.params import BacktestParams
 
@@ -34,11 +35,23 @@ def test_skipping_changes_no_trade_and_no_equity(eth_market, monkeypatch, overri
         flat_calls.append(found)
         return found
 
+    coasted = []
+    real_coast = SimEngine.coast
+
+    def coasting(engine, times):
+        reached = real_coast(engine, times)
+        coasted.append(len(reached))
+        return reached
+
     monkeypatch.setattr(replay, "_flat", counting)
+    monkeypatch.setattr(SimEngine, "coast", coasting)
     skipped = run(eth_market, params, engine="replay", verdicts=verdicts)
     monkeypatch.setattr(replay, "_flat", lambda engine, symbol: False)
+    monkeypatch.setattr(SimEngine, "coast", lambda engine, times: [])
     stepped = run(eth_market, params, engine="replay", verdicts=verdicts)
     assert skipped.trades.height > 50
     assert_same_trades(skipped.trades, stepped.trades, tolerance=0)
     assert skipped.equity["equity"].to_list() == stepped.equity["equity"].to_list()
     assert True in flat_calls  # the month has flat stretches with no signal to act on
+    # most closes in a position are coasted over, and some coasts stop at once
+    assert sum(coasted) > eth_market.candles.height / 2 and 0 in coasted
