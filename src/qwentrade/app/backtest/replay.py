@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+import attrs
 import numpy as np
 import polars as pl
 
@@ -99,7 +100,7 @@ def run_replay(
 
     def desk():
         """Fresh repositories and services over the same exchange. A replay swaps them in
-        while nothing is open or active (no position, no unexpired signal), so the memory
+        while no position is open (the active signals carried over), so the memory
         repositories stay small (their lookups scan every row) and the run linear."""
         repos = MemoryRepositories()
         config = repos.config
@@ -171,9 +172,14 @@ def run_replay(
                 trades.append(_trade(exchange, symbol, opened, leg or "liquidation"))
                 opened = None
         klines.cursor = i
-        if stored > ROTATE_AFTER and opened is None and close_ms - newest_signal >= expiry_ms:
+        if stored > ROTATE_AFTER and opened is None:
+            # the signals still ACTIVE and unexpired move along, oldest first (the policy
+            # reads only those, newest by time then id: the order is kept)
+            carried = repos.signals.active(now, symbol=symbol)
             repos, trading, policy = desk()
-            stored = 0
+            for signal in reversed(carried):
+                repos.signals.add(attrs.evolve(signal, id=None))
+            stored = len(carried)
         if i < last and kinds[i] is not None:
             stored += 1
             store(repos, i, now)
