@@ -1,12 +1,15 @@
-"""What several route modules share: symbol checks, paging parameters."""
+"""What several route modules share: symbol checks, paging parameters, route decorators."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+from litestar import get, post
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 
+from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
 from qwentrade.app.services import Services
 from qwentrade.domain.errors import InvalidInput
 
@@ -35,3 +38,33 @@ def optional_symbol(services: ServicesDep, symbol: str | None) -> str | None:
 
 # The services bundle, injected by name (app.py provides it as "services").
 ServicesDep = NamedDependency[Services]
+
+
+def secured(
+    method: type[HTTPRouteHandler],
+    path: str,
+    operation_id: str,
+    tag: str,
+    scope: dict[str, str],
+    **options: Any,
+) -> HTTPRouteHandler:
+    """A documented route needing the API key of ``scope`` (READ or WRITE), run in a thread."""
+    return method(
+        path,
+        operation_id=operation_id,
+        tags=[tag],
+        opt=scope,
+        security=SECURITY,
+        sync_to_thread=True,
+        **options,
+    )
+
+
+def read_get(path: str, operation_id: str, tag: str, **options: Any) -> HTTPRouteHandler:
+    """A GET route of the read scope."""
+    return secured(get, path, operation_id, tag, READ, **options)
+
+
+def write_post(path: str, operation_id: str, tag: str, **options: Any) -> HTTPRouteHandler:
+    """A POST route of the write scope answering 200."""
+    return secured(post, path, operation_id, tag, WRITE, status_code=200, **options)

@@ -9,9 +9,9 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from qwentrade.adapters.http.auth import SECURITY, WRITE
+from qwentrade.adapters.http.auth import WRITE
 from qwentrade.adapters.http.dto import ConfigEntryResponse, ConfigValueRequest, config_to_dto
-from qwentrade.adapters.http.routes.common import ServicesDep
+from qwentrade.adapters.http.routes.common import ServicesDep, secured
 from qwentrade.domain.config_keys import CONFIG_KEYS, canonical_name
 
 
@@ -26,41 +26,20 @@ def _entry(services: ServicesDep, key: FromPath[str]) -> ConfigEntryResponse:
     raise NotFoundException(detail=f"{name} is not listed by the config store")
 
 
-@get(
-    "/config",
-    operation_id="listConfig",
-    tags=["config"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@secured(get, "/config", "listConfig", "config", WRITE)
 def config_list(services: ServicesDep) -> list[ConfigEntryResponse]:
     """Every runtime-tunable key: value, type, default, allowed range and description."""
     assert services.config is not None
     return [config_to_dto(e) for e in services.config.all()]
 
 
-@get(
-    "/config/{key:str}",
-    operation_id="getConfig",
-    tags=["config"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@secured(get, "/config/{key:str}", "getConfig", "config", WRITE)
 def config_get(services: ServicesDep, key: FromPath[str]) -> ConfigEntryResponse:
     """One key (case-insensitive; ``.`` or ``-`` read as ``_``)."""
     return _entry(services, key)
 
 
-@put(
-    "/config/{key:str}",
-    operation_id="setConfig",
-    tags=["config"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@secured(put, "/config/{key:str}", "setConfig", "config", WRITE)
 def config_set(
     services: ServicesDep,
     key: FromPath[str],

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
 
-from qwentrade.adapters.http.auth import READ, SECURITY
 from qwentrade.adapters.http.dto import (
     HistoryStatusResponse,
     JobStatusResponse,
@@ -28,6 +26,7 @@ from qwentrade.adapters.http.routes.common import (
     SymbolQuery,
     known_symbol,
     optional_symbol,
+    read_get,
 )
 from qwentrade.domain.records import StatusRecord
 
@@ -56,14 +55,7 @@ def jobs_named(services: ServicesDep, word: str) -> list[JobStatusResponse]:
     return [job_to_dto(r) for r in services.status.all() if word in r.key]
 
 
-@get(
-    "/order-history/status",
-    operation_id="getOrderHistoryStatus",
-    tags=["order-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/order-history/status", "getOrderHistoryStatus", "order-history")
 def order_history_status(services: ServicesDep) -> HistoryStatusResponse:
     """Stored orders, the newest update, and the order-history sync job's state."""
     assert services.history is not None
@@ -75,14 +67,7 @@ def order_history_status(services: ServicesDep) -> HistoryStatusResponse:
     )
 
 
-@get(
-    "/order-history/orders",
-    operation_id="listOrders",
-    tags=["order-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/order-history/orders", "listOrders", "order-history")
 def orders(
     services: ServicesDep,
     symbol: SymbolQuery = None,
@@ -104,14 +89,7 @@ def orders(
     return [order_to_dto(o) for o in found]
 
 
-@get(
-    "/order-history/orders/{ord_id:str}",
-    operation_id="getOrder",
-    tags=["order-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/order-history/orders/{ord_id:str}", "getOrder", "order-history")
 def order(services: ServicesDep, ord_id: FromPath[str]) -> OrderResponse:
     """One order by the venue's order id (or, failing that, its client order id)."""
     assert services.history is not None
@@ -121,14 +99,7 @@ def order(services: ServicesDep, ord_id: FromPath[str]) -> OrderResponse:
     return order_to_dto(found)
 
 
-@get(
-    "/order-history/symbols/{symbol:str}/stats",
-    operation_id="getOrderStats",
-    tags=["order-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/order-history/symbols/{symbol:str}/stats", "getOrderStats", "order-history")
 def order_stats(services: ServicesDep, symbol: FromPath[str]) -> OrderStatsResponse:
     """Orders of ``symbol``: count, filled, summed fees and realised PnL."""
     assert services.history is not None
@@ -137,14 +108,7 @@ def order_stats(services: ServicesDep, symbol: FromPath[str]) -> OrderStatsRespo
     return order_stats_to_dto(symbol, found.get(symbol))
 
 
-@get(
-    "/position-history/status",
-    operation_id="getPositionHistoryStatus",
-    tags=["position-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/position-history/status", "getPositionHistoryStatus", "position-history")
 def position_history_status(services: ServicesDep) -> HistoryStatusResponse:
     """Stored position records, the newest update, and the sync job's state."""
     assert services.history is not None
@@ -156,14 +120,7 @@ def position_history_status(services: ServicesDep) -> HistoryStatusResponse:
     )
 
 
-@get(
-    "/position-history/positions",
-    operation_id="listPositions",
-    tags=["position-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/position-history/positions", "listPositions", "position-history")
 def positions(
     services: ServicesDep,
     symbol: SymbolQuery = None,
@@ -178,14 +135,7 @@ def positions(
     return [position_to_dto(p) for p in found]
 
 
-@get(
-    "/position-history/positions/{pos_id:str}",
-    operation_id="getPosition",
-    tags=["position-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/position-history/positions/{pos_id:str}", "getPosition", "position-history")
 def position(services: ServicesDep, pos_id: FromPath[str]) -> PositionResponse:
     """The newest record of the position ``pos_id``."""
     assert services.history is not None
@@ -195,14 +145,7 @@ def position(services: ServicesDep, pos_id: FromPath[str]) -> PositionResponse:
     raise NotFoundException(detail=f"no position {pos_id[:64]!r} is stored")
 
 
-@get(
-    "/position-history/symbols/{symbol:str}/stats",
-    operation_id="getPositionStats",
-    tags=["position-history"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/position-history/symbols/{symbol:str}/stats", "getPositionStats", "position-history")
 def position_stats(services: ServicesDep, symbol: FromPath[str]) -> PositionStatsResponse:
     """Closed positions of ``symbol``: count, wins, losses, win rate, summed PnL and fees."""
     assert services.history is not None

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import get, post
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, Parameter, PathParameter
 
-from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
 from qwentrade.adapters.http.dto import (
     DetectorStatusResponse,
     DetectRequest,
@@ -26,6 +24,8 @@ from qwentrade.adapters.http.routes.common import (
     SymbolQuery,
     known_symbol,
     optional_symbol,
+    read_get,
+    write_post,
 )
 from qwentrade.domain.market import Timeframe
 from qwentrade.domain.series import require_stored_timeframe
@@ -36,13 +36,10 @@ KLINE_LIMIT = 5000
 KLINES_CACHE_SECONDS = 2
 
 
-@get(
+@read_get(
     "/signals",
-    operation_id="listSignals",
-    tags=["signals"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
+    "listSignals",
+    "signals",
     cache=1,  # signals change at 15m closes; pollers within a second share one read
 )
 def signals(
@@ -65,15 +62,7 @@ def signals(
     return [signal_to_dto(s) for s in found]
 
 
-@get(
-    "/klines/{symbol:str}/{timeframe:str}",
-    operation_id="getKlines",
-    tags=["market"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-    cache=KLINES_CACHE_SECONDS,
-)
+@read_get("/klines/{symbol:str}/{timeframe:str}", "getKlines", "market", cache=KLINES_CACHE_SECONDS)
 def klines(
     services: ServicesDep,
     symbol: FromPath[str],
@@ -96,15 +85,7 @@ def klines(
     return KlinesResponse(symbol=symbol, timeframe=tf.label, count=len(rows), candles=rows)
 
 
-@post(
-    "/market-detector/detect",
-    operation_id="detect",
-    tags=["market-detector"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/market-detector/detect", "detect", "market-detector")
 def detect(
     services: ServicesDep,
     data: Annotated[
@@ -124,14 +105,7 @@ def detect(
     )
 
 
-@get(
-    "/market-detector/status",
-    operation_id="getDetectorStatus",
-    tags=["market-detector"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/market-detector/status", "getDetectorStatus", "market-detector")
 def detector_status(services: ServicesDep) -> DetectorStatusResponse:
     """The detector's symbols, active signals, newest signal time and parameters now."""
     assert services.detection is not None and services.signals is not None

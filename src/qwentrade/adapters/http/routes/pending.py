@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import get, post
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, Parameter
 
-from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
 from qwentrade.adapters.http.dto_trading import (
     CreatePendingRequest,
     PendingOrderResponse,
@@ -21,6 +19,8 @@ from qwentrade.adapters.http.routes.common import (
     SymbolQuery,
     known_symbol,
     optional_symbol,
+    read_get,
+    write_post,
 )
 
 CREATE_EXAMPLE = {
@@ -41,15 +41,7 @@ def _pending(services: Any) -> Any:
     return services.pending
 
 
-@post(
-    "/pending-order/create",
-    operation_id="createPendingOrder",
-    tags=["pending-order"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/pending-order/create", "createPendingOrder", "pending-order")
 def create(
     services: ServicesDep,
     data: Annotated[
@@ -75,14 +67,7 @@ def create(
     return pending_to_dto(record)
 
 
-@get(
-    "/pending-order/status/{status:str}",
-    operation_id="listPendingOrders",
-    tags=["pending-order"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/pending-order/status/{status:str}", "listPendingOrders", "pending-order")
 def by_status(
     services: ServicesDep,
     status: Annotated[str, Parameter(max_length=16, description="PENDING, TRIGGERED, ...")],
@@ -101,28 +86,13 @@ def by_status(
     return [pending_to_dto(r) for r in found]
 
 
-@get(
-    "/pending-order/{order_id:str}",
-    operation_id="getPendingOrder",
-    tags=["pending-order"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/pending-order/{order_id:str}", "getPendingOrder", "pending-order")
 def get_one(services: ServicesDep, order_id: FromPath[OrderId]) -> PendingOrderResponse:
     """One pending order; 404 when there is none with that id."""
     return pending_to_dto(_pending(services).get(order_id))
 
 
-@post(
-    "/pending-order/{order_id:str}/cancel",
-    operation_id="cancelPendingOrder",
-    tags=["pending-order"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/pending-order/{order_id:str}/cancel", "cancelPendingOrder", "pending-order")
 def cancel(services: ServicesDep, order_id: FromPath[OrderId]) -> PendingOrderResponse:
     """Cancel a PENDING order (nothing is on the exchange yet); 409 when it already
     triggered, expired or was cancelled."""

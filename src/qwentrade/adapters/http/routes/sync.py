@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import get
-
-from qwentrade.adapters.http.auth import READ, SECURITY
 from qwentrade.adapters.http.dto import SyncStatusResponse, stored_job_to_dto, sync_job_to_dto
-from qwentrade.adapters.http.routes.common import ServicesDep
+from qwentrade.adapters.http.routes.common import ServicesDep, read_get
 from qwentrade.app.services import API_KEY_COMPONENT
 
 
-@get(
-    "/sync/status",
-    operation_id="getSyncStatus",
-    tags=["sync"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/sync/status", "getSyncStatus", "sync")
 def sync_status(services: ServicesDep) -> SyncStatusResponse:
     """Every sync job (kind x symbol): state (OK, FAILING, DISABLED, IDLE), whether it runs
     now, lag behind now in seconds, runs, rows stored, next run and last error."""

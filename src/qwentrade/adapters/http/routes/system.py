@@ -7,7 +7,7 @@ import time
 from litestar import Request, Response, get
 from litestar.openapi import ResponseSpec
 
-from qwentrade.adapters.http.auth import PUBLIC, READ, SECURITY
+from qwentrade.adapters.http.auth import PUBLIC
 from qwentrade.adapters.http.dto import (
     ComponentHealth,
     DatabaseTestResponse,
@@ -16,7 +16,7 @@ from qwentrade.adapters.http.dto import (
     health_to_dto,
 )
 from qwentrade.adapters.http.metrics import CONTENT_TYPE
-from qwentrade.adapters.http.routes.common import ServicesDep
+from qwentrade.adapters.http.routes.common import ServicesDep, read_get
 
 
 @get(
@@ -46,14 +46,7 @@ async def health(request: Request, services: ServicesDep) -> Response[HealthResp
     return Response(body, status_code=200 if body.status == "ok" else 503)
 
 
-@get(
-    "/database/test",
-    operation_id="testDatabase",
-    tags=["system"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/database/test", "testDatabase", "system")
 def database_test(services: ServicesDep) -> DatabaseTestResponse:
     """Round trip to the database: its kind and schema revision, and how long it took."""
     assert services.database_test is not None
@@ -63,27 +56,17 @@ def database_test(services: ServicesDep) -> DatabaseTestResponse:
     return DatabaseTestResponse(status="ok", database=description, milliseconds=round(elapsed, 3))
 
 
-@get(
-    "/database/tables",
-    operation_id="listDatabaseTables",
-    tags=["system"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/database/tables", "listDatabaseTables", "system")
 def database_tables(services: ServicesDep) -> list[TableResponse]:
     """Every table of the database with its row count."""
     assert services.database_tables is not None
     return [TableResponse(t.name, t.rows) for t in services.database_tables()]
 
 
-@get(
+@read_get(
     "/metrics",
-    operation_id="getMetrics",
-    tags=["system"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
+    "getMetrics",
+    "system",
     media_type=CONTENT_TYPE,
     cache=1,  # a scrape reads the database: several scrapers within a second share one
 )

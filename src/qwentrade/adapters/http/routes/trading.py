@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath
 
-from qwentrade.adapters.http.auth import READ, SECURITY, WRITE
 from qwentrade.adapters.http.dto_trading import (
     AddPositionRequest,
     ClosePositionRequest,
@@ -18,7 +16,13 @@ from qwentrade.adapters.http.dto_trading import (
     ReducePositionRequest,
     SetPlansRequest,
 )
-from qwentrade.adapters.http.routes.common import ServicesDep, SymbolQuery, known_symbol
+from qwentrade.adapters.http.routes.common import (
+    ServicesDep,
+    SymbolQuery,
+    known_symbol,
+    read_get,
+    write_post,
+)
 from qwentrade.domain.errors import InvalidInput
 
 BTC = "BTC-USDT-SWAP"
@@ -53,15 +57,7 @@ def _target(services: Any, data: Any) -> str:
     return relation.symbol
 
 
-@post(
-    "/trading/open-position",
-    operation_id="openPosition",
-    tags=["trading"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/trading/open-position", "openPosition", "trading")
 def open_position(
     services: ServicesDep,
     data: Annotated[
@@ -89,15 +85,7 @@ def open_position(
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
 
-@post(
-    "/trading/add-position",
-    operation_id="addPosition",
-    tags=["trading"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/trading/add-position", "addPosition", "trading")
 def add_position(
     services: ServicesDep,
     data: Annotated[
@@ -118,15 +106,7 @@ def add_position(
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
 
-@post(
-    "/trading/reduce-position",
-    operation_id="reducePosition",
-    tags=["trading"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/trading/reduce-position", "reducePosition", "trading")
 def reduce_position(
     services: ServicesDep,
     data: Annotated[
@@ -141,15 +121,7 @@ def reduce_position(
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
 
-@post(
-    "/trading/close-position",
-    operation_id="closePosition",
-    tags=["trading"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/trading/close-position", "closePosition", "trading")
 def close_position(
     services: ServicesDep,
     data: Annotated[
@@ -166,15 +138,7 @@ def close_position(
     return OrderIdResponse(cl_ord_id=cl_ord_id)
 
 
-@post(
-    "/trading/set-stop-loss-take-profit",
-    operation_id="setStopLossTakeProfit",
-    tags=["trading"],
-    opt=WRITE,
-    security=SECURITY,
-    sync_to_thread=True,
-    status_code=200,
-)
+@write_post("/trading/set-stop-loss-take-profit", "setStopLossTakeProfit", "trading")
 def set_stop_loss_take_profit(
     services: ServicesDep,
     data: Annotated[
@@ -211,14 +175,7 @@ def set_stop_loss_take_profit(
     return _trading(services).set_stop_loss_take_profit(data.cl_ord_id, plans)
 
 
-@get(
-    "/trading/order-status/{cl_ord_id:str}",
-    operation_id="getOrderStatus",
-    tags=["trading"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/trading/order-status/{cl_ord_id:str}", "getOrderStatus", "trading")
 def order_status(services: ServicesDep, cl_ord_id: FromPath[str]) -> dict[str, Any]:
     """The intent (what was decided), the venue's order and the position's relation and
     live plans of ``cl_ord_id``; 404 when no order was placed with it."""
@@ -231,14 +188,7 @@ def order_status(services: ServicesDep, cl_ord_id: FromPath[str]) -> dict[str, A
     return trading.order_status(cl_ord_id)
 
 
-@get(
-    "/trading/current-position",
-    operation_id="getCurrentPositions",
-    tags=["trading"],
-    opt=READ,
-    security=SECURITY,
-    sync_to_thread=True,
-)
+@read_get("/trading/current-position", "getCurrentPositions", "trading")
 def current_position(services: ServicesDep, symbol: SymbolQuery = None) -> list[dict[str, Any]]:
     """Open positions on the venue (of ``symbol``, or all) with size, average and mark
     price, unrealised PnL, margin, the opening ``cl_ord_id`` and the live SL/TP orders."""
