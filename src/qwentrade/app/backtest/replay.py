@@ -206,14 +206,26 @@ def run_replay(
             # up to the first candle that may reach a trigger or the liquidation level
             # only store their signals and mark the equity. The engine coasts over them
             # (funding still settled) and the walk resumes close by close before that one.
-            ahead = range(i + 1, min(last, i + 1 + COAST_CANDLES))
-            reached = engine.coast(close_times[ahead.start : ahead.stop])
+            reached: list = []
+            offer = COAST_CANDLES  # doubled while the engine coasts over every close offered
+            while i + 1 + len(reached) < last:
+                start = i + 1 + len(reached)
+                more = engine.coast(close_times[start : min(last, start + offer)])
+                reached += more
+                if len(more) < offer:
+                    break
+                offer *= 2
             events.clear()  # funding settlements only: nothing the loop acts on
-            for k, balance in zip(ahead, reached, strict=False):
+            # the policy next reads the signals at the close after the last one reached: a
+            # signal expired by then is never read (the active ones only are), so it is
+            # not stored; the newest one still counts for the jumps while flat
+            next_read = int(market.ts[i + 1 + len(reached)]) + MS_15M
+            for k, balance in zip(range(i + 1, i + 1 + len(reached)), reached, strict=True):
                 if kinds[k] is not None:
-                    stored += 1
                     close_ms = int(market.ts[k]) + MS_15M
-                    store(repos, k, from_ms(close_ms))
+                    if close_ms + expiry_ms > next_read:
+                        stored += 1
+                        store(repos, k, close_times[k])
                     newest_signal = close_ms
                 last_equity = float(balance.equity)
                 equity[k - first] = last_equity
@@ -299,5 +311,5 @@ def _reason(reason: str) -> str:
     return reason
 
 
-COAST_CANDLES = 64  # closes offered to SimEngine.coast at once while a position is open
+COAST_CANDLES = 16  # closes first offered to SimEngine.coast while a position is open
 ROTATE_AFTER = 200  # signals stored before the repositories are renewed (see desk())
