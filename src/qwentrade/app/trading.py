@@ -299,16 +299,13 @@ class TradingService:
                 stop_loss_trigger, take_profit_trigger,
             )  # fmt: skip
             self._claim(instrument.inst_id)
-            now = self.clock.now()
-            intent = OrderIntent(
+            stored = self._store_intent(
                 key or f"add:{instrument.inst_id}:{uuid.uuid4().hex}",
                 instrument.inst_id,
                 IntentAction.ADD,
                 side,
                 entry.contracts,
-                now,
             )
-            stored = self.intents.add(IntentRecord.from_intent(intent, now))
             request = self._order_request(stored, entry.contracts, reduce_only=False, held=held)
             order = self._send(stored, request, None)
             relation = attrs.evolve(
@@ -361,17 +358,13 @@ class TradingService:
                 return relation.client_order_id
             if relation is None:
                 relation = self._adopt(held)
-            side = Side[relation.side]
-            now = self.clock.now()
-            intent = OrderIntent(
+            stored = self._store_intent(
                 key or f"close:{relation.client_order_id}:{uuid.uuid4().hex[:12]}",
                 instrument.inst_id,
                 IntentAction.CLOSE,
-                side,
+                Side[relation.side],
                 held.contracts,
-                now,
             )
-            stored = self.intents.add(IntentRecord.from_intent(intent, now))
             if stored.state != IntentState.NEW.name:  # this relation's close was sent before
                 return self._repeat(stored.intent_id, IntentAction.CLOSE) or ""
             removed = self._cancel_algos(instrument.inst_id)
@@ -925,6 +918,15 @@ class TradingService:
             )
         return moved
 
+    def _store_intent(
+        self, intent_id: str, symbol: str, action: IntentAction, side: Side, contracts: Decimal
+    ) -> IntentRecord:
+        """Store a new market order's intent (NEW), stamped now; an earlier one with the
+        same id is returned as it is (IntentRepository.add is idempotent)."""
+        now = self.clock.now()
+        intent = OrderIntent(intent_id, symbol, action, side, contracts, now)
+        return self.intents.add(IntentRecord.from_intent(intent, now))
+
     def _repeat(self, key: str, action: IntentAction) -> str | None:
         """The clOrdId of an earlier call with ``key``; finishes what it left undone.
 
@@ -1132,18 +1134,14 @@ class TradingService:
             if contracts < held.contracts and held.contracts - contracts < instrument.min_sz:
                 contracts = held.contracts  # never leave dust below the minimum size
             self._claim(instrument.inst_id)
-            side = Side[relation.side]
-            now = self.clock.now()
             full = contracts >= held.contracts
-            intent = OrderIntent(
+            stored = self._store_intent(
                 key or f"reduce:{instrument.inst_id}:{uuid.uuid4().hex}",
                 instrument.inst_id,
                 IntentAction.REDUCE,
-                side,
+                Side[relation.side],
                 contracts,
-                now,
             )
-            stored = self.intents.add(IntentRecord.from_intent(intent, now))
             removed = self._cancel_algos(instrument.inst_id) if full else []
             request = self._order_request(stored, contracts, reduce_only=True, held=held)
             try:
