@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from qwentrade.adapters.notify.gate import NotifyGate
+from qwentrade.adapters.notify.worker import DaemonWorker
 from qwentrade.domain.errors import InvalidInput
 from qwentrade.domain.notify import Notification
 from qwentrade.ports.clock import Clock
@@ -56,8 +57,9 @@ def url_parts(url: str) -> list[str]:
     return [part for part in URL_SEPARATORS.split(rest) if len(part) >= SECRET_PART]
 
 
-class AppriseNotifier:
-    """Delivers notifications to ``urls`` (Apprise URLs) on a background thread."""
+class AppriseNotifier(DaemonWorker):
+    """Delivers notifications to ``urls`` (Apprise URLs) on a background thread; ``stop``
+    delivers what is queued (no more retry waits) and stops."""
 
     def __init__(
         self,
@@ -91,8 +93,7 @@ class AppriseNotifier:
         parts = {part for url in urls for part in url_parts(url)}
         self._secrets = tuple(set(secrets) | set(urls) | parts)
         self._queue: queue.Queue[Notification] = queue.Queue(maxsize=queue_size)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("notifier", "the notifier")
         self._lock = threading.Lock()
         self.delivered = 0
         self.failed = 0
@@ -124,28 +125,11 @@ class AppriseNotifier:
 
     # -- the worker ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the delivery thread (once)."""
-        if self._thread is not None:
-            raise RuntimeError("the notifier is already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._work, name="notifier", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> bool:
-        """Deliver what is queued (no more retry waits) and stop; True when it stopped."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
-
     def pending(self) -> int:
         """Notifications queued and not yet delivered."""
         return self._queue.qsize()
 
-    def _work(self) -> None:
+    def _run(self) -> None:
         while True:
             try:
                 notification = self._queue.get(timeout=0.1)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from qwentrade.adapters.notify.worker import DaemonWorker
 from qwentrade.domain.notify import (
     FailureStreaks,
     Notification,
@@ -188,7 +189,7 @@ class SyncFailureListener:
         _tell(self._notifier, build)
 
 
-class StreamWatcher:
+class StreamWatcher(DaemonWorker):
     """Looks at the private stream every second of ``clock``; tells an outage longer than
     ``NOTIFY_STREAM_DOWN_SECONDS`` (read at each look) and the stream's return."""
 
@@ -207,8 +208,7 @@ class StreamWatcher:
         self._clock = clock
         self._interval = interval
         self._watch = StreamWatch()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__("stream-watch", "the stream watcher")
 
     def look(self) -> None:
         """One look at the stream (the thread calls it every ``interval``)."""
@@ -218,21 +218,6 @@ class StreamWatcher:
             return self._watch.observe(bool(self._connected()), self._clock.now(), threshold)
 
         _tell(self._notifier, build)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the stream watcher is already started")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="stream-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> bool:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
 
     def _run(self) -> None:
         while not self._clock.wait(self._stop, self._interval):
