@@ -1,5 +1,6 @@
 """A sync world for the engine tests: memory repositories, the simulated exchange on a
-manual clock, and exchange wrappers that count, fail or hold back candles."""
+manual clock (``manual_clock.ManualClock``), and exchange wrappers that count, fail or
+hold back candles."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import attrs
 
+from manual_clock import ManualClock
 from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange
 from qwentrade.app.backfill import KlineBackfill
@@ -24,36 +26,6 @@ from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
 SYMBOLS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP")
 START = datetime(2025, 1, 1, tzinfo=UTC)
 NOW = datetime(2025, 3, 1, 0, 0, 30, tzinfo=UTC)
-
-
-class ManualClock:
-    """Clock time that moves only when the test advances it (as in test_scheduler.py:
-    ``wait`` counts from the time this thread last read)."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._changed = threading.Condition()
-        self._read = threading.local()
-
-    def now(self) -> datetime:
-        with self._changed:
-            self._read.at = self._now
-            return self._now
-
-    def wait(self, stop_event: threading.Event, seconds: float) -> bool:
-        with self._changed:
-            start = getattr(self._read, "at", self._now)
-            deadline = start + timedelta(seconds=max(0.0, seconds))
-            while self._now < deadline:
-                if stop_event.is_set():
-                    return True
-                self._changed.wait(0.01)
-        return stop_event.is_set()
-
-    def advance(self, delta: timedelta) -> None:
-        with self._changed:
-            self._now += delta
-            self._changed.notify_all()
 
 
 class Venue:
