@@ -14,11 +14,7 @@ from decimal import Decimal
 
 import attrs
 
-from qwentrade.adapters.memory import MemoryConfigStore
-from qwentrade.adapters.okx.exchange import OkxExchange
-from qwentrade.adapters.okx.gate import PermitGate
-from qwentrade.adapters.okx.retry import RetryPolicy
-from qwentrade.adapters.okx.signing import OkxCredentials
+from okx_helpers import okx_client
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
 from qwentrade.ports.config import ConfigStore
 from qwentrade.ports.exchange import Exchange
@@ -74,18 +70,7 @@ def okx_venue() -> Venue:
     adapter's waits shortened (backoff, order expiry), so the suite runs in seconds.
     """
     server = FakeOkx(history_days=3, seed=11, balance=10000).start()
-    config = MemoryConfigStore()
-    config.set("API_RATE_LIMIT", 1000)
-    config.set("API_MIN_INTERVAL", 0)
-    credentials = server.credentials
-    exchange = OkxExchange(
-        PermitGate(config),
-        rest_url=server.rest_url,
-        credentials=OkxCredentials(credentials.api_key, credentials.secret, credentials.passphrase),
-        config=config,
-        order_expiry=0.5,
-        backoff=RetryPolicy(base=0.05, cap=0.2),
-    )
+    exchange, config = okx_client(server)
     return Venue(
         name="okx-over-fake-server",
         exchange=exchange,

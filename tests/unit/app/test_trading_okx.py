@@ -8,11 +8,7 @@ from decimal import Decimal
 import pytest
 
 from db_helpers import empty_tables
-from qwentrade.adapters.memory import MemoryConfigStore
-from qwentrade.adapters.okx.exchange import OkxExchange
-from qwentrade.adapters.okx.gate import PermitGate
-from qwentrade.adapters.okx.retry import RetryPolicy
-from qwentrade.adapters.okx.signing import OkxCredentials
+from okx_helpers import okx_client
 from qwentrade.adapters.sim import RealClock
 from qwentrade.adapters.sql import SqlRepositories
 from qwentrade.app.trading import TradingService
@@ -27,18 +23,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def okx():
     server = FakeOkx(history_days=3, seed=5, balance=10000).start()
-    config = MemoryConfigStore()
-    config.set("API_RATE_LIMIT", 1000)
-    config.set("API_MIN_INTERVAL", 0)
-    c = server.credentials
-    exchange = OkxExchange(
-        PermitGate(config),
-        rest_url=server.rest_url,
-        credentials=OkxCredentials(c.api_key, c.secret, c.passphrase),
-        config=config,
-        order_expiry=0.5,
-        backoff=RetryPolicy(base=0.05, cap=0.2),
-    )
+    exchange, _ = okx_client(server)
     yield server, exchange
     server.stop()
 

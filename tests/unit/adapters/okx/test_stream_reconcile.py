@@ -17,11 +17,9 @@ import attrs
 import pytest
 from okx_stream_helpers import BTC, KEY, PASSPHRASE, SECRET, short_intervals, wait_for
 
-from qwentrade.adapters.memory import MemoryConfigStore
+from okx_helpers import okx_client
 from qwentrade.adapters.okx import OkxCredentials, OkxPrivateStream
 from qwentrade.adapters.okx.exchange import OkxExchange
-from qwentrade.adapters.okx.gate import PermitGate
-from qwentrade.adapters.okx.retry import RetryPolicy
 from qwentrade.domain.errors import OrderNotFound
 from qwentrade.domain.records import OrderRecord
 from qwentrade.domain.venue import Order, OrderRequest, StreamStatus, StreamStatusKind
@@ -96,17 +94,7 @@ def test_random_drops_lose_no_order_and_apply_none_twice(seed):
     )
     server.start()
     engine = server.engine
-    config = MemoryConfigStore()
-    config.set("API_RATE_LIMIT", 1000)
-    config.set("API_MIN_INTERVAL", 0)
-    exchange = OkxExchange(
-        PermitGate(config),
-        rest_url=server.rest_url,
-        credentials=OkxCredentials(KEY, SECRET, PASSPHRASE),
-        config=config,
-        order_expiry=0.5,
-        backoff=RetryPolicy(base=0.05, cap=0.2),
-    )
+    exchange, _ = okx_client(server)
     stream = OkxPrivateStream(
         server.ws_url, OkxCredentials(KEY, SECRET, PASSPHRASE), config=short_intervals()
     )

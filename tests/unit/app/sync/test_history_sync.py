@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 from sync_world import eventually
 
-from qwentrade.adapters.memory import MemoryConfigStore, MemoryRepositories
-from qwentrade.adapters.okx import OkxCredentials, OkxExchange, PermitGate
+from okx_helpers import okx_client
+from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SimPrivateStream
 from qwentrade.adapters.sim.clock import SteppedClock
 from qwentrade.app.container import build, prepare_database
@@ -248,16 +248,7 @@ def test_replaying_every_event_twice_and_in_reverse_changes_nothing(engine):
 def test_over_okx_the_history_matches_what_okx_lists():
     repos = MemoryRepositories()
     with FakeOkx(history_days=1, seed=2, rate_limits=False) as server:
-        config = MemoryConfigStore()
-        config.set("API_RATE_LIMIT", 1000)
-        config.set("API_MIN_INTERVAL", 0)
-        keys = server.credentials
-        okx = OkxExchange(
-            PermitGate(config),
-            rest_url=server.rest_url,
-            credentials=OkxCredentials(keys.api_key, keys.secret, keys.passphrase),
-            config=config,
-        )
+        okx, config = okx_client(server, quick=False)
         okx.place_order(OrderRequest(BTC, "buy", "2", "h1"))
         okx.place_order(OrderRequest(BTC, "sell", "1", "h2", reduce_only=True))
         okx.place_order(OrderRequest(BTC, "sell", "1", "h3", reduce_only=True))
