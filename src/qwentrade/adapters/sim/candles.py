@@ -68,13 +68,18 @@ def candles_at(
     if now_ms < int(series.ts[live]) + base_ms:
         o[-1], h[-1], low[-1], c[-1], v[-1] = tape.revealed(live, now_ms)
     keys = ts // tf_ms
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)] - 1
-    agg_open = o[starts]
-    agg_high = np.maximum.reduceat(h, starts)
-    agg_low = np.minimum.reduceat(low, starts)
-    agg_close = c[ends]
-    agg_volume = np.add.reduceat(v, starts)
+    if tf_ms == base_ms:
+        # base candles open at least a base duration apart: each is its own bucket
+        starts = np.arange(len(keys))
+        agg_open, agg_high, agg_low, agg_close, agg_volume = o, h, low, c, v
+    else:
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)] - 1
+        agg_open = o[starts]
+        agg_high = np.maximum.reduceat(h, starts)
+        agg_low = np.minimum.reduceat(low, starts)
+        agg_close = c[ends]
+        agg_volume = np.add.reduceat(v, starts)
     step = timedelta(milliseconds=tf_ms)
     out = []
     for k, key in enumerate(keys[starts]):

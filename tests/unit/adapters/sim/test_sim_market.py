@@ -139,6 +139,12 @@ def test_candles_of_every_timeframe_aggregate_the_base_candles():
     h4 = sim.candles(BTC, Timeframe.H4, limit=300)
     assert [c.time for c in m15] == sorted(c.time for c in m15)
     assert m15[-1].confirmed is False and all(c.confirmed for c in m15[:-1])
+    # a closed candle of the path's own timeframe is its row
+    by_time = {r["ts_ms"]: r for r in rows.iter_rows(named=True)}
+    for c in m15[:-1]:
+        row = by_time[int(c.time.timestamp() * 1000)]
+        want = (row["open"], row["high"], row["low"], row["close"], round(row["volume"], 6))
+        assert (c.open, c.high, c.low, c.close, c.volume) == want
     # the 4h candle of 2024-08-21 00:00 is the aggregate of its sixteen 15m rows
     bucket = rows.filter(
         (pl.col("ts_ms") >= 1724198400000) & (pl.col("ts_ms") < 1724198400000 + 4 * 3600_000)
