@@ -20,6 +20,13 @@ each close's row is fed to the same policy code path; the policy reads the ATR o
 newest closed candle as it does live. A position still open after the last candle is
 closed at market by ``TradingService.close_position`` (reason ``end``).
 
+Closes at which nothing can happen are not stepped one by one: while a position is open
+the policy does nothing, so the engine coasts (``SimEngine.coast``) over the candles that
+reach no trigger and no liquidation level (funding still settled) and the walk resumes
+at the first one that may fire; while flat with nothing live on the exchange and no
+signal active, the replay jumps to the next signal's close. Both give the same trades
+and equity as stepping every close (tests/unit/app/backtest/test_replay_skips.py).
+
 This module wires the simulated exchange and the memory repositories itself (as a test
 does): a backtest is its own small composition, never the running service's.
 """
