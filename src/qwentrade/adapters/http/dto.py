@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -51,6 +51,18 @@ IdempotencyKey = Annotated[
 ]
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 MAX_DECIMAL = Decimal("1e15")
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def from_fields(response: type[S], source: object, **given: Any) -> S:
+    """``response`` with each field not ``given`` read from ``source``'s attribute of the
+    same name."""
+    return response(
+        **{
+            f.name: given[f.name] if f.name in given else getattr(source, f.name)
+            for f in msgspec.structs.fields(response)
+        }
+    )
 
 
 def check_positive(request: object, *names: str, most: Decimal = MAX_DECIMAL) -> None:
@@ -134,18 +146,7 @@ class SignalResponse(msgspec.Struct):
 
 
 def signal_to_dto(record: SignalRecord) -> SignalResponse:
-    return SignalResponse(
-        id=record.id,
-        symbol=record.symbol,
-        time=record.time,
-        signal_type=record.signal_type,
-        score=record.score,
-        price=record.price,
-        created_at=record.created_at,
-        expire_at=record.expire_at,
-        status=record.status,
-        details=record.details,
-    )
+    return from_fields(SignalResponse, record)
 
 
 class KlinesResponse(msgspec.Struct):
@@ -202,8 +203,7 @@ class OrderResponse(msgspec.Struct):
 
 
 def order_to_dto(record: OrderRecord) -> OrderResponse:
-    names = msgspec.structs.fields(OrderResponse)
-    return OrderResponse(**{f.name: getattr(record, f.name) for f in names})
+    return from_fields(OrderResponse, record)
 
 
 class PositionResponse(msgspec.Struct):
@@ -229,8 +229,7 @@ class PositionResponse(msgspec.Struct):
 
 
 def position_to_dto(record: PositionRecord) -> PositionResponse:
-    names = msgspec.structs.fields(PositionResponse)
-    return PositionResponse(**{f.name: getattr(record, f.name) for f in names})
+    return from_fields(PositionResponse, record)
 
 
 class OrderStatsResponse(msgspec.Struct):
@@ -263,17 +262,7 @@ def position_stats_to_dto(symbol: str, stats: PositionStats | None) -> PositionS
     if stats is None:
         zero = Decimal(0)
         return PositionStatsResponse(symbol, 0, 0, 0, 0.0, zero, zero, zero, zero)
-    return PositionStatsResponse(
-        symbol=stats.symbol,
-        positions=stats.positions,
-        wins=stats.wins,
-        losses=stats.losses,
-        win_rate=stats.win_rate,
-        pnl=stats.pnl,
-        realized_pnl=stats.realized_pnl,
-        fee=stats.fee,
-        funding_fee=stats.funding_fee,
-    )
+    return from_fields(PositionStatsResponse, stats)
 
 
 class JobStatusResponse(msgspec.Struct):

@@ -14,6 +14,7 @@ from qwentrade.adapters.http.dto import (
     OrderStatsResponse,
     PositionResponse,
     PositionStatsResponse,
+    from_fields,
     order_stats_to_dto,
     order_to_dto,
     position_stats_to_dto,
@@ -34,19 +35,7 @@ ORDER_STATES = ("live", "partially_filled", "filled", "canceled", "mmp_canceled"
 
 
 def job_to_dto(record: StatusRecord) -> JobStatusResponse:
-    return JobStatusResponse(
-        job=record.key,
-        state=record.value,
-        last_run_at=record.last_run_at,
-        last_success_at=record.last_success_at,
-        last_error_at=record.last_error_at,
-        last_error=record.last_error,
-        runs=record.runs,
-        failures=record.failures,
-        consecutive_failures=record.consecutive_failures,
-        rows=record.rows,
-        note=record.note,
-    )
+    return from_fields(JobStatusResponse, record, job=record.key, state=record.value)
 
 
 def jobs_named(services: ServicesDep, word: str) -> list[JobStatusResponse]:
