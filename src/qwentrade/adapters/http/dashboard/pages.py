@@ -161,7 +161,7 @@ def _market(context: PageContext) -> str:
 <section aria-labelledby="marks-title">
 <h2 id="marks-title">Signals and trades on this chart</h2>
 <p class="muted">Hover a marker on the chart for the signal's score and explanation.</p>
-<ul id="chart-marks" class="marks"></ul>
+<ul id="chart-marks" class="marks" tabindex="0" aria-label="Signals and trades on this chart"></ul>
 </section>"""
 
 
@@ -184,7 +184,7 @@ def _positions(context: PageContext) -> str:
 <section aria-labelledby="chart-title">
 <h2 id="chart-title">Chart with entry, stop-loss and take-profit</h2>
 {_chart(context)}
-<ul id="chart-marks" class="marks"></ul>
+<ul id="chart-marks" class="marks" tabindex="0" aria-label="Signals and trades on this chart"></ul>
 </section>"""
 
 
