@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Annotated, Protocol, TypeVar
 
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, Parameter
@@ -31,6 +33,13 @@ from qwentrade.adapters.http.routes.common import (
 )
 from qwentrade.domain.records import StatusRecord
 
+
+class _OfSymbol(Protocol):
+    @property
+    def symbol(self) -> str: ...
+
+
+S = TypeVar("S", bound=_OfSymbol)
 ORDER_STATES = ("live", "partially_filled", "filled", "canceled", "mmp_canceled")
 
 
@@ -38,10 +47,23 @@ def job_to_dto(record: StatusRecord) -> JobStatusResponse:
     return from_fields(JobStatusResponse, record, job=record.key, state=record.value)
 
 
-def jobs_named(services: ServicesDep, word: str) -> list[JobStatusResponse]:
-    if services.status is None:
-        return []
-    return [job_to_dto(r) for r in services.status.all() if word in r.key]
+def history_status(
+    services: ServicesDep, rows: int, last_update: datetime | None, word: str
+) -> HistoryStatusResponse:
+    """``rows`` stored, the newest update, and the state of the sync jobs named ``word``."""
+    jobs = [] if services.status is None else services.status.all()
+    return HistoryStatusResponse(
+        rows=rows,
+        last_update=last_update,
+        jobs=[job_to_dto(r) for r in jobs if word in r.key],
+    )
+
+
+def stats_of(services: ServicesDep, symbol: str, stats: Callable[[], Iterable[S]]) -> S | None:
+    """The stats of ``symbol`` (a configured one, else InvalidInput before ``stats`` is
+    read), None when it has none."""
+    known_symbol(services, symbol)
+    return {s.symbol: s for s in stats()}.get(symbol)
 
 
 @read_get("/order-history/status", "getOrderHistoryStatus", "order-history")
@@ -49,11 +71,7 @@ def order_history_status(services: ServicesDep) -> HistoryStatusResponse:
     """Stored orders, the newest update, and the order-history sync job's state."""
     assert services.history is not None
     rows = sum(s.orders for s in services.history.order_stats())
-    return HistoryStatusResponse(
-        rows=rows,
-        last_update=services.history.latest_order_update(),
-        jobs=jobs_named(services, "order"),
-    )
+    return history_status(services, rows, services.history.latest_order_update(), "order")
 
 
 @read_get("/order-history/orders", "listOrders", "order-history")
@@ -92,9 +110,7 @@ def order(services: ServicesDep, ord_id: FromPath[str]) -> OrderResponse:
 def order_stats(services: ServicesDep, symbol: FromPath[str]) -> OrderStatsResponse:
     """Orders of ``symbol``: count, filled, summed fees and realised PnL."""
     assert services.history is not None
-    known_symbol(services, symbol)
-    found = {s.symbol: s for s in services.history.order_stats()}
-    return order_stats_to_dto(symbol, found.get(symbol))
+    return order_stats_to_dto(symbol, stats_of(services, symbol, services.history.order_stats))
 
 
 @read_get("/position-history/status", "getPositionHistoryStatus", "position-history")
@@ -102,11 +118,8 @@ def position_history_status(services: ServicesDep) -> HistoryStatusResponse:
     """Stored position records, the newest update, and the sync job's state."""
     assert services.history is not None
     rows = sum(s.positions for s in services.history.position_stats())
-    return HistoryStatusResponse(
-        rows=rows,
-        last_update=services.history.latest_position_update(),
-        jobs=jobs_named(services, "position"),
-    )
+    last_update = services.history.latest_position_update()
+    return history_status(services, rows, last_update, "position")
 
 
 @read_get("/position-history/positions", "listPositions", "position-history")
@@ -138,6 +151,5 @@ def position(services: ServicesDep, pos_id: FromPath[str]) -> PositionResponse:
 def position_stats(services: ServicesDep, symbol: FromPath[str]) -> PositionStatsResponse:
     """Closed positions of ``symbol``: count, wins, losses, win rate, summed PnL and fees."""
     assert services.history is not None
-    known_symbol(services, symbol)
-    found = {s.symbol: s for s in services.history.position_stats()}
-    return position_stats_to_dto(symbol, found.get(symbol))
+    found = stats_of(services, symbol, services.history.position_stats)
+    return position_stats_to_dto(symbol, found)
