@@ -15,14 +15,14 @@ Random orders, stops, cancels, leverage changes and passing time; after every st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from machine_market import SYMBOLS, sim_engine
 
-from qwentrade.adapters.sim import GeneratedPath, SimEngine, SteppedClock
 from qwentrade.domain.errors import DomainError
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
 from qwentrade.domain.venue import (
@@ -39,21 +39,13 @@ from qwentrade.domain.venue import (
     TdMode,
 )
 
-START = datetime(2024, 5, 1, tzinfo=UTC)
-SYMBOLS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP")
 CASH = Decimal(5000)
 
 
 class SimEngineMachine(RuleBasedStateMachine):
     @initialize(seed=st.integers(0, 10_000))
     def start(self, seed):
-        self.clock = SteppedClock(START + timedelta(days=2))
-        self.engine = SimEngine(
-            instruments=[DEFAULT_INSTRUMENTS[s] for s in SYMBOLS],
-            balance=CASH,
-            clock=self.clock,
-            price_path=GeneratedPath(SYMBOLS, seed=seed, start=START),
-        )
+        self.clock, self.engine = sim_engine(seed, CASH)
         self.counter = 0
         self.order_states: dict[str, OrderState] = {}
         self.algo_states: dict[str, AlgoState] = {}

@@ -21,15 +21,16 @@ as the stream consumer and reconciliation do. After every step:
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from machine_market import SYMBOLS, sim_engine
 
 from qwentrade.adapters.memory import MemoryRepositories
-from qwentrade.adapters.sim import GeneratedPath, SimEngine, SimExchange, SteppedClock
+from qwentrade.adapters.sim import SimExchange
 from qwentrade.app.trading import TradingService
 from qwentrade.domain.errors import (
     ExchangeRejected,
@@ -41,8 +42,6 @@ from qwentrade.domain.errors import (
 from qwentrade.domain.instruments import DEFAULT_INSTRUMENTS
 from qwentrade.domain.venue import OrderRequest
 
-START = datetime(2024, 5, 1, tzinfo=UTC)
-SYMBOLS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP")
 CASH = Decimal(10000)
 D = Decimal
 # What a refused call may raise; anything else is a bug.
@@ -55,13 +54,7 @@ percents = st.integers(1, 12).map(lambda p: D(p) / 100)
 class TradingMachine(RuleBasedStateMachine):
     @initialize(seed=st.integers(0, 10_000))
     def start(self, seed):
-        self.clock = SteppedClock(START + timedelta(days=2))
-        self.engine = SimEngine(
-            instruments=[DEFAULT_INSTRUMENTS[s] for s in SYMBOLS],
-            balance=CASH,
-            clock=self.clock,
-            price_path=GeneratedPath(SYMBOLS, seed=seed, start=START),
-        )
+        self.clock, self.engine = sim_engine(seed, CASH)
         self.exchange = SimExchange(self.engine)
         self.repos = MemoryRepositories()
         self.service = TradingService(self.exchange, self.repos, self.repos.config, self.clock)
