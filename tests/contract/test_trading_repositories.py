@@ -165,6 +165,13 @@ def test_unresolved_intents_are_the_ones_to_reconcile(repos):
     assert [i.intent_id for i in repos.intents.find(state="REJECTED")] == ["k4"]
 
 
+def test_intents_are_counted_by_state(repos):
+    assert repos.intents.count_by_state() == {}
+    for i, state in enumerate(["NEW", "SENT", "SENT", "ACKNOWLEDGED", "ACKNOWLEDGED", "SENT"]):
+        repos.intents.add(attrs.evolve(intent(f"k{i}", at=T0 + i * M), state=state))
+    assert repos.intents.count_by_state() == {"NEW": 1, "SENT": 3, "ACKNOWLEDGED": 2}
+
+
 def test_only_one_worker_moves_an_intent(repos):
     record = repos.intents.add(intent())
     sent = attrs.evolve(record, state="SENT")

@@ -347,6 +347,10 @@ class IntentRepository(Protocol):
         """Intents not in a final state (NEW, SENT, OUTCOME_UNKNOWN), oldest first."""
         ...
 
+    def count_by_state(self) -> dict[str, int]:
+        """How many intents are in each state (states with none are left out)."""
+        ...
+
     def find(
         self,
         symbol: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from datetime import datetime
 
 import attrs
@@ -123,6 +124,11 @@ class MemoryIntentRepository:
                 return False
             self._intents[intent.intent_id] = intent
             return True
+
+    def count_by_state(self) -> dict[str, int]:
+        with self._lock:
+            states = [i.state for i in self._intents.values()]
+        return dict(Counter(states))
 
     def unresolved(self, symbol: str | None = None) -> list[IntentRecord]:
         symbol = symbol_ok(symbol)

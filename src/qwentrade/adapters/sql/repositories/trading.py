@@ -186,6 +186,12 @@ class SqlIntentRepository:
         statement = statement.order_by(t.c.created_at, t.c.intent_id)
         return _select(self._engine, statement, IntentRecord)
 
+    def count_by_state(self) -> dict[str, int]:
+        t = order_intent
+        statement = sa.select(t.c.state, sa.func.count()).group_by(t.c.state)
+        with self._engine.connect() as connection:
+            return {state: count for state, count in connection.execute(statement)}
+
     def find(
         self,
         symbol: str | None = None,
