@@ -119,7 +119,16 @@ def test_paper_fills_at_a_closed_okx_price_and_sends_no_order(tmp_path, fake):
     candle = _okx_bar(fake, "1m", holding)
     # the candle the price came from had closed on the fake before the order was placed
     assert candle[8] == "1" and from_ms(candle[0]) + MINUTE.duration <= placed_at
-    assert Decimal(candle[3]) <= order.avg_price <= Decimal(candle[2])
+    # a market buy fills at the last price plus the taker's half spread and slippage
+    # (adapters/sim/model.py rule 3), the last price inside that closed candle
+    config = built.repositories().config
+    rate = (
+        Decimal(str(config.get("SIM_SPREAD_BPS"))) / 2
+        + Decimal(str(config.get("SIM_SLIPPAGE_BPS")))
+    ) / 10_000
+    assert rate > 0
+    low, high = Decimal(candle[3]), Decimal(candle[2])
+    assert low * (1 + rate) <= order.avg_price <= high * (1 + rate)
     # nothing the path holds is newer than a closed candle
     series = path.series(BTC, t)
     assert int(series.ts[-1]) + MINUTE.milliseconds <= to_ms(placed_at)
