@@ -2,6 +2,9 @@
 orders, intents, trading relations and component status, plus the per-symbol statistics
 and the query-argument checks every repository implementation shares.
 
+The pending orders, intents, relations and leases are in ``trading_records.py``, the
+checks in ``record_checks.py``; every name imports from here as before.
+
 These mirror the database tables (order_history, position_history, market_signal, ...) in
 domain types: prices and amounts are ``Decimal``, times are aware UTC ``datetime``s, and
 enum-like fields hold the domain enums' NAMES (``LONG``, ``PENDING``, ``OUTCOME_UNKNOWN``).
@@ -9,8 +12,6 @@ enum-like fields hold the domain enums' NAMES (``LONG``, ``PENDING``, ``OUTCOME_
 
 from __future__ import annotations
 
-import enum
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,25 +27,66 @@ from qwentrade.domain.market import (
     Liquidation,
     OpenInterest,
     Sentiment,
-    require_utc,
 )
 from qwentrade.domain.numbers import to_decimal
-from qwentrade.domain.orders import (
-    TERMINAL_INTENT_STATES,
-    IntentAction,
-    IntentState,
-    OrderIntent,
+from qwentrade.domain.record_checks import (
+    _decimal,
+    _json_object,
+    _one_of,
+    _text,
+    _utc,
+    _utc_or_none,
+    check_page,
+    check_span,
+    check_text,
 )
-from qwentrade.domain.pending import Crossing, PendingOrder, PendingState
-from qwentrade.domain.position import Side
+from qwentrade.domain.trading_records import (
+    CROSSINGS,
+    INTENT_ACTIONS,
+    INTENT_IDENTITY,
+    INTENT_STATES,
+    PENDING_STATES,
+    RELATION_STATUSES,
+    SIDES,
+    UNRESOLVED_INTENT_STATES,
+    IntentRecord,
+    LeaseRecord,
+    PendingOrderRecord,
+    RelationRecord,
+    check_intent_identity,
+)
 
-
-def _utc(field: str):
-    return lambda value: require_utc(value, field)
-
-
-def _utc_or_none(field: str):
-    return lambda value: None if value is None else require_utc(value, field)
+# the public names, those moved to trading_records.py and record_checks.py included
+__all__ = [
+    "COMPONENT_STATES",
+    "CROSSINGS",
+    "FULL_CLOSE_TYPES",
+    "INTENT_ACTIONS",
+    "INTENT_IDENTITY",
+    "INTENT_STATES",
+    "MARKET_KINDS",
+    "PENDING_STATES",
+    "RELATION_STATUSES",
+    "SIDES",
+    "SIGNAL_STATUSES",
+    "SIGNAL_TYPES",
+    "UNRESOLVED_INTENT_STATES",
+    "IntentRecord",
+    "LeaseRecord",
+    "OrderRecord",
+    "PendingOrderRecord",
+    "PositionRecord",
+    "RelationRecord",
+    "SignalRecord",
+    "StatusRecord",
+    "check_intent_identity",
+    "check_market_kind",
+    "check_page",
+    "check_span",
+    "check_text",
+    "market_symbol",
+    "market_time",
+]
 
 
 @attrs.frozen
@@ -133,84 +175,6 @@ class PositionRecord:
 FULL_CLOSE_TYPES = (2, 3, 5)  # OKX close types that leave nothing open
 
 
-# -- validation helpers ------------------------------------------------------------------
-
-
-def _one_of(field: str, allowed: tuple[str, ...]):
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if value not in allowed:
-            raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
-
-    return check
-
-
-def _decimal(field: str):
-    return lambda value: to_decimal(value, field)
-
-
-def _decimal_or_none(field: str):
-    return lambda value: None if value is None else to_decimal(value, field)
-
-
-def _text(field: str):
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(field, f"must be a non-empty string, got {value!r}")
-
-    return check
-
-
-def _json_object(value: object) -> dict[str, Any]:
-    """A JSON-normal copy (what a database gives back), or InvalidInput naming ``details``."""
-    try:
-        normal = json.loads(json.dumps(value, default=_json_default, allow_nan=False))
-    except (TypeError, ValueError) as e:
-        raise InvalidInput("details", f"must be JSON-serialisable: {e}") from None
-    if not isinstance(normal, dict):
-        raise InvalidInput("details", f"must be a JSON object, got {type(value).__name__}")
-    return normal
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return require_utc(value, "details").isoformat()
-    if isinstance(value, enum.Enum):
-        return value.name
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-# -- query arguments (shared by every repository implementation) --------------------------
-
-
-def check_span(
-    start: datetime | None, end: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """``(start, end)`` as aware UTC (None kept); naive times raise naming the field."""
-    start = None if start is None else require_utc(start, "start")
-    end = None if end is None else require_utc(end, "end")
-    if start is not None and end is not None and end < start:
-        raise InvalidInput("end", f"{end.isoformat()} is before start {start.isoformat()}")
-    return start, end
-
-
-def check_page(limit: int | None, offset: int) -> tuple[int | None, int]:
-    """``(limit, offset)`` checked: limit None (all) or >= 0, offset >= 0."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise InvalidInput("limit", f"must be a non-negative integer or None, got {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInput("offset", f"must be a non-negative integer, got {offset!r}")
-    return limit, offset
-
-
-def check_text(value: object, field: str) -> str:
-    """``value`` as a non-empty string, or InvalidInput naming ``field``."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, f"must be a non-empty string, got {value!r}")
-    return value
-
-
 # -- signals -----------------------------------------------------------------------------
 
 SIGNAL_TYPES = ("LONG", "SHORT")
@@ -237,225 +201,6 @@ class SignalRecord:
     details: dict[str, Any] = attrs.field(factory=dict, converter=_json_object, hash=False)
     status: str = attrs.field(default="ACTIVE", validator=_one_of("status", SIGNAL_STATUSES))
     id: int | None = None
-
-
-# -- pending orders ----------------------------------------------------------------------
-
-SIDES = ("LONG", "SHORT")
-PENDING_STATES = tuple(state.name for state in PendingState)
-CROSSINGS = tuple(crossing.name for crossing in Crossing)
-_PENDING_ENUMS: dict[str, type[enum.Enum]] = {
-    "side": Side,
-    "crossing": Crossing,
-    "status": PendingState,
-}
-
-
-@attrs.frozen
-class PendingOrderRecord:
-    """A pending trigger order as stored (table ``pending_order``, key ``id``).
-
-    Enum fields hold the domain enums' NAMES (``LONG``, ``UP``, ``PENDING``): ``status`` is
-    PENDING, TRIGGERED, CANCELLED or EXPIRED. ``amount`` is the margin in USDT (the
-    position opened holds ``amount x leverage / (price x ct_val)`` contracts);
-    ``stop_loss_trigger``/``take_profit_trigger`` are the protection prices attached when it
-    triggers; ``signal_id`` the ``market_signal`` row that caused it (None if placed by
-    hand). :meth:`from_pending` and :meth:`to_pending` convert from and to
-    :class:`~qwentrade.domain.pending.PendingOrder`.
-    """
-
-    id: str = attrs.field(validator=_text("id"))
-    symbol: str = attrs.field(validator=_text("symbol"))
-    side: str = attrs.field(validator=_one_of("side", SIDES))
-    trigger_price: Decimal = attrs.field(converter=_decimal("trigger_price"))
-    crossing: str = attrs.field(validator=_one_of("crossing", CROSSINGS))
-    amount: Decimal = attrs.field(converter=_decimal("amount"))
-    leverage: int
-    created_at: datetime = attrs.field(converter=_utc("created_at"))
-    expire_at: datetime = attrs.field(converter=_utc("expire_at"))
-    updated_at: datetime = attrs.field(converter=_utc("updated_at"))
-    stop_loss_trigger: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("stop_loss_trigger")
-    )
-    take_profit_trigger: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("take_profit_trigger")
-    )
-    signal_id: int | None = None
-    status: str = attrs.field(default="PENDING", validator=_one_of("status", PENDING_STATES))
-    closed_at: datetime | None = attrs.field(default=None, converter=_utc_or_none("closed_at"))
-    fill_price: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("fill_price"))
-    reason: str = ""
-
-    @classmethod
-    def from_pending(cls, order: PendingOrder, updated_at: datetime) -> PendingOrderRecord:
-        """The record of a domain pending order, stamped ``updated_at``.
-
-        Both carry the same field names; only the enums become their names here.
-        """
-        values = attrs.asdict(order, recurse=False)
-        for name in _PENDING_ENUMS:
-            values[name] = values[name].name
-        return cls(**values, updated_at=updated_at)
-
-    def to_pending(self) -> PendingOrder:
-        """The domain pending order this record stores (everything but ``updated_at``)."""
-        values = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "updated_at")
-        for name, kind in _PENDING_ENUMS.items():
-            values[name] = kind[values[name]]
-        return PendingOrder(**values)
-
-
-# -- order intents -----------------------------------------------------------------------
-
-INTENT_STATES = tuple(state.name for state in IntentState)
-INTENT_ACTIONS = tuple(action.name for action in IntentAction)
-UNRESOLVED_INTENT_STATES = tuple(
-    state.name for state in IntentState if state not in TERMINAL_INTENT_STATES
-)
-
-
-@attrs.frozen
-class IntentRecord:
-    """An order intent as stored (table ``order_intent``, key ``intent_id``).
-
-    ``intent_id`` is the intent's idempotency key and ``client_order_id`` the ``clOrdId``
-    derived from it (unique). ``order_id`` is the venue's id once known; ``error`` the
-    venue's code and message or what was lost. Enum fields hold the enums' NAMES.
-    """
-
-    intent_id: str = attrs.field(validator=_text("intent_id"))
-    client_order_id: str = attrs.field(validator=_text("client_order_id"))
-    symbol: str = attrs.field(validator=_text("symbol"))
-    action: str = attrs.field(validator=_one_of("action", INTENT_ACTIONS))
-    side: str = attrs.field(validator=_one_of("side", SIDES))
-    size: Decimal = attrs.field(converter=_decimal("size"))
-    created_at: datetime = attrs.field(converter=_utc("created_at"))
-    updated_at: datetime = attrs.field(converter=_utc("updated_at"))
-    price: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("price"))
-    trigger_price: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("trigger_price")
-    )
-    state: str = attrs.field(default="NEW", validator=_one_of("state", INTENT_STATES))
-    order_id: str | None = None
-    error: str = ""
-
-    @classmethod
-    def from_intent(cls, intent: OrderIntent, updated_at: datetime) -> IntentRecord:
-        """The record of a domain intent (with its derived client order id)."""
-        return cls(
-            intent_id=intent.key,
-            client_order_id=intent.client_order_id,
-            symbol=intent.symbol,
-            action=intent.action.name,
-            side=intent.side.name,
-            size=intent.size,
-            created_at=intent.created_at,
-            updated_at=updated_at,
-            price=intent.price,
-            trigger_price=intent.trigger_price,
-            state=intent.state.name,
-            order_id=intent.order_id,
-            error=intent.error,
-        )
-
-    def to_intent(self) -> OrderIntent:
-        """The domain intent this record stores."""
-        return OrderIntent(
-            key=self.intent_id,
-            symbol=self.symbol,
-            action=IntentAction[self.action],
-            side=Side[self.side],
-            size=self.size,
-            created_at=self.created_at,
-            price=self.price,
-            trigger_price=self.trigger_price,
-            state=IntentState[self.state],
-            order_id=self.order_id,
-            error=self.error,
-        )
-
-
-INTENT_IDENTITY = ("client_order_id", "symbol", "action", "side")
-
-
-def check_intent_identity(stored: IntentRecord, given: IntentRecord) -> None:
-    """Refuse ``given`` when its key is stored for a different order (``InvalidInput``).
-
-    An intent's identity (client order id, symbol, action, side) never changes: a retry
-    with the same key must describe the same order.
-    """
-    for name in INTENT_IDENTITY:
-        if getattr(stored, name) != getattr(given, name):
-            raise InvalidInput(
-                "intent_id",
-                f"{given.intent_id!r} is already stored with {name} {getattr(stored, name)!r}, "
-                f"not {getattr(given, name)!r}: a different order needs a different key",
-            )
-
-
-# -- trading relations -------------------------------------------------------------------
-
-RELATION_STATUSES = ("OPEN", "CLOSED", "FAILED")
-
-
-@attrs.frozen
-class RelationRecord:
-    """What belongs to one entry order (table ``trading_relations``, key ``id``, one row per
-    ``client_order_id``).
-
-    Links the entry order (its ``clOrdId``, the venue's ``open_order_id``, the position's
-    ``pos_id`` once known) to the stop-loss and take-profit algo orders that protect it,
-    and to the signal and/or pending order that caused it. ``status`` is CLOSED once the
-    position it opened or added to is closed; then ``close_order_id`` is the order that
-    closed it, ``close_time`` when, ``pnl`` the realised PnL (USDT) and ``pnl_percentage``
-    that PnL in percent of the margin (5 = +5 %). ``open_time`` is when the entry filled.
-    ``id`` is assigned by the repository. ``close_reason`` says why it ended (``manual``,
-    ``external``, ``stop_loss``...). FAILED: the entry never opened a position (refused by
-    the venue, or provably never placed); at most one relation per symbol is OPEN.
-    """
-
-    client_order_id: str = attrs.field(validator=_text("client_order_id"))
-    symbol: str = attrs.field(validator=_text("symbol"))
-    side: str = attrs.field(validator=_one_of("side", SIDES))
-    created_at: datetime = attrs.field(converter=_utc("created_at"))
-    updated_at: datetime = attrs.field(converter=_utc("updated_at"))
-    open_order_id: str | None = None
-    close_order_id: str | None = None
-    open_time: datetime | None = attrs.field(default=None, converter=_utc_or_none("open_time"))
-    close_time: datetime | None = attrs.field(default=None, converter=_utc_or_none("close_time"))
-    pnl: Decimal | None = attrs.field(default=None, converter=_decimal_or_none("pnl"))
-    pnl_percentage: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("pnl_percentage")
-    )
-    pos_id: str | None = None
-    stop_loss_algo_id: str | None = None
-    stop_loss_price: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("stop_loss_price")
-    )
-    take_profit_algo_id: str | None = None
-    take_profit_price: Decimal | None = attrs.field(
-        default=None, converter=_decimal_or_none("take_profit_price")
-    )
-    signal_id: int | None = None
-    pending_order_id: str | None = None
-    status: str = attrs.field(default="OPEN", validator=_one_of("status", RELATION_STATUSES))
-    id: int | None = None
-    close_reason: str = ""
-
-
-@attrs.frozen
-class LeaseRecord:
-    """Which service instance trades ``symbol`` (table ``trading_lease``): ``owner`` holds
-    it from ``acquired_at`` until ``expires_at`` unless it renews it first."""
-
-    symbol: str = attrs.field(validator=_text("symbol"))
-    owner: str = attrs.field(validator=_text("owner"))
-    acquired_at: datetime = attrs.field(converter=_utc("acquired_at"))
-    expires_at: datetime = attrs.field(converter=_utc("expires_at"))
-
-    def held_by(self, owner: str, now: datetime) -> bool:
-        """True when ``owner`` holds the lease at ``now``."""
-        return self.owner == owner and now < self.expires_at
 
 
 # -- system status -----------------------------------------------------------------------
