@@ -22,7 +22,7 @@ from litestar.static_files import create_static_files_router
 
 import qwentrade
 from qwentrade.adapters.http import auth, errors
-from qwentrade.adapters.http.cache import BoundedMemoryStore
+from qwentrade.adapters.http.cache import BoundedMemoryStore, RefreshAheadCache
 from qwentrade.adapters.http.health import HealthMonitor
 from qwentrade.adapters.http.metrics import HttpMetrics
 from qwentrade.adapters.http.middleware import QwentradeApp
@@ -110,6 +110,7 @@ def create_app(services: Services, http_settings: HttpSettings | None = None) ->
     OpenAPI is served at ``/openapi.json``, Swagger UI at ``/docs`` and ReDoc at ``/redoc``.
     """
     settings = http_settings or HttpSettings()
+    read_cache = RefreshAheadCache()  # /klines and /metrics (see cache.py)
     monitor = HealthMonitor(
         services.health_checks, timeout=settings.health_timeout, ttl=settings.health_ttl
     )
@@ -147,9 +148,10 @@ def create_app(services: Services, http_settings: HttpSettings | None = None) ->
             "http_settings": settings,
             "health": monitor,
             "metrics": HttpMetrics(services),
+            "read_cache": read_cache,
             "symbols": services.symbols,
         },
-        on_shutdown=[monitor.close],
+        on_shutdown=[monitor.close, read_cache.close],
         # The process's logging is configured once by the entry point; Litestar must not
         # install its own handlers over it (they would bypass the secret-masking filter).
         logging_config=None,

@@ -145,13 +145,3 @@ def test_every_schema_and_request_body_has_an_example(api):
                 has = media.get("examples") or schema.get("examples") or "$ref" in schema
                 items = schema.get("items", {})
                 assert has or "$ref" in items, f"{method} {path} response"
-
-
-def test_the_response_cache_is_bounded(api):
-    from qwentrade.adapters.http.cache import MAX_ENTRIES
-
-    for day in range(MAX_ENTRIES + 20):
-        start = f"2025-{1 + day // 28:02d}-{1 + day % 28:02d}T00:00:00Z"
-        assert api.get("/klines/BTC-USDT-SWAP/15m", params={"start": start}).status_code == 200
-    store = api.client.app.stores.get("response_cache")
-    assert store.entries == MAX_ENTRIES

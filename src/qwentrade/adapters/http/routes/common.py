@@ -48,14 +48,15 @@ def secured(
     scope: dict[str, str],
     **options: Any,
 ) -> HTTPRouteHandler:
-    """A documented route needing the API key of ``scope`` (READ or WRITE), run in a thread."""
+    """A documented route needing the API key of ``scope`` (READ or WRITE), run in a thread
+    (an async handler passes ``sync_to_thread=None``: it runs on the event loop)."""
+    options.setdefault("sync_to_thread", True)
     return method(
         path,
         operation_id=operation_id,
         tags=[tag],
         opt=scope,
         security=SECURITY,
-        sync_to_thread=True,
         **options,
     )
 

@@ -8,6 +8,7 @@ from litestar import Request, Response, get
 from litestar.openapi import ResponseSpec
 
 from qwentrade.adapters.http.auth import PUBLIC
+from qwentrade.adapters.http.cache import RefreshAheadCache, freshness
 from qwentrade.adapters.http.dto import (
     ComponentHealth,
     DatabaseTestResponse,
@@ -63,14 +64,30 @@ def database_tables(services: ServicesDep) -> list[TableResponse]:
     return [TableResponse(t.name, t.rows) for t in services.database_tables()]
 
 
+# A scrape reads the database (sync lag per job, orders, positions): scrapers and pollers
+# share one read per second, refreshed ahead in the background (cache.RefreshAheadCache).
+METRICS_CACHE_SECONDS = 1
+
+
 @read_get(
     "/metrics",
     "getMetrics",
     "system",
     media_type=CONTENT_TYPE,
-    cache=1,  # a scrape reads the database: several scrapers within a second share one
+    sync_to_thread=None,  # async: answers from the refresh-ahead cache on the loop
+    description="Prometheus metrics (text format). "
+    + freshness(METRICS_CACHE_SECONDS, "a reading"),
 )
-def metrics(request: Request) -> Response[bytes]:
+async def metrics(request: Request) -> Response[bytes]:
     """Prometheus metrics (text format): requests, latencies, sync lag per job, permit gate
-    queue and waits by priority, orders, open positions, stream reconnects, refused keys."""
-    return Response(request.app.state["metrics"].render(), media_type=CONTENT_TYPE)
+    queue and waits by priority, orders, open positions, stream reconnects, refused keys.
+
+    One reading is shared by every scrape for 1 second; up to 3 seconds old it is still
+    served while one background reading replaces it; an older one is never served (the
+    scrape waits for a new reading). A scrape never sees figures older than 3 seconds.
+    """
+    cache: RefreshAheadCache = request.app.state["read_cache"]
+    body = await cache.get(
+        "metrics", request.app.state["metrics"].render, fresh=METRICS_CACHE_SECONDS
+    )
+    return Response(body, media_type=CONTENT_TYPE)
