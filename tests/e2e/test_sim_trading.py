@@ -13,7 +13,10 @@ take-profit. Nothing here is timed: the bound only stops a broken run.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -35,12 +38,50 @@ SECONDS = float(os.environ.get("SIM_TRADING_SECONDS", "40"))
 LEG_REASONS = {AlgoLeg.STOP_LOSS: "stop_loss", AlgoLeg.TAKE_PROFIT: "take_profit"}
 
 
+class PausableTime:
+    """A monotonic time source the test can hold still while it looks at the exchange.
+
+    Every read of the simulated exchange first moves its market to the clock's now, so at
+    900x two reads a few milliseconds apart see different markets: a stop-loss firing
+    between ``positions()`` and ``open_algos()`` looked like an open position without its
+    stop. Held, simulated time stands still for every thread (the services keep running
+    but the market does not move), and the held real time is not counted afterwards.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held_at: float | None = None
+        self._skipped = 0.0
+
+    def __call__(self) -> float:
+        with self._lock:
+            if self._held_at is not None:
+                return self._held_at
+            return time.monotonic() - self._skipped
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        at = self()
+        with self._lock:
+            self._held_at = at
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._skipped = time.monotonic() - at
+                self._held_at = None
+
+
 class FastContainer(Container):
     """The sim container with an accelerated clock (the one provider replaced)."""
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.time = PausableTime()
+
     @_once
     def clock(self) -> AcceleratedClock:  # type: ignore[override]
-        return AcceleratedClock(START, SPEED)
+        return AcceleratedClock(START, SPEED, monotonic=self.time)
 
 
 def fast_container(tmp_path, use_pending: bool = False) -> FastContainer:
@@ -85,11 +126,11 @@ def test_signals_open_protected_positions_and_the_exchange_closes_them(tmp_path,
         deadline = time.monotonic() + SECONDS
         while time.monotonic() < deadline:
             engine.sync()  # as the engine runner would: stops fire between calls too
-            for held in exchange.positions():
-                if held.is_open and not any(
-                    algo.sl_trigger_price is not None for algo in exchange.open_algos(held.symbol)
-                ):
-                    unprotected.append(held.symbol)
+            with container.time.held():  # the positions and their algos of one moment
+                for held in exchange.positions():
+                    algos = exchange.open_algos(held.symbol)
+                    if held.is_open and not any(a.sl_trigger_price is not None for a in algos):
+                        unprotected.append(held.symbol)
             found = relations.find(limit=None)
             by_signal = [r for r in found if r.signal_id is not None]
             if any(r.status == "CLOSED" for r in by_signal):

@@ -144,7 +144,8 @@ class SignalPolicy:
     def run(self, now: datetime | None = None) -> int:
         """One pass over the ACTIVE, unexpired signals (the newest of each symbol); returns
         how many were traded."""
-        now = self._clock.now() if now is None else require_utc(now, "now")
+        given = now is not None
+        now = require_utc(now, "now") if now is not None else self._clock.now()
         if not self.enabled():
             return 0
         acted = 0
@@ -154,8 +155,10 @@ class SignalPolicy:
         with self._lock:
             for signal in newest.values():
                 assert signal.id is not None  # stored signals have ids
+                # each judged at the clock's now (the lock may have been waited for)
+                at = now if given else self._clock.now()
                 try:
-                    if self._consider(signal.id, now) is not None:
+                    if self._consider(signal.id, at) is not None:
                         acted += 1
                 except DomainError as e:  # one symbol's trouble never stops the others
                     log.warning("signal policy: signal %s (%s): %s", signal.id, signal.symbol, e)
@@ -281,7 +284,12 @@ class SignalPolicy:
 
     def _executed(self, signal: SignalRecord, now: datetime) -> None:
         assert signal.id is not None
-        self._signals.set_status(signal.id, "EXECUTED", expected="ACTIVE")
+        # when the expiry sweep passed while the order was on its way (the signal was judged
+        # before its expire_at), it traded all the same: EXECUTED, not EXPIRED
+        if not self._signals.set_status(
+            signal.id, "EXECUTED", expected="ACTIVE"
+        ) and self._signals.set_status(signal.id, "EXECUTED", expected="EXPIRED"):
+            log.info("signal policy: signal %s expired while it was being traded", signal.id)
         for older in self._signals.active(now, symbol=signal.symbol):
             if older.id != signal.id and older.created_at <= signal.created_at:
                 assert older.id is not None

@@ -237,6 +237,60 @@ def test_a_crash_between_the_open_and_executed_never_opens_twice(desk):
     assert desk.position()["signal_id"] == signal.id
 
 
+class ExpiredOnTheWay:
+    """Trading whose open lets the detector's expiry sweep pass before it returns (an order
+    slow enough for the signal's expire_at to go by while it is on its way)."""
+
+    def __init__(self, inner, signals, at: datetime) -> None:
+        self.inner, self.signals, self.at = inner, signals, at
+
+    def open_position(self, *args, **kwargs):
+        result = self.inner.open_position(*args, **kwargs)
+        assert self.signals.expire(self.at) == 1  # the sweep: ACTIVE -> EXPIRED
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_signal_expired_while_its_order_was_on_its_way_is_executed(desk):
+    signal = desk.signal()
+    slow = ExpiredOnTheWay(desk.trading, desk.repos.signals, signal.expire_at)
+    repos = desk.repos
+    policy = SignalPolicy(
+        slow, desk.pending, repos.signals, repos.klines, repos.config, desk.clock, "sim"
+    )
+    assert policy.on_signal(signal) is not None
+    assert desk.orders_sent() == 1
+    assert desk.position()["signal_id"] == signal.id
+    assert desk.repos.signals.get(signal.id).status == "EXECUTED"  # it traded
+
+
+class AgingSignals:
+    """A signal repository whose listing takes a while: the clock moves on meanwhile (a
+    pass waiting for the decision lock while the hook trades)."""
+
+    def __init__(self, inner, clock, by: timedelta) -> None:
+        self.inner, self.clock, self.by = inner, clock, by
+
+    def active(self, *args, **kwargs):
+        found = self.inner.active(*args, **kwargs)
+        self.clock.advance(self.by)
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_run_judges_each_signal_at_the_clock_when_it_decides(memory_desk):
+    desk = memory_desk
+    signal = desk.signal(age=timedelta(hours=4) - timedelta(minutes=1))  # 1 minute left
+    aging = desk.make_policy(signals=AgingSignals(desk.repos.signals, desk.clock, M15))
+    assert aging.run() == 0  # listed while valid, expired when judged: not traded
+    assert desk.orders_sent() == 0
+    assert desk.repos.signals.get(signal.id).status == "ACTIVE"  # the detector expires it
+
+
 def test_run_trades_the_newest_signal_of_each_symbol_and_cancels_the_older(memory_desk):
     desk = memory_desk
     older = desk.signal(age=timedelta(minutes=30), candle=START - 3 * M15)
