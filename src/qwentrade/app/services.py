@@ -1,6 +1,6 @@
 """The bundle of application services handed to driving adapters (HTTP, notebooks).
 
-Everything here is resolved by ``app/container.py`` before any thread starts. Services
+Everything here is resolved by the container (``app/container/``) before any thread starts. Services
 that a mode or a build does not have yet are ``None`` (the HTTP adapter then leaves their
 routes out of the app instead of serving an endpoint that cannot work).
 
