@@ -13,7 +13,12 @@ a client library) then drives each endpoint:
 
 Endpoints: ``GET /health``, ``GET /signals``, ``GET /klines/BTC-USDT-SWAP/15m?limit=1000``
 (1,000 candles with indicators) and ``GET /metrics``. Each measurement is repeated
-``--repeat`` times; the medians are printed with the ratio of p99 to the reference's.
+``--repeat`` times; the medians are printed with the ratio of p99 to the reference's, and
+the load average at the start and the end (other work on the machine shows in p99).
+
+/klines and /metrics answer from the refresh-ahead cache (adapters/http/cache.py): a
+constant query is read again in the background every 2 s (1 s for /metrics), so these
+figures are those of shared answers while the refreshes run, not of the reads themselves.
 
     .venv/bin/python benchmarks/bench_http.py [--rate 200] [--seconds 5] [--repeat 3]
 
@@ -230,6 +235,7 @@ def main() -> None:
 
         wait_until(candles, 120, "1,000 stored candles")
         print(f"rate {args.rate:g}/s for {args.seconds:g} s, {args.repeat} runs, medians")
+        print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(f"{'endpoint':42} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'p99/ref':>7} "
               f"{'peak/s':>7} {'errors':>6}")  # fmt: skip
         floor = measure(reference_port, "/ping", args)
@@ -240,6 +246,7 @@ def main() -> None:
                 f"{name:42} {m['rate']:7.1f} {m['p50']:7.2f} {m['p99']:7.2f} "
                 f"{m['p99'] / floor['p99']:7.2f} {m['peak']:7.0f} {m['errors']:6.0f}"
             )
+        print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         for process in (service, reference):
             process.terminate()
