@@ -21,6 +21,16 @@ constant query is read again in the background every 2 s (1 s for /metrics), so 
 figures are those of shared answers while the refreshes run, not of the reads themselves.
 
     .venv/bin/python benchmarks/bench_http.py [--rate 200] [--seconds 5] [--repeat 3]
+                                              [--phase steady|backfill]
+
+                                              [--sim-speed 1|120]
+
+``--phase steady`` (default) measures once every sync job has finished its start-up run
+(the engine then runs on its schedule); ``--phase backfill`` measures while the start-up
+backfill of 30 days x 3 symbols still runs in the same process. ``--sim-speed`` (default
+1: the schedule of a real deployment) sets the simulated market's speed; at 120 (the
+demo speed of ``qwentrade serve``) a 15m close, its sync, detection and the signal policy
+come every 7.5 s: 120 times the background work of a real deployment.
 
 Target: p99 under 20 ms at 200 requests/s for the reads, with the sync engine running.
 Note: the load generator shares the machine's cores with the service.
@@ -204,12 +214,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--sim-speed",
+        type=float,
+        default=1.0,
+        help="the simulated market's speed (QWENTRADE_SIM_SPEED): 1 (default) runs the "
+        "sync engine on its real schedule; 120 (what `qwentrade serve` demos with) makes "
+        "it do 120 times the work per second",
+    )
+    parser.add_argument(
+        "--phase",
+        choices=("steady", "backfill"),
+        default="steady",
+        help="steady: measure once every sync job has finished its start-up run (the "
+        "engine then runs on schedule: a 15m close every 7.5 s at the sim's 120x); "
+        "backfill: measure as soon as 1,000 candles are stored, while the start-up "
+        "backfill still runs",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="qwentrade-bench-http-"))
     port, reference_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QWENTRADE_")}
     env.update({"QWENTRADE_API_KEY": KEY, "QWENTRADE_LOG_LEVEL": "WARNING"})
+    env["QWENTRADE_SIM_SPEED"] = f"{args.sim_speed:g}"
     service = subprocess.Popen(
         [QWENTRADE, "serve", "--port", str(port)],
         cwd=folder,
@@ -234,7 +262,17 @@ def main() -> None:
             return httpx.get(url, headers={"X-API-Key": KEY}).json()["count"] >= 1000
 
         wait_until(candles, 120, "1,000 stored candles")
-        print(f"rate {args.rate:g}/s for {args.seconds:g} s, {args.repeat} runs, medians")
+        if args.phase == "steady":
+
+            def settled() -> bool:
+                jobs = httpx.get(base + "/sync/status", headers={"X-API-Key": KEY}).json()
+                return all(
+                    job["state"] == "DISABLED" or job["last_success"] for job in jobs["jobs"]
+                )
+
+            wait_until(settled, 300, "every sync job's start-up run")
+        print(f"sim speed {args.sim_speed:g}x, phase {args.phase}: rate {args.rate:g}/s "
+              f"for {args.seconds:g} s, {args.repeat} runs, medians")  # fmt: skip
         print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         print(f"{'endpoint':42} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'p99/ref':>7} "
               f"{'peak/s':>7} {'errors':>6}")  # fmt: skip
