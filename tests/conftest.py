@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from db_helpers import empty_tables
+from env_helpers import in_ci
 from qwentrade.adapters.memory import MemoryRepositories
 from qwentrade.adapters.sql import SqlRepositories, make_engine, upgrade
 
@@ -46,10 +47,6 @@ def postgres_problem() -> str | None:
     finally:
         engine.dispose()
     return None
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,14 +24,14 @@ import httpx
 import pytest
 
 from conftest import Service, wait_for
+from env_helpers import CHROMIUM_MISSING, find_chromium, in_ci, require_chromium
 from qwentrade.adapters.sql import SqlRepositories, make_engine, upgrade
 from qwentrade.domain.records import SignalRecord
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-CHROMIUM = os.environ.get("QWENTRADE_TEST_CHROMIUM") or shutil.which("chromium") or ""
-if not CHROMIUM and os.environ.get("CI", "").lower() != "true":
-    pytest.skip("no chromium: apt-get install chromium", allow_module_level=True)
+if find_chromium() is None and not in_ci():
+    pytest.skip(CHROMIUM_MISSING, allow_module_level=True)
 
 BTC = "BTC-USDT-SWAP"
 KEY = "dashboard-test-key-0123456789abcdef"
@@ -81,7 +80,7 @@ def candles(url: str, limit: int) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = p.chromium.launch(executable_path=require_chromium(), args=["--no-sandbox"])
         yield chromium
         chromium.close()
 

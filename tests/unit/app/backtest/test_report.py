@@ -5,8 +5,6 @@ plotly colours and the equity line where the charts are, not a blank page."""
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import struct
 import subprocess
 import zlib
@@ -17,6 +15,7 @@ import pytest
 from backtest_helpers import ETH_FILE
 
 import qwentrade
+from env_helpers import require_chromium
 
 KEYS = {
     "trades", "total_return", "annual_return", "max_drawdown", "sharpe", "sortino",
@@ -97,15 +96,7 @@ def _near(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 24)
 
 
 def test_the_html_report_is_drawn_by_a_real_headless_browser(result, tmp_path):
-    browser = (
-        os.environ.get("QWENTRADE_TEST_CHROMIUM")
-        or shutil.which("chromium")
-        or shutil.which("chromium-browser")
-    )
-    if browser is None:
-        if os.environ.get("CI", "").lower() == "true":  # as the dashboard test: CI must draw
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    browser = require_chromium()
     page = result.to_html(tmp_path / "report.html")
     text = page.read_text(encoding="utf-8")
     assert "<script" in text and "<script src=" not in text  # plotly.js embedded: offline
